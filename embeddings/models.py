@@ -1,0 +1,264 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from pgvector.django import HalfVectorField, HnswIndex, VectorField
+
+from catalog.models import CatalogItem
+
+DIMENSIONS = (384, 768, 1024, 1536, 3072)
+
+
+class EmbeddingQuerySet(models.QuerySet[Any]):
+    def for_model(self, model_key: str) -> EmbeddingQuerySet:
+        return self.filter(model_key=model_key)
+
+
+class EmbeddingBase(models.Model):
+    """One vector per (catalog item, model). Subclasses fix the dimension and the table."""
+
+    dimensions: int = 0
+
+    item = models.ForeignKey(CatalogItem, on_delete=models.CASCADE, related_name="+")
+    model_key = models.CharField(max_length=200)
+    source_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now=True)
+
+    objects = EmbeddingQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def clean_fields(self, exclude: Any = None) -> None:
+        super().clean_fields(exclude)
+        check_dimensions(self.embedding, self.dimensions)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        check_dimensions(self.embedding, self.dimensions)
+        super().save(*args, **kwargs)
+
+    def __str__(self) -> str:
+        return f"{self.model_key} · item {self.item_id}"
+
+
+def check_dimensions(vector: Any, dimensions: int) -> None:
+    """Refuse a vector of the wrong size before it reaches the database."""
+    size = len(vector) if vector is not None else 0
+    if size != dimensions:
+        raise ValidationError(f"expected a vector of {dimensions} dimensions, got {size}")
+
+
+def _meta(dimensions: int, opclass: str) -> type:
+    table = f"embeddings_{dimensions}"
+    return type(
+        "Meta",
+        (),
+        {
+            "db_table": table,
+            "verbose_name": f"embedding ({dimensions} d)",
+            "constraints": [
+                models.UniqueConstraint(fields=["item", "model_key"], name=f"{table}_unique_item_model"),
+            ],
+            "indexes": [
+                models.Index(fields=["model_key", "item"], name=f"{table}_model_item"),
+                HnswIndex(
+                    name=f"{table}_hnsw_cosine",
+                    fields=["embedding"],
+                    m=16,
+                    ef_construction=64,
+                    opclasses=[opclass],
+                ),
+            ],
+        },
+    )
+
+
+class Embedding384(EmbeddingBase):
+    dimensions = 384
+    embedding = VectorField(dimensions=384)
+    Meta = _meta(384, "vector_cosine_ops")
+
+
+class Embedding768(EmbeddingBase):
+    dimensions = 768
+    embedding = VectorField(dimensions=768)
+    Meta = _meta(768, "vector_cosine_ops")
+
+
+class Embedding1024(EmbeddingBase):
+    dimensions = 1024
+    embedding = VectorField(dimensions=1024)
+    Meta = _meta(1024, "vector_cosine_ops")
+
+
+class Embedding1536(EmbeddingBase):
+    dimensions = 1536
+    embedding = VectorField(dimensions=1536)
+    Meta = _meta(1536, "vector_cosine_ops")
+
+
+class Embedding3072(EmbeddingBase):
+    """pgvector indexes `vector` up to 2,000 dimensions; `halfvec` up to 4,000."""
+
+    dimensions = 3072
+    embedding = HalfVectorField(dimensions=3072)
+    Meta = _meta(3072, "halfvec_cosine_ops")
+
+
+EMBEDDING_TABLES: dict[int, type[EmbeddingBase]] = {
+    384: Embedding384,
+    768: Embedding768,
+    1024: Embedding1024,
+    1536: Embedding1536,
+    3072: Embedding3072,
+}
+
+
+def table_for(dimensions: int) -> type[EmbeddingBase]:
+    """The model class whose table stores vectors of this dimension."""
+    try:
+        return EMBEDDING_TABLES[dimensions]
+    except KeyError:
+        raise ValueError(
+            f"no embedding table for {dimensions} dimensions (tables: {', '.join(map(str, DIMENSIONS))})"
+        ) from None
+
+
+class EmbeddingSettings(models.Model):
+    """The single row that says which model serves and which one is being built."""
+
+    active_model_key = models.CharField(max_length=200, blank=True)
+    building_model_key = models.CharField(max_length=200, blank=True)
+    previous_model_key = models.CharField(max_length=200, blank=True)
+    openai_api_key = models.CharField(max_length=500, blank=True)
+    openai_base_url = models.CharField(max_length=500, blank=True)
+    ollama_host = models.CharField(max_length=500, blank=True)
+    google_api_key = models.CharField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "embedding settings"
+        verbose_name_plural = "embedding settings"
+        permissions = [
+            ("run_jobs", "Can start, cancel and resume embedding jobs"),
+            ("view_neighbours", "Can view neighbours, jobs and storage"),
+        ]
+
+    def __str__(self) -> str:
+        return "Embedding settings"
+
+    @classmethod
+    def load(cls) -> EmbeddingSettings:
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+
+class EmbeddingJob(models.Model):
+    """A regeneration run for one kind of item into one model's set. Its state lives here, so a
+    reload, a crashed worker or a second worker never loses it."""
+
+    class Kind(models.TextChoices):
+        MOVIES = "movie", "Movies"
+        SERIES = "series", "Series"
+
+    class Mode(models.TextChoices):
+        ALL = "all", "All items"
+        MISSING = "missing", "Missing only"
+        STALE = "stale", "Missing or changed"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        CANCELLING = "cancelling", "Cancelling"
+        CANCELLED = "cancelled", "Cancelled"
+        INTERRUPTED = "interrupted", "Interrupted"
+        FAILED = "failed", "Failed"
+        COMPLETED = "completed", "Completed"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.CANCELLING)
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    model_key = models.CharField(max_length=200)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.STALE)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    batch_size = models.PositiveIntegerField(default=64)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    tokens_used = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    spending_cap_usd = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    items_per_second = models.FloatField(default=0)
+    eta_seconds = models.FloatField(null=True, blank=True)
+    failed_batches_in_row = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # A double click, or two admins at once, start one job per kind and model, not two.
+            models.UniqueConstraint(
+                fields=["kind", "model_key"],
+                condition=models.Q(status__in=["queued", "running", "cancelling"]),
+                name="one_active_job_per_kind_and_model",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} → {self.model_key} ({self.status})"
+
+
+class JobFailure(models.Model):
+    """An item a job could not embed, and why; retryable from the jobs page."""
+
+    job = models.ForeignKey(EmbeddingJob, on_delete=models.CASCADE, related_name="failures")
+    item = models.ForeignKey(CatalogItem, on_delete=models.CASCADE, related_name="+")
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "item"], name="job_failure_unique_item")]
+
+
+class TokenCount(models.Model):
+    """Cached token count of an item's text for one tokenizer, fresh while source_hash matches."""
+
+    item = models.ForeignKey(CatalogItem, on_delete=models.CASCADE, related_name="+")
+    tokenizer = models.CharField(max_length=100)
+    source_hash = models.CharField(max_length=64)
+    tokens = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "tokenizer"], name="token_count_unique_item_tokenizer")
+        ]
+
+
+class HealthCheck(models.Model):
+    """One probe of a provider: did it embed, how fast, or the named error."""
+
+    model_key = models.CharField(max_length=200)
+    ok = models.BooleanField()
+    latency_ms = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    checked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-checked_at"]
+        get_latest_by = "checked_at"

@@ -1,0 +1,61 @@
+"""The three roles and the decorator that guards every dashboard page.
+
+Anonymous and non-staff users are sent to the admin login; a staff user without the role's
+permission gets a 403 page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+
+VIEW = "embeddings.view_neighbours"
+RUN_JOBS = "embeddings.run_jobs"
+CHANGE_SETTINGS = "embeddings.change_embeddingsettings"
+
+ROLES: dict[str, list[str]] = {
+    "Curators": [
+        "embeddings.view_neighbours",
+        "catalog.view_catalogitem",
+        "embeddings.view_embeddingjob",
+    ],
+    "Embedding staff": [
+        "embeddings.view_neighbours",
+        "embeddings.run_jobs",
+        "catalog.view_catalogitem",
+        "embeddings.view_embeddingjob",
+    ],
+    "Embedding admins": [
+        "embeddings.view_neighbours",
+        "embeddings.run_jobs",
+        "embeddings.change_embeddingsettings",
+        "embeddings.view_embeddingsettings",
+        "catalog.view_catalogitem",
+        "catalog.change_catalogitem",
+        "embeddings.view_embeddingjob",
+    ],
+}
+
+View = Callable[..., HttpResponse]
+
+
+def role_required(perm: str) -> Callable[[View], View]:
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            user = request.user
+            if not (user.is_authenticated and user.is_active and user.is_staff):
+                return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+            if not user.has_perm(perm):
+                raise PermissionDenied(f"Your account lacks the permission {perm!r}.")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

@@ -1,0 +1,21 @@
+"""One module per provider; `get_provider(key)` picks the class from the key's provider part."""
+
+from __future__ import annotations
+
+from embeddings.providers.base import EmbeddingError, EmbeddingsDisabled, Provider
+from embeddings.registry import ResolvedModel, resolve
+
+
+def _provider_classes() -> dict[str, type[Provider]]:
+    from embeddings.providers.local import LocalProvider
+    from embeddings.providers.none import NoneProvider
+
+    return {"local": LocalProvider, "none": NoneProvider}
+
+
+def get_provider(model: str | ResolvedModel) -> Provider:
+    resolved = resolve(model) if isinstance(model, str) else model
+    return _provider_classes()[resolved.provider](resolved)
+
+
+__all__ = ["EmbeddingError", "EmbeddingsDisabled", "Provider", "get_provider"]

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from embeddings.providers.base import EmbeddingsDisabled, Provider
+
+
+class NoneProvider(Provider):
+    """Embeddings turned off: nothing is ever sent anywhere."""
+
+    def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+        raise EmbeddingsDisabled("embeddings are turned off (EMBEDDING_PROVIDER=none)")

@@ -1,0 +1,118 @@
+"""The model table: every embedding model the settings page offers. Plain data.
+
+A model key reads `provider:model`, with `@dims` when a model is asked for fewer dimensions
+than it makes (`openai:text-embedding-3-large@1024`). The dimension picks the table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+
+RECOMMENDED = "recommended"
+LEGACY = "legacy"
+DEPRECATED = "deprecated"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    provider: str
+    name: str
+    dimensions: int
+    max_tokens: int
+    price_per_million: Decimal
+    quality: str
+    status: str = ""
+    reduced_dimensions: tuple[int, ...] = ()
+    query_prefix: str = ""
+    document_prefix: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}:{self.name}"
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model key made concrete: the spec plus the dimensions actually stored."""
+
+    spec: ModelSpec
+    dimensions: int
+    path: str = field(default="")  # a local sentence-transformers directory, for path keys
+
+    @property
+    def key(self) -> str:
+        base = f"local:{self.path}" if self.path else self.spec.key
+        return base if self.dimensions == self.spec.dimensions else f"{base}@{self.dimensions}"
+
+    @property
+    def provider(self) -> str:
+        return self.spec.provider
+
+
+class UnknownModel(ValueError):
+    pass
+
+
+MODELS: list[ModelSpec] = [
+    ModelSpec("local", "all-MiniLM-L6-v2", 384, 256, Decimal("0"),
+              "Small and fast; runs offline on the CPU. Good enough for a first catalog.",
+              RECOMMENDED),
+    ModelSpec("none", "disabled", 384, 0, Decimal("0"), "Embeddings turned off."),
+]  # fmt: skip
+
+DEFAULT_MODEL_KEY = "local:all-MiniLM-L6-v2"
+
+_BY_KEY = {spec.key: spec for spec in MODELS}
+
+
+def resolve(key: str) -> ResolvedModel:
+    """Turn a model key into its spec and stored dimensions, or raise UnknownModel."""
+    from embeddings.models import DIMENSIONS
+
+    base, _, dims_text = key.strip().partition("@")
+    provider, _, name = base.partition(":")
+    if not provider or not name:
+        raise UnknownModel(f"model key {key!r} must read provider:model")
+    path = ""
+    spec = _BY_KEY.get(base)
+    if spec is None and provider == "local" and Path(name).is_dir():
+        path = name
+        spec = ModelSpec("local", Path(name).name, _local_dimensions(name), 512, Decimal("0"),
+                         "A sentence-transformers model from a local directory.")  # fmt: skip
+    if spec is None:
+        raise UnknownModel(f"unknown embedding model {base!r}")
+    dimensions = spec.dimensions
+    if dims_text:
+        if not dims_text.isdigit() or int(dims_text) not in spec.reduced_dimensions:
+            allowed = ", ".join(map(str, spec.reduced_dimensions)) or "none"
+            raise UnknownModel(f"{spec.key} cannot be reduced to {dims_text!r} dimensions (allowed: {allowed})")
+        dimensions = int(dims_text)
+    if dimensions not in DIMENSIONS:
+        raise UnknownModel(f"{key} makes {dimensions}-dimension vectors, and no table stores those")
+    return ResolvedModel(spec, dimensions, path)
+
+
+def _local_dimensions(path: str) -> int:
+    from embeddings.providers.local import model_dimensions
+
+    return model_dimensions(path)
+
+
+def default_model_key() -> str:
+    """The model the environment asks for: EMBEDDING_MODEL, else EMBEDDING_PROVIDER (auto
+    follows LLM_PROVIDER)."""
+    if settings.EMBEDDING_MODEL:
+        return settings.EMBEDDING_MODEL
+    provider = settings.EMBEDDING_PROVIDER
+    if provider == "auto":
+        provider = {"ollama": "ollama", "openai": "openai"}.get(settings.LLM_PROVIDER, "local")
+    return {
+        "openai": "openai:text-embedding-3-small",
+        "ollama": "ollama:nomic-embed-text",
+        "google": "google:text-embedding-004",
+        "none": "none:disabled",
+    }.get(provider, DEFAULT_MODEL_KEY)

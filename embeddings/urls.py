@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from embeddings import views
+
+app_name = "embeddings"
+
+urlpatterns = [
+    # Jobs
+    path("jobs/", views.jobs, name="jobs"),
+    path("jobs/start/", views.job_start, name="job_start"),
+    path("jobs/<int:job_id>/", views.job_row, name="job_row"),
+    path("jobs/<int:job_id>/cancel/", views.job_cancel, name="job_cancel"),
+    path("jobs/<int:job_id>/resume/", views.job_resume, name="job_resume"),
+    path("jobs/<int:job_id>/retry-failed/", views.job_retry_failed, name="job_retry_failed"),
+    path("sync/content", views.sync_content, name="sync_content"),
+    # Settings → AI / LLM → Embedding Model
+    path("settings/embedding-model/", views.embedding_model, name="embedding_model"),
+    # Storage
+    path("storage/", views.storage, name="storage"),
+    # Similar
+    path("similar/<int:item_id>/", views.similar, name="similar"),
+    path("similar/tmdb/<int:tmdb_id>/", views.similar_tmdb, name="similar_tmdb"),
+]

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+admin.site.site_header = "Reclio Admin"
+admin.site.site_title = "Reclio Admin"
+admin.site.index_title = "Catalog and embeddings"
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # The dashboard pages live under /admin/ beside Django's admin, so they share its login.
+    path("admin/", include("embeddings.urls")),
+    path("admin/", admin.site.urls),
+]
