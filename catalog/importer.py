@@ -64,13 +64,14 @@ class ImportReport:
         """The lines to show a person: counts first, then each rejected row with its reason."""
         films, series = self.kinds.get("movie", 0), self.kinds.get("series", 0)
         lines = [
-            f"{films:,} films and {series:,} series: {self.created:,} created, {self.updated:,} updated, "
+            f"{_count(films, 'film')} and {series:,} series: {self.created:,} created, {self.updated:,} updated, "
             f"{self.unchanged:,} unchanged, {len(self.rejected):,} rejected."
         ]
         if self.superseded:
+            earlier = ", ".join(map(str, self.superseded[:limit]))
             lines.append(
-                f"{len(self.superseded):,} row(s) repeated a TMDB id found again later in the file; "
-                f"the later row was kept (lines {', '.join(map(str, self.superseded[:limit]))})."
+                f"{len(self.superseded):,} row(s) had a TMDB id that appears again later in the file; "
+                f"the later row was kept (replaced: line {earlier})."
             )
         lines += [f"Rejected {rejection}" for rejection in self.rejected[:limit]]
         if len(self.rejected) > limit:
@@ -170,6 +171,10 @@ def _write(
             bar.update(len(batch))
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
+
+
 # --- Reading
 
 
@@ -195,6 +200,8 @@ def _read(path: Path, progress: bool) -> Iterator[tuple[int, dict[str, Any] | Ro
 
 def _read_csv(handle: Any) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     reader = csv.DictReader(handle)
+    if reader.fieldnames is None:  # reads the header, so line_num counts from it
+        return
     while True:
         # A quoted field may span lines: the row starts on the line after the previous row ended.
         line = reader.line_num + 1
@@ -287,6 +294,20 @@ def _text(value: Any) -> str:
     text = str(value).strip()
     if "\x00" in text:
         raise RowError("contains a NUL character")
+    return _repair_mojibake(text) if not text.isascii() else text
+
+
+def _repair_mojibake(text: str) -> str:
+    """Undo UTF-8 that was decoded as Latin-1 or Windows-1252 once ("LÃ©a" -> "Léa").
+
+    The public TMDb export has thousands of such names and overviews. Real accented text almost
+    never re-encodes to valid UTF-8, so a failed round trip means the text was right already.
+    """
+    for encoding in ("cp1252", "latin-1"):
+        try:
+            return text.encode(encoding).decode("utf-8")
+        except UnicodeError:
+            continue
     return text
 
 
