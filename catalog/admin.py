@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -8,21 +9,22 @@ from django.utils.html import format_html
 
 from catalog.models import CatalogItem
 
-GENRES = [
-    "Action", "Adventure", "Animation", "Comedy", "Crime", "Documentary", "Drama", "Family",
-    "Fantasy", "History", "Horror", "Music", "Mystery", "Romance", "Science Fiction", "Thriller",
-    "War", "Western",
-]  # fmt: skip
-
 
 class GenreFilter(admin.SimpleListFilter):
     title = "genre"
     parameter_name = "genre"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [(genre, genre) for genre in GENRES]
+        # The genres the catalog really has: films and series use different TMDb names.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT unnest(genres) AS g FROM {CatalogItem._meta.db_table} ORDER BY g"
+            )
+            return [(genre, genre) for (genre,) in cursor.fetchall()]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[CatalogItem]) -> QuerySet[CatalogItem]:
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[CatalogItem]
+    ) -> QuerySet[CatalogItem]:
         if self.value():
             return queryset.filter(genres__contains=[self.value()])
         return queryset
@@ -35,7 +37,9 @@ class DecadeFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return [(str(decade), f"{decade}s") for decade in range(2020, 1910, -10)]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[CatalogItem]) -> QuerySet[CatalogItem]:
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[CatalogItem]
+    ) -> QuerySet[CatalogItem]:
         value = self.value()
         if value and value.isdigit():
             start = int(value)
@@ -45,7 +49,15 @@ class DecadeFilter(admin.SimpleListFilter):
 
 @admin.register(CatalogItem)
 class CatalogItemAdmin(admin.ModelAdmin):
-    list_display = ["title", "year", "kind", "genre_list", "director", "vote_average", "similar_link"]
+    list_display = [
+        "title",
+        "year",
+        "kind",
+        "genre_list",
+        "director",
+        "vote_average",
+        "similar_link",
+    ]
     list_filter = ["kind", GenreFilter, DecadeFilter]
     search_fields = ["title", "original_title"]
     list_per_page = 50
@@ -70,4 +82,6 @@ class CatalogItemAdmin(admin.ModelAdmin):
 
     @admin.display(description="")
     def similar_link(self, item: CatalogItem) -> str:
-        return format_html('<a href="{}">Similar</a>', reverse("embeddings:similar", args=[item.pk]))
+        return format_html(
+            '<a href="{}">Similar</a>', reverse("embeddings:similar", args=[item.pk])
+        )

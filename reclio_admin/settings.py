@@ -23,7 +23,9 @@ def _secret_key() -> str:
     if key:
         return key
     if env_str("DATABASE_URL") and not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off and DATABASE_URL is used")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off and DATABASE_URL is used"
+        )
     # A local run keeps one generated key, so sessions survive restarts.
     path = DATA_DIR / "secret-key"
     if not path.exists():
@@ -98,6 +100,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
