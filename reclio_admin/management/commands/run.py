@@ -123,9 +123,11 @@ class Command(BaseCommand):
         return 0
 
     def _shutdown(self, children: list[subprocess.Popen[bytes]]) -> None:
+        # Each leader stops its own processes (gunicorn its workers, qcluster its pool); signalling
+        # the whole group at once makes qcluster's orderly stop race with its children.
         for child in children:
             if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
+                child.terminate()
         deadline = time.monotonic() + 15
         for child in children:
             try:
