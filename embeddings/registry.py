@@ -29,6 +29,9 @@ class ModelSpec:
     reduced_dimensions: tuple[int, ...] = ()
     query_prefix: str = ""
     document_prefix: str = ""
+    # Which tokenizer counts this model's tokens: "tiktoken:cl100k_base", "local:<model>",
+    # "wordpiece:bert-base-uncased"; empty means an estimate of four characters a token.
+    tokenizer: str = ""
 
     @property
     def key(self) -> str:
@@ -57,10 +60,43 @@ class UnknownModel(ValueError):
     pass
 
 
+_OPENAI_TOKENS = "tiktoken:cl100k_base"
+# nomic-embed-text and mxbai-embed-large both use BERT's uncased WordPiece vocabulary, the same
+# one all-MiniLM-L6-v2 ships, so their token counts are exact offline.
+_BERT_TOKENS = "wordpiece:bert-base-uncased"
+
 MODELS: list[ModelSpec] = [
+    ModelSpec("openai", "text-embedding-3-small", 1536, 8191, Decimal("0.02"),
+              "Strong retrieval quality for the price; the usual choice on OpenAI. Reduced sizes "
+              "lose little: 1024 and 768 are offered because those tables exist.",
+              RECOMMENDED, reduced_dimensions=(768, 1024), tokenizer=_OPENAI_TOKENS),
+    ModelSpec("openai", "text-embedding-3-large", 3072, 8191, Decimal("0.13"),
+              "OpenAI's best; 6.5x the price of 3-small for a few points of recall. At 1536 or "
+              "1024 dimensions it still beats 3-small at full size, and its index is smaller.",
+              RECOMMENDED, reduced_dimensions=(768, 1024, 1536), tokenizer=_OPENAI_TOKENS),
+    ModelSpec("openai", "text-embedding-ada-002", 1536, 8191, Decimal("0.10"),
+              "Legacy: costs five times 3-small and scores below it. Keep only for old sets.",
+              LEGACY, tokenizer=_OPENAI_TOKENS),
+    ModelSpec("ollama", "nomic-embed-text", 768, 8192, Decimal("0"),
+              "Good open model with a long context; free on your own Ollama server.",
+              RECOMMENDED, query_prefix="search_query: ", document_prefix="search_document: ",
+              tokenizer=_BERT_TOKENS),
+    ModelSpec("ollama", "mxbai-embed-large", 1024, 512, Decimal("0"),
+              "Higher quality than nomic on short texts; overviews past 512 tokens are cut.",
+              RECOMMENDED,
+              query_prefix="Represent this sentence for searching relevant passages: ",
+              tokenizer=_BERT_TOKENS),
+    ModelSpec("google", "gemini-embedding-001", 3072, 2048, Decimal("0.15"),
+              "Google's current model, top of the multilingual benchmarks; 768 and 1536 are "
+              "Google's recommended reduced sizes.",
+              RECOMMENDED, reduced_dimensions=(768, 1536)),
+    ModelSpec("google", "text-embedding-004", 768, 2048, Decimal("0"),
+              "Free of charge on the Gemini API, but Google is retiring it in favour of "
+              "gemini-embedding-001; priced at $0 here.",
+              LEGACY),
     ModelSpec("local", "all-MiniLM-L6-v2", 384, 256, Decimal("0"),
               "Small and fast; runs offline on the CPU. Good enough for a first catalog.",
-              RECOMMENDED),
+              RECOMMENDED, tokenizer="local:all-MiniLM-L6-v2"),
     ModelSpec("none", "disabled", 384, 0, Decimal("0"), "Embeddings turned off."),
 ]  # fmt: skip
 
@@ -81,15 +117,18 @@ def resolve(key: str) -> ResolvedModel:
     spec = _BY_KEY.get(base)
     if spec is None and provider == "local" and Path(name).is_dir():
         path = name
-        spec = ModelSpec("local", Path(name).name, _local_dimensions(name), 512, Decimal("0"),
-                         "A sentence-transformers model from a local directory.")  # fmt: skip
+        spec = ModelSpec("local", Path(name).name, _local_dimensions(name), _local_max_tokens(name),
+                         Decimal("0"), "A sentence-transformers model from a local directory.",
+                         tokenizer=f"local:{name}")  # fmt: skip
     if spec is None:
         raise UnknownModel(f"unknown embedding model {base!r}")
     dimensions = spec.dimensions
     if dims_text:
         if not dims_text.isdigit() or int(dims_text) not in spec.reduced_dimensions:
             allowed = ", ".join(map(str, spec.reduced_dimensions)) or "none"
-            raise UnknownModel(f"{spec.key} cannot be reduced to {dims_text!r} dimensions (allowed: {allowed})")
+            raise UnknownModel(
+                f"{spec.key} cannot be reduced to {dims_text!r} dimensions (allowed: {allowed})"
+            )
         dimensions = int(dims_text)
     if dimensions not in DIMENSIONS:
         raise UnknownModel(f"{key} makes {dimensions}-dimension vectors, and no table stores those")
@@ -100,6 +139,12 @@ def _local_dimensions(path: str) -> int:
     from embeddings.providers.local import model_dimensions
 
     return model_dimensions(path)
+
+
+def _local_max_tokens(path: str) -> int:
+    from embeddings.providers.local import load_model
+
+    return int(load_model(path).max_seq_length or 512)
 
 
 def default_model_key() -> str:
@@ -113,6 +158,6 @@ def default_model_key() -> str:
     return {
         "openai": "openai:text-embedding-3-small",
         "ollama": "ollama:nomic-embed-text",
-        "google": "google:text-embedding-004",
+        "google": "google:gemini-embedding-001@768",
         "none": "none:disabled",
     }.get(provider, DEFAULT_MODEL_KEY)

@@ -12,6 +12,8 @@ from django.test import Client
 
 from catalog.models import CatalogItem
 
+pytest_plugins = ["tests.fakes.fixtures"]
+
 PASSWORD = "correct-horse-battery"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

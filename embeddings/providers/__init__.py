@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from embeddings.providers.base import EmbeddingError, EmbeddingsDisabled, Provider
+from embeddings.providers.base import (
+    AuthenticationFailed,
+    EmbeddingError,
+    EmbeddingsDisabled,
+    InvalidResponse,
+    MissingCredentials,
+    ModelNotAvailable,
+    Provider,
+    ProviderTimeout,
+    ProviderUnreachable,
+    RateLimited,
+    ServerError,
+)
 from embeddings.registry import ResolvedModel, resolve
 
 
 def _provider_classes() -> dict[str, type[Provider]]:
     from embeddings.providers.local import LocalProvider
     from embeddings.providers.none import NoneProvider
+    from embeddings.providers.openai import OpenAIProvider
 
-    return {"local": LocalProvider, "none": NoneProvider}
+    return {"openai": OpenAIProvider, "local": LocalProvider, "none": NoneProvider}
 
 
 def get_provider(model: str | ResolvedModel) -> Provider:
@@ -18,4 +31,17 @@ def get_provider(model: str | ResolvedModel) -> Provider:
     return _provider_classes()[resolved.provider](resolved)
 
 
-__all__ = ["EmbeddingError", "EmbeddingsDisabled", "Provider", "get_provider"]
+__all__ = [
+    "AuthenticationFailed",
+    "EmbeddingError",
+    "EmbeddingsDisabled",
+    "InvalidResponse",
+    "MissingCredentials",
+    "ModelNotAvailable",
+    "Provider",
+    "ProviderTimeout",
+    "ProviderUnreachable",
+    "RateLimited",
+    "ServerError",
+    "get_provider",
+]

@@ -1,9 +1,28 @@
+"""What every provider shares: batching by count and by tokens, concurrent requests, bounded
+retries with back-off, truncation, L2 normalisation and the dimension check. A provider module
+only says how one batch goes over its wire (`_embed_batch`) and how it counts tokens."""
+
 from __future__ import annotations
 
+import logging
 import math
+import random
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import numpy as np
+from django.conf import settings
 
 from embeddings.registry import ResolvedModel
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# A server may ask for a long pause; past this we would rather fail the batch and let the job retry.
+MAX_RETRY_AFTER = 120.0
 
 
 class EmbeddingError(Exception):
@@ -11,30 +30,134 @@ class EmbeddingError(Exception):
 
     retryable = False
 
+    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if retryable is not None:
+            self.retryable = retryable
+
+    def __str__(self) -> str:
+        return self.message
+
 
 class EmbeddingsDisabled(EmbeddingError):
     pass
+
+
+class MissingCredentials(EmbeddingError):
+    """No API key configured: nothing was sent."""
+
+
+class AuthenticationFailed(EmbeddingError):
+    """The provider refused the key (401/403). Retrying will not help."""
+
+
+class ModelNotAvailable(EmbeddingError):
+    """The model does not exist there, or is not pulled (404)."""
+
+
+class ProviderUnreachable(EmbeddingError):
+    """Nothing answered at the configured address (connection refused, DNS)."""
+
+    retryable = True
+
+
+class ProviderTimeout(EmbeddingError):
+    retryable = True
+
+
+class RateLimited(EmbeddingError):
+    """429: wait `retry_after` seconds (when the server said) and try again."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServerError(EmbeddingError):
+    """5xx or an unreadable answer: worth another try, a bounded number of times."""
+
+    retryable = True
+
+
+class InvalidResponse(EmbeddingError):
+    """The answer arrived but is unusable: wrong count, wrong dimension, not a vector."""
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (the seconds form; the date form is rare for APIs)."""
+    try:
+        seconds = float(value) if value else None
+    except ValueError:
+        return None
+    return max(0.0, seconds) if seconds is not None and math.isfinite(seconds) else None
+
+
+def with_retries(call: Callable[[], T], *, what: str) -> T:
+    """Run `call`, retrying retryable EmbeddingErrors up to EMBEDDING_MAX_RETRIES times.
+
+    1. A 429 waits for the server's Retry-After when it gave one.
+    2. Otherwise the wait is EMBEDDING_RETRY_BACKOFF doubled each attempt, with full jitter so
+       that concurrent requests do not retry in lock-step.
+    3. Anything not retryable (400/401/403/404, a wrong dimension) is raised at once.
+    """
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except EmbeddingError as error:
+            if not error.retryable or attempt >= settings.EMBEDDING_MAX_RETRIES:
+                raise
+            backoff = settings.EMBEDDING_RETRY_BACKOFF * (2**attempt)
+            retry_after = getattr(error, "retry_after", None)
+            if retry_after is not None:
+                wait = min(retry_after, MAX_RETRY_AFTER) + random.uniform(0, backoff)
+            else:
+                wait = random.uniform(backoff / 2, backoff)
+            attempt += 1
+            log.warning("%s failed (%s); retry %d in %.2fs", what, error, attempt, wait)
+            time.sleep(wait)
 
 
 class Provider:
     """Embeds texts with one model. Subclasses implement `_embed_batch` (one HTTP call site or one
     local call) and may override `count_tokens` / `truncate` with the model's own tokenizer."""
 
+    # Per-request limits; remote providers set their service's own. A request also carries at
+    # most EMBEDDING_BATCH_SIZE texts, so one failure costs little and progress moves steadily.
+    max_batch_inputs = 2048
+    max_batch_tokens = 0  # 0: no token budget per request
+    remote = False
+    exact_tokens = False
+
     def __init__(self, model: ResolvedModel) -> None:
         self.model = model
         self.key = model.key
         self.dimensions = model.dimensions
         self.max_tokens = model.spec.max_tokens
+        self.tokenizer_key = model.spec.tokenizer or "estimate:chars/4"
+        self.tokens_used = 0  # as reported by the provider, when it reports usage
 
     def embed(self, texts: list[str], *, query: bool = False) -> list[list[float]]:
-        """Embed texts (document or query side), truncated to the model's limit, L2-normalised,
-        each checked for the model's dimension."""
+        """Embed any number of texts (document or query side): each truncated to the model's limit
+        with its prefix, sent in batches (concurrently for remote providers), returned in input
+        order, L2-normalised and checked for the model's dimension."""
+        if any(not text or not text.strip() for text in texts):
+            raise EmbeddingError("cannot embed an empty text; items without text are skipped")
         prefix = self.model.spec.query_prefix if query else self.model.spec.document_prefix
-        prepared = [prefix + self.truncate(text) for text in texts]
-        vectors = self._embed_batch(prepared)
-        if len(vectors) != len(texts):
-            raise EmbeddingError(f"{self.key} returned {len(vectors)} vectors for {len(texts)} texts")
-        return [self._checked(vector) for vector in vectors]
+        prepared = [self.truncate(prefix + text) for text in texts]
+        batches = list(self._batches(prepared))
+        workers = min(settings.EMBEDDING_CONCURRENCY, len(batches)) if self.remote else 1
+        if workers <= 1:
+            results = [self._embed_with_retries(batch, query) for batch in batches]
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                results = list(
+                    pool.map(lambda batch: self._embed_with_retries(batch, query), batches)
+                )
+        return [vector for result in results for vector in result]
 
     def check(self) -> float:
         """Embed a probe; return the latency in milliseconds or raise the named error."""
@@ -50,15 +173,50 @@ class Provider:
         limit = self.max_tokens * 4
         return text[:limit] if self.max_tokens and len(text) > limit else text
 
-    def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+    def _embed_batch(self, texts: list[str], *, query: bool) -> list[list[float]]:
         raise NotImplementedError
+
+    def _batches(self, texts: list[str]) -> Iterator[list[str]]:
+        """Consecutive slices within max_batch_inputs and max_batch_tokens (order kept)."""
+        batch: list[str] = []
+        tokens = 0
+        max_inputs = min(self.max_batch_inputs, settings.EMBEDDING_BATCH_SIZE)
+        for text in texts:
+            cost = self.count_tokens(text) if self.max_batch_tokens else 0
+            full = len(batch) >= max_inputs or (
+                self.max_batch_tokens and tokens + cost > self.max_batch_tokens
+            )
+            if batch and full:
+                yield batch
+                batch, tokens = [], 0
+            batch.append(text)
+            tokens += cost
+        if batch:
+            yield batch
+
+    def _embed_with_retries(self, texts: list[str], query: bool) -> list[list[float]]:
+        vectors = with_retries(lambda: self._embed_batch(texts, query=query), what=self.key)
+        if len(vectors) != len(texts):
+            raise InvalidResponse(
+                f"{self.key} returned {len(vectors)} vectors for {len(texts)} texts"
+            )
+        return [self._checked(vector) for vector in vectors]
 
     def _checked(self, vector: list[float]) -> list[float]:
         if len(vector) != self.dimensions:
-            raise EmbeddingError(
+            raise InvalidResponse(
                 f"{self.key} returned a vector of {len(vector)} dimensions, expected {self.dimensions}"
             )
-        norm = math.sqrt(sum(v * v for v in vector))
+        array = np.asarray(vector, dtype=np.float64)
+        norm = float(np.linalg.norm(array))
         if not math.isfinite(norm) or norm == 0:
-            raise EmbeddingError(f"{self.key} returned an empty or invalid vector")
-        return [v / norm for v in vector]
+            raise InvalidResponse(f"{self.key} returned an empty or invalid vector")
+        return (array / norm).tolist()
+
+
+def configured(field: str, setting: str) -> str:
+    """A credential or address: what an admin saved on the settings page, else the environment."""
+    from embeddings.models import EmbeddingSettings
+
+    saved = getattr(EmbeddingSettings.load(), field, "") or ""
+    return (saved or getattr(settings, setting, "") or "").strip()

@@ -47,6 +47,8 @@ class LocalProvider(Provider):
     def st_model(self) -> Any:
         return load_model(self._name())
 
-    def _embed_batch(self, texts: list[str]) -> list[list[float]]:
-        vectors = self.st_model.encode(texts, batch_size=64, convert_to_numpy=True, normalize_embeddings=True)
+    def _embed_batch(self, texts: list[str], *, query: bool) -> list[list[float]]:
+        vectors = self.st_model.encode(
+            texts, batch_size=64, convert_to_numpy=True, normalize_embeddings=True
+        )
         return vectors.tolist()

