@@ -19,11 +19,19 @@ from embeddings.registry import ResolvedModel, resolve
 
 
 def _provider_classes() -> dict[str, type[Provider]]:
+    from embeddings.providers.google import GoogleProvider
     from embeddings.providers.local import LocalProvider
     from embeddings.providers.none import NoneProvider
+    from embeddings.providers.ollama import OllamaProvider
     from embeddings.providers.openai import OpenAIProvider
 
-    return {"openai": OpenAIProvider, "local": LocalProvider, "none": NoneProvider}
+    return {
+        "openai": OpenAIProvider,
+        "ollama": OllamaProvider,
+        "google": GoogleProvider,
+        "local": LocalProvider,
+        "none": NoneProvider,
+    }
 
 
 def get_provider(model: str | ResolvedModel) -> Provider:

@@ -1,0 +1,102 @@
+"""Ollama over its HTTP API with `requests`: `POST /api/embed` with a list input, and
+`GET /api/tags` to tell a model that is not pulled from a server that is down."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from django.conf import settings
+
+from embeddings.providers.base import (
+    EmbeddingError,
+    InvalidResponse,
+    ModelNotAvailable,
+    Provider,
+    ProviderTimeout,
+    ProviderUnreachable,
+    RateLimited,
+    ServerError,
+    configured,
+    parse_retry_after,
+)
+from embeddings.providers.local import count_with, load_tokenizer, truncate_with
+
+DEFAULT_HOST = "http://localhost:11434"
+# Both Ollama models in the registry tokenize with BERT's uncased WordPiece, which MiniLM ships.
+_WORDPIECE = "all-MiniLM-L6-v2"
+
+
+class OllamaProvider(Provider):
+    remote = True
+    max_batch_inputs = 512
+
+    def __init__(self, model: Any) -> None:
+        super().__init__(model)
+        host = configured("ollama_host", "OLLAMA_HOST") or DEFAULT_HOST
+        self.host = (host if "://" in host else f"http://{host}").rstrip("/")
+        self.exact_tokens = self.tokenizer_key == "wordpiece:bert-base-uncased"
+        self.session = requests.Session()
+
+    def count_tokens(self, text: str) -> int:
+        if not self.exact_tokens:
+            return super().count_tokens(text)
+        return count_with(load_tokenizer(_WORDPIECE), text)
+
+    def truncate(self, text: str) -> str:
+        if not self.exact_tokens:
+            return super().truncate(text)
+        return truncate_with(load_tokenizer(_WORDPIECE), text, self.max_tokens)
+
+    def check(self) -> float:
+        """Ask which models are pulled first, so a missing model is named as such."""
+        tags = self._request("GET", "/api/tags")
+        pulled = {str(m.get("name", "")).removesuffix(":latest") for m in tags.get("models", [])}
+        if self.model.spec.name.removesuffix(":latest") not in pulled:
+            raise self._not_pulled()
+        return super().check()
+
+    def _embed_batch(self, texts: list[str], *, query: bool) -> list[list[float]]:
+        payload = {"model": self.model.spec.name, "input": texts, "truncate": True}
+        body = self._request("POST", "/api/embed", payload)
+        vectors = body.get("embeddings")
+        if not isinstance(vectors, list):
+            raise InvalidResponse("Ollama answered without embeddings")
+        self.tokens_used += int(body.get("prompt_eval_count") or 0)
+        return vectors
+
+    def _request(self, method: str, path: str, payload: Any = None) -> dict[str, Any]:
+        """The one place this provider talks HTTP; every failure leaves as a named error."""
+        try:
+            response = self.session.request(
+                method, self.host + path, json=payload, timeout=settings.EMBEDDING_TIMEOUT
+            )
+        except requests.ReadTimeout:
+            raise ProviderTimeout(
+                f"Ollama at {self.host} did not answer within {settings.EMBEDDING_TIMEOUT:g} s"
+            ) from None
+        except requests.RequestException:
+            raise ProviderUnreachable(f"cannot connect to Ollama at {self.host}") from None
+        if response.status_code == 404:
+            raise self._not_pulled()
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        message = str(body.get("error", ""))[:300] if isinstance(body, dict) else ""
+        if response.status_code == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise RateLimited("Ollama is too busy (HTTP 429)", retry_after=retry_after)
+        if response.status_code >= 500:
+            raise ServerError(
+                f"Ollama answered HTTP {response.status_code}: {message}".rstrip(": ")
+            )
+        if response.status_code >= 400:
+            raise EmbeddingError(f"Ollama refused the request: {message or response.status_code}")
+        if not isinstance(body, dict):
+            raise ServerError("Ollama sent an answer that is not valid JSON")
+        return body
+
+    def _not_pulled(self) -> ModelNotAvailable:
+        name = self.model.spec.name
+        return ModelNotAvailable(f"model '{name}' is not pulled: run `ollama pull {name}`")
