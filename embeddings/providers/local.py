@@ -85,7 +85,11 @@ def truncate_with(tokenizer: Tokenizer, text: str, max_tokens: int) -> str:
 
 def model_dimensions(name_or_path: str) -> int:
     model = load_model(name_or_path)
-    return int(model.get_sentence_embedding_dimension())
+    # sentence-transformers 6 renamed the method; older releases only have the first name.
+    getter = (
+        getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    )
+    return int(getter())
 
 
 class LocalProvider(Provider):
