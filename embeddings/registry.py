@@ -2,6 +2,10 @@
 
 A model key reads `provider:model`, with `@dims` when a model is asked for fewer dimensions
 than it makes (`openai:text-embedding-3-large@1024`). The dimension picks the table.
+
+Two kinds of key are not in the table: `local:/path/to/model` (a sentence-transformers
+directory) and `openai:NAME@DIMS` for any model on an OpenAI-compatible server (vLLM, LM Studio,
+text-embeddings-inference) that OPENAI_BASE_URL points at, e.g. `openai:BAAI/bge-base-en-v1.5@768`.
 """
 
 from __future__ import annotations
@@ -120,6 +124,12 @@ def resolve(key: str) -> ResolvedModel:
         spec = ModelSpec("local", Path(name).name, _local_dimensions(name), _local_max_tokens(name),
                          Decimal("0"), "A sentence-transformers model from a local directory.",
                          tokenizer=f"local:{name}")  # fmt: skip
+    if spec is None and provider == "openai" and dims_text.isdigit():
+        # Native size 0: the server decides it, the key declares it, and no `dimensions`
+        # parameter is sent. 512 tokens is the common limit of the open models such servers run.
+        spec = ModelSpec("openai", name, 0, 512, Decimal("0"),
+                         "A model on the OpenAI-compatible server at OPENAI_BASE_URL.",
+                         reduced_dimensions=(int(dims_text),))  # fmt: skip
     if spec is None:
         raise UnknownModel(f"unknown embedding model {base!r}")
     dimensions = spec.dimensions

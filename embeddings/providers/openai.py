@@ -36,20 +36,26 @@ def encoding() -> tiktoken.Encoding:
 
 class OpenAIProvider(Provider):
     remote = True
-    exact_tokens = True
     max_batch_inputs = 2048
     max_batch_tokens = 300_000
 
     def __init__(self, model: Any) -> None:
         super().__init__(model)
+        # OpenAI's own models count with cl100k_base; a model on a compatible server has its
+        # own tokenizer, which only that server knows, so its counts are estimates.
+        self.exact_tokens = self.tokenizer_key == "tiktoken:cl100k_base"
         self.api_key = configured("openai_api_key", "OPENAI_API_KEY")
         self.base_url = configured("openai_base_url", "OPENAI_BASE_URL") or DEFAULT_BASE_URL
         self._client: openai.OpenAI | None = None
 
     def count_tokens(self, text: str) -> int:
+        if not self.exact_tokens:
+            return super().count_tokens(text)
         return len(encoding().encode(text, disallowed_special=())) if text else 0
 
     def truncate(self, text: str) -> str:
+        if not self.exact_tokens:
+            return super().truncate(text)
         tokens = encoding().encode(text, disallowed_special=())
         if len(tokens) <= self.max_tokens:
             return text
@@ -74,7 +80,7 @@ class OpenAIProvider(Provider):
 
     def _embed_batch(self, texts: list[str], *, query: bool) -> list[list[float]]:
         options: dict[str, Any] = {}
-        if self.dimensions != self.model.spec.dimensions:
+        if self.model.spec.dimensions and self.dimensions != self.model.spec.dimensions:
             options["dimensions"] = self.dimensions
         try:
             response = self.client.embeddings.create(

@@ -237,3 +237,16 @@ def test_check_reports_the_latency_of_a_probe(fake_openai):
 
     assert latency > 0
     assert fake_openai.calls == 1
+
+
+def test_any_model_on_an_openai_compatible_server_is_served_by_name_and_size(fake_openai):
+    fake_openai.models["BAAI/bge-small-en-v1.5"] = 384
+    provider = get_provider("openai:BAAI/bge-small-en-v1.5@384")
+
+    vectors = provider.embed(["Heat (1995)."])
+
+    assert provider.key == "openai:BAAI/bge-small-en-v1.5@384"
+    assert len(vectors[0]) == 384
+    assert fake_openai.requests[0].body["model"] == "BAAI/bge-small-en-v1.5"
+    assert "dimensions" not in fake_openai.requests[0].body
+    assert provider.exact_tokens is False

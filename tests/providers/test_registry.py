@@ -88,3 +88,11 @@ def test_auto_follows_the_llm_provider(settings, provider, llm, expected):
 
     assert default_model_key() == expected
     assert resolve(expected).key == expected
+
+
+def test_a_model_on_an_openai_compatible_server_needs_a_size_with_a_table():
+    assert resolve("openai:BAAI/bge-base-en-v1.5@768").dimensions == 768
+    with pytest.raises(UnknownModel, match="no table stores those"):
+        resolve("openai:intfloat/e5-mistral-7b-instruct@4096")
+    with pytest.raises(UnknownModel, match="unknown embedding model"):
+        resolve("openai:BAAI/bge-base-en-v1.5")
