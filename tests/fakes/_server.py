@@ -19,7 +19,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
@@ -85,8 +85,8 @@ class FakeServer:
     # --- the test-facing API ------------------------------------------------------------------
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     def script(self, entries: list[str]) -> None:
         """Answer the next calls with these entries, in order (see the module docstring)."""
@@ -106,7 +106,7 @@ class FakeServer:
     def calls(self) -> int:
         return len(self.requests)
 
-    def start(self) -> FakeServer:
+    def start(self) -> Self:
         self._thread.start()
         return self
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from embeddings.providers import EmbeddingsDisabled, get_provider
-from embeddings.providers.local import load_model
+from embeddings.providers.local import LocalProvider, load_model
 from embeddings.registry import DEFAULT_MODEL_KEY, resolve
 
 pytestmark = pytest.mark.slow
@@ -65,9 +65,8 @@ def test_tokens_are_counted_with_minilms_own_tokenizer():
     provider = get_provider(DEFAULT_MODEL_KEY)
 
     assert provider.count_tokens("hello world") == 4  # [CLS] hello world [SEP]
-    assert provider.count_tokens(INCEPTION) == len(
-        provider.st_model.tokenizer(INCEPTION)["input_ids"]
-    )
+    model_tokenizer = load_model("all-MiniLM-L6-v2").tokenizer
+    assert provider.count_tokens(INCEPTION) == len(model_tokenizer(INCEPTION)["input_ids"])
     assert provider.tokenizer_key == "local:all-MiniLM-L6-v2"
     assert provider.exact_tokens is True
 
@@ -79,6 +78,8 @@ def test_the_model_is_loaded_once_per_process_not_per_provider():
     first.embed(["one"])
     second.embed(["two"])
 
+    assert isinstance(first, LocalProvider)
+    assert isinstance(second, LocalProvider)
     assert first.st_model is second.st_model
 
 
