@@ -7,12 +7,14 @@ from __future__ import annotations
 import logging
 import math
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
+import requests
 from django.conf import settings
 
 from embeddings.registry import ResolvedModel
@@ -139,6 +141,8 @@ class Provider:
         self.max_tokens = model.spec.max_tokens
         self.tokenizer_key = model.spec.tokenizer or "estimate:chars/4"
         self.tokens_used = 0  # as reported by the provider, when it reports usage
+        self._lock = threading.Lock()
+        self._local = threading.local()
 
     def embed(self, texts: list[str], *, query: bool = False) -> list[list[float]]:
         """Embed any number of texts (document or query side): each truncated to the model's limit
@@ -175,6 +179,18 @@ class Provider:
 
     def _embed_batch(self, texts: list[str], *, query: bool) -> list[list[float]]:
         raise NotImplementedError
+
+    def _add_tokens(self, count: int) -> None:
+        with self._lock:  # batches report from several threads
+            self.tokens_used += count
+
+    def _session(self) -> requests.Session:
+        """One HTTP session per thread: connections are reused, and no session is shared
+        between the concurrent requests of one embed call."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
 
     def _batches(self, texts: list[str]) -> Iterator[list[str]]:
         """Consecutive slices within max_batch_inputs and max_batch_tokens (order kept)."""

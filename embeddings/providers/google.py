@@ -34,7 +34,6 @@ class GoogleProvider(Provider):
         super().__init__(model)
         self.api_key = configured("google_api_key", "GOOGLE_API_KEY")
         self.base_url = (settings.GOOGLE_BASE_URL or DEFAULT_BASE_URL).rstrip("/")
-        self.session = requests.Session()
 
     def _embed_batch(self, texts: list[str], *, query: bool) -> list[list[float]]:
         name = self.model.spec.name
@@ -65,7 +64,7 @@ class GoogleProvider(Provider):
                 "Google API key is not set: enter it on the settings page or set GOOGLE_API_KEY"
             )
         try:
-            response = self.session.post(
+            response = self._session().post(
                 self.base_url + path,
                 json=payload,
                 headers={"x-goog-api-key": self.api_key},

@@ -36,7 +36,6 @@ class OllamaProvider(Provider):
         host = configured("ollama_host", "OLLAMA_HOST") or DEFAULT_HOST
         self.host = (host if "://" in host else f"http://{host}").rstrip("/")
         self.exact_tokens = self.tokenizer_key == "wordpiece:bert-base-uncased"
-        self.session = requests.Session()
 
     def count_tokens(self, text: str) -> int:
         if not self.exact_tokens:
@@ -62,13 +61,13 @@ class OllamaProvider(Provider):
         vectors = body.get("embeddings")
         if not isinstance(vectors, list):
             raise InvalidResponse("Ollama answered without embeddings")
-        self.tokens_used += int(body.get("prompt_eval_count") or 0)
+        self._add_tokens(int(body.get("prompt_eval_count") or 0))
         return vectors
 
     def _request(self, method: str, path: str, payload: Any = None) -> dict[str, Any]:
         """The one place this provider talks HTTP; every failure leaves as a named error."""
         try:
-            response = self.session.request(
+            response = self._session().request(
                 method, self.host + path, json=payload, timeout=settings.EMBEDDING_TIMEOUT
             )
         except requests.ReadTimeout:

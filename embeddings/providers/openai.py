@@ -92,7 +92,7 @@ class OpenAIProvider(Provider):
             raise ServerError("OpenAI sent an answer that is not valid embeddings JSON") from None
         data = sorted(response.data, key=lambda item: item.index)
         if response.usage is not None:
-            self.tokens_used += response.usage.prompt_tokens
+            self._add_tokens(response.usage.prompt_tokens)
         vectors = [list(item.embedding) for item in data]
         if any(not isinstance(vector, list) for vector in vectors):
             raise InvalidResponse("OpenAI sent something that is not a vector")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 
 import pytest
 
@@ -10,6 +11,8 @@ from embeddings.providers import (
     AuthenticationFailed,
     MissingCredentials,
     ModelNotAvailable,
+    ProviderTimeout,
+    ProviderUnreachable,
     ServerError,
     get_provider,
 )
@@ -113,4 +116,25 @@ def test_an_answer_that_is_not_json_is_named(fake_google):
     fake_google.fail_forever("malformed")
 
     with pytest.raises(ServerError, match="not valid JSON"):
+        get_provider(GEMINI).embed(["Heat (1995)."])
+
+
+def test_a_server_that_does_not_answer_in_time_is_named(fake_google, settings):
+    settings.EMBEDDING_TIMEOUT = 0.3
+    settings.EMBEDDING_MAX_RETRIES = 0
+    fake_google.fail_forever("slow:5")
+
+    with pytest.raises(ProviderTimeout, match=r"Google did not answer within 0\.3 s"):
+        get_provider(GEMINI).embed(["Heat (1995)."])
+
+
+def test_nothing_listening_is_named_with_the_address(fake_google, settings):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings.GOOGLE_BASE_URL = f"http://127.0.0.1:{port}"
+
+    with pytest.raises(
+        ProviderUnreachable, match=f"cannot connect to Google at http://127.0.0.1:{port}"
+    ):
         get_provider(GEMINI).embed(["Heat (1995)."])

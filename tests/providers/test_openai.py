@@ -11,6 +11,7 @@ import pytest
 from embeddings.models import EmbeddingSettings
 from embeddings.providers import (
     AuthenticationFailed,
+    EmbeddingError,
     InvalidResponse,
     MissingCredentials,
     ModelNotAvailable,
@@ -250,3 +251,10 @@ def test_any_model_on_an_openai_compatible_server_is_served_by_name_and_size(fak
     assert fake_openai.requests[0].body["model"] == "BAAI/bge-small-en-v1.5"
     assert "dimensions" not in fake_openai.requests[0].body
     assert provider.exact_tokens is False
+
+
+def test_an_empty_text_is_refused_before_anything_is_sent(fake_openai):
+    with pytest.raises(EmbeddingError, match="cannot embed an empty text"):
+        get_provider(SMALL).embed(["Heat (1995).", "  "])
+
+    assert fake_openai.calls == 0
