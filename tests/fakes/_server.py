@@ -24,6 +24,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
+# Short timeouts and back-offs, so that failure tests stay fast.
+FAST_NETWORK: dict[str, float | int] = {
+    "EMBEDDING_TIMEOUT": 5.0,
+    "EMBEDDING_MAX_RETRIES": 2,
+    "EMBEDDING_RETRY_BACKOFF": 0.01,
+}
+
 
 def fake_vector(text: str, dimensions: int) -> list[float]:
     """A unit vector seeded by the text: the same text always gets the same vector."""
@@ -105,6 +112,18 @@ class FakeServer:
     @property
     def calls(self) -> int:
         return len(self.requests)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment variables that point a separate process (a worker) at this fake."""
+        fast = {name: str(value) for name, value in FAST_NETWORK.items()}
+        return {**fast, **self.own_env()}
+
+    def own_env(self) -> dict[str, str]:
+        return {}
+
+    def save_to_settings_row(self) -> None:
+        """Point the EmbeddingSettings row at this fake, as an admin would on the settings page."""
 
     def start(self) -> Self:
         self._thread.start()

@@ -8,6 +8,10 @@
 Each fixture sets the Django settings the providers read (base URL or host, API key) and keeps
 timeouts and retry back-offs short, so failure tests stay fast. The EmbeddingSettings row is
 left empty; a test that saves a key or host there overrides these settings, as in production.
+
+Worker processes do not see this process's settings: start them with `fake.env` added to their
+environment, or call `fake.save_to_settings_row()` (needs database access) so that any process
+reading the same database finds the fake.
 """
 
 from __future__ import annotations
@@ -17,15 +21,10 @@ from typing import Any
 
 import pytest
 
+from tests.fakes._server import FAST_NETWORK
 from tests.fakes.google_server import FakeGoogle
 from tests.fakes.ollama_server import FakeOllama
 from tests.fakes.openai_server import FakeOpenAI
-
-FAST_NETWORK = {
-    "EMBEDDING_TIMEOUT": 5.0,
-    "EMBEDDING_MAX_RETRIES": 2,
-    "EMBEDDING_RETRY_BACKOFF": 0.01,
-}
 
 
 def _fast(settings: Any) -> None:

@@ -29,6 +29,17 @@ class FakeGoogle(FakeServer):
         self.api_key = api_key
         self.models = dict(NATIVE_DIMENSIONS)
 
+    def own_env(self) -> dict[str, str]:
+        return {"GOOGLE_BASE_URL": self.url, "GOOGLE_API_KEY": self.api_key}
+
+    def save_to_settings_row(self) -> None:
+        """The row holds the key only: the base URL reaches other processes through `env`."""
+        from embeddings.models import EmbeddingSettings
+
+        row = EmbeddingSettings.load()
+        row.google_api_key = self.api_key
+        row.save()
+
     def inputs_of(self, method: str, path: str, body: Any) -> list[str]:
         if not isinstance(body, dict):
             return []

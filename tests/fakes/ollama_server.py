@@ -22,6 +22,16 @@ class FakeOllama(FakeServer):
         self.models = dict(NATIVE_DIMENSIONS)
         self.pulled: set[str] = set(NATIVE_DIMENSIONS)  # remove a name to act "not pulled"
 
+    def own_env(self) -> dict[str, str]:
+        return {"OLLAMA_HOST": self.url}
+
+    def save_to_settings_row(self) -> None:
+        from embeddings.models import EmbeddingSettings
+
+        row = EmbeddingSettings.load()
+        row.ollama_host = self.url
+        row.save()
+
     def inputs_of(self, method: str, path: str, body: Any) -> list[str]:
         if not isinstance(body, dict):
             return []

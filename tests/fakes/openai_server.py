@@ -56,6 +56,16 @@ class FakeOpenAI(FakeServer):
     def base_url(self) -> str:
         return f"{self.url}/v1"
 
+    def own_env(self) -> dict[str, str]:
+        return {"OPENAI_BASE_URL": self.base_url, "OPENAI_API_KEY": self.api_key}
+
+    def save_to_settings_row(self) -> None:
+        from embeddings.models import EmbeddingSettings
+
+        row = EmbeddingSettings.load()
+        row.openai_base_url, row.openai_api_key = self.base_url, self.api_key
+        row.save()
+
     def inputs_of(self, method: str, path: str, body: Any) -> list[str]:
         if not isinstance(body, dict):
             return []
