@@ -9,6 +9,7 @@ from typing import Any
 
 import openai
 import tiktoken
+from django.conf import settings
 
 from embeddings.providers.base import (
     AuthenticationFailed,
@@ -63,13 +64,13 @@ class OpenAIProvider(Provider):
 
     @property
     def client(self) -> openai.OpenAI:
+        # Asked even of compatible servers that ignore it: any value serves them, and a key
+        # forgotten for OpenAI itself is named before anything is sent.
         if not self.api_key:
             raise MissingCredentials(
                 "OpenAI API key is not set: enter it on the settings page or set OPENAI_API_KEY"
             )
         if self._client is None:
-            from django.conf import settings
-
             self._client = openai.OpenAI(
                 api_key=self.api_key,
                 base_url=self.base_url,
@@ -125,8 +126,6 @@ class OpenAIProvider(Provider):
         return ServerError("OpenAI sent an answer that is not valid embeddings JSON")
 
     def _timeout(self) -> float:
-        from django.conf import settings
-
         return float(settings.EMBEDDING_TIMEOUT)
 
 
