@@ -5,6 +5,7 @@ A script entry is a string:
   "ok"                         answer like the real service
   "400" "401" "403" "404" "500" "503"   that status, with the provider's own error body
   "429" / "429:retry-after=1"  rate limited, optionally with a Retry-After header (seconds)
+  "429:insufficient_quota"     (OpenAI) the account's quota is used up: a 429 not worth retrying
   "malformed"                  a 200 whose body is not JSON
   "wrong-dimension"            a 200 whose vectors have one dimension too few
   "slow" / "slow:3"            answer "ok" only after that many seconds (default 30): a timeout
@@ -44,6 +45,7 @@ class Action:
     kind: str  # "ok", "status", "malformed", "wrong-dimension", "slow"
     status: int = 200
     retry_after: str = ""
+    code: str = ""  # a provider-specific error code, e.g. insufficient_quota
     delay: float = 0.0
 
     @classmethod
@@ -55,8 +57,9 @@ class Action:
         if head == "slow":
             return cls("slow", delay=float(arg) if arg else 30.0)
         if head.isdigit():
-            retry_after = arg.removeprefix("retry-after=") if arg.startswith("retry-after=") else ""
-            return cls("status", status=int(head), retry_after=retry_after)
+            if arg.startswith("retry-after="):
+                return cls("status", status=int(head), retry_after=arg.removeprefix("retry-after="))
+            return cls("status", status=int(head), code=arg)
         raise ValueError(f"unknown fake response {entry!r}")
 
 
@@ -76,6 +79,7 @@ class FakeServer:
     """Subclasses implement `handle(request, action) -> (status, headers, body bytes)`."""
 
     name = "fake"
+    retry_after_header = True  # Google says it in the error body instead
 
     def __init__(self) -> None:
         self.requests: list[Received] = []
@@ -191,7 +195,7 @@ class FakeServer:
             )
         else:
             status, headers, payload = self.handle(request, action)
-        if action.retry_after:
+        if action.retry_after and self.retry_after_header:
             headers["Retry-After"] = action.retry_after
         try:
             handler.send_response(status)

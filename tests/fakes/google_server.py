@@ -23,6 +23,7 @@ _STATUS = {
 
 class FakeGoogle(FakeServer):
     name = "google"
+    retry_after_header = False
 
     def __init__(self, api_key: str = "AIza-test-fake-google-key-0123456789") -> None:
         super().__init__()
@@ -64,7 +65,7 @@ class FakeGoogle(FakeServer):
                 404: f"models/{model} is not found for API version v1beta, or is not supported for embedContent.",
                 429: "Resource has been exhausted (e.g. check quota).",
             }.get(action.status, "An internal error has occurred.")  # fmt: skip
-            return self._error(action.status, message)
+            return self._error(action.status, message, retry_delay=action.retry_after)
         if model not in self.models:
             return self._error(404, f"models/{model} is not found for API version v1beta, or is not supported for embedContent.")  # fmt: skip
         body = request.body if isinstance(request.body, dict) else {}
@@ -82,13 +83,21 @@ class FakeGoogle(FakeServer):
         return 200, dict(JSON), json_body({"embeddings": embeddings})
 
     def _error(
-        self, code: int, message: str, *, reason: str = ""
+        self, code: int, message: str, *, reason: str = "", retry_delay: str = ""
     ) -> tuple[int, dict[str, str], bytes]:
         error: dict[str, Any] = {
             "code": code,
             "message": message,
             "status": _STATUS.get(code, "UNKNOWN"),
         }
+        if retry_delay:
+            # Google's way of saying Retry-After.
+            error["details"] = [
+                {
+                    "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                    "retryDelay": f"{retry_delay}s",
+                }
+            ]
         if reason:
             error["details"] = [{
                 "@type": "type.googleapis.com/google.rpc.ErrorInfo",

@@ -85,6 +85,11 @@ class FakeOpenAI(FakeServer):
                 401, "invalid_request_error", "invalid_api_key",
                 f"Incorrect API key provided: {_mask(sent)}. You can find your API key at https://platform.openai.com/account/api-keys.",
             )  # fmt: skip
+        if action.kind == "status" and action.code == "insufficient_quota":
+            return self._error(
+                429, "insufficient_quota", "insufficient_quota",
+                "You exceeded your current quota, please check your plan and billing details.",
+            )  # fmt: skip
         if action.kind == "status":
             kind, code, message = _ERRORS.get(action.status, ("server_error", None, "Error."))
             return self._error(action.status, kind, code, message.format(model=model))

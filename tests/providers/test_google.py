@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 
 import pytest
 
@@ -89,11 +90,13 @@ def test_an_unknown_model_is_named(fake_google):
     assert fake_google.calls == 1
 
 
-def test_a_rate_limit_then_success(fake_google):
-    fake_google.script(["429:retry-after=0", "ok"])
+def test_a_rate_limit_waits_for_googles_retry_delay_then_succeeds(fake_google):
+    fake_google.script(["429:retry-after=1", "ok"])
+    started = time.monotonic()
 
     assert len(get_provider(GEMINI).embed(["Heat (1995)."])) == 1
     assert fake_google.calls == 2
+    assert time.monotonic() - started >= 1.0
 
 
 def test_a_server_failing_forever_gives_up(fake_google):

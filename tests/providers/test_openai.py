@@ -258,3 +258,12 @@ def test_an_empty_text_is_refused_before_anything_is_sent(fake_openai):
         get_provider(SMALL).embed(["Heat (1995).", "  "])
 
     assert fake_openai.calls == 0
+
+
+def test_a_used_up_quota_is_named_and_not_retried(fake_openai):
+    fake_openai.script(["429:insufficient_quota"])
+
+    with pytest.raises(EmbeddingError, match="quota is used up: check billing"):
+        get_provider(SMALL).embed(["Heat (1995)."])
+
+    assert fake_openai.calls == 1
