@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from pgvector.django import HalfVectorField, HnswIndex, VectorField
 
 from catalog.models import CatalogItem
@@ -222,6 +223,31 @@ class EmbeddingJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} → {self.model_key} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def can_resume(self) -> bool:
+        return self.status in (self.Status.INTERRUPTED, self.Status.FAILED, self.Status.CANCELLED)
+
+    @property
+    def processed(self) -> int:
+        return self.done + self.skipped + self.failed
+
+    @property
+    def percent(self) -> float:
+        if not self.total:
+            return 100.0 if self.status == self.Status.COMPLETED else 0.0
+        return min(100.0, 100.0 * self.processed / self.total)
+
+    @property
+    def elapsed_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or (timezone.now() if self.is_active else self.heartbeat_at)
+        return max(0.0, ((end or self.started_at) - self.started_at).total_seconds())
 
 
 class JobFailure(models.Model):

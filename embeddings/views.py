@@ -1,51 +1,159 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from embeddings import jobs as job_runner
+from embeddings import registry
+from embeddings.jobs import JobRefused
+from embeddings.models import EmbeddingJob, EmbeddingSettings
 from embeddings.permissions import CHANGE_SETTINGS, RUN_JOBS, VIEW, role_required
+from embeddings.switching import active_model_key
 
 # --- Jobs -----------------------------------------------------------------------------------------
+
+JOB_ROW = "embeddings/jobs.html#job_row"
+
+
+def _get_job(job_id: int) -> EmbeddingJob:
+    return get_object_or_404(EmbeddingJob.objects.select_related("created_by"), pk=job_id)
+
+
+def _after_action(
+    request: HttpRequest, job_id: int, action: Callable[[int], EmbeddingJob]
+) -> HttpResponse:
+    """Run a job action; htmx gets the refreshed row (with the refusal, if any), a plain form
+    goes back to the page with a message."""
+    error = ""
+    try:
+        action(job_id)
+    except JobRefused as exc:
+        error = str(exc)
+    if request.htmx:
+        return render(request, JOB_ROW, {"job": _get_job(job_id), "row_error": error})
+    if error:
+        messages.error(request, error)
+    return redirect(f"{reverse('embeddings:jobs')}#job-{job_id}")
+
+
+def _model_keys(active: str, building: str) -> list[str]:
+    keys = [spec.key for spec in registry.MODELS if spec.provider != "none"]
+    return [*dict.fromkeys([active, *([building] if building else []), *keys])]
 
 
 @role_required(VIEW)
 def jobs(request: HttpRequest) -> HttpResponse:
-    raise Http404("The jobs page is not built yet")
+    job_runner.mark_interrupted()
+    config = EmbeddingSettings.load()
+    active = active_model_key()
+    context = {
+        "jobs": EmbeddingJob.objects.select_related("created_by")[:30],
+        "active_model": active,
+        "building_model": config.building_model_key,
+        "model_keys": _model_keys(active, config.building_model_key),
+        "modes": EmbeddingJob.Mode.choices,
+        "default_batch_size": settings.EMBEDDING_BATCH_SIZE,
+    }
+    return render(request, "embeddings/jobs.html", context)
 
 
 @role_required(VIEW)
 def job_row(request: HttpRequest, job_id: int) -> HttpResponse:
-    raise Http404("The jobs page is not built yet")
+    job_runner.mark_interrupted()
+    job = _get_job(job_id)
+    if not request.htmx:
+        return redirect(f"{reverse('embeddings:jobs')}#job-{job.pk}")
+    return render(request, JOB_ROW, {"job": job})
 
 
 @require_POST
 @role_required(RUN_JOBS)
 def job_start(request: HttpRequest) -> HttpResponse:
-    raise Http404("The jobs page is not built yet")
+    form = request.POST
+    kind = form.get("kind", "both")
+    try:
+        options = {
+            "batch_size": _whole_number(form.get("batch_size")),
+            "spending_cap_usd": _dollars(form.get("spending_cap_usd")),
+        }
+    except JobRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("embeddings:jobs")
+    for one in list(job_runner.TASK_NAMES) if kind == "both" else [kind]:
+        try:
+            job = job_runner.start_job(
+                one,
+                form.get("model_key") or active_model_key(),
+                form.get("mode") or EmbeddingJob.Mode.STALE,
+                user=request.user,
+                **options,
+            )
+        except JobRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                f"Started job #{job.pk}: {job.get_kind_display().lower()} → {job.model_key}.",
+            )
+    return redirect("embeddings:jobs")
+
+
+def _whole_number(value: str | None) -> int | None:
+    if not value or not value.strip():
+        return None
+    if not value.strip().isdigit():
+        raise JobRefused(f"The batch size must be a whole number, not {value!r}")
+    return int(value)
+
+
+def _dollars(value: str | None) -> Decimal | None:
+    if not value or not value.strip():
+        return None
+    try:
+        amount = Decimal(value.strip())
+    except InvalidOperation:
+        raise JobRefused(f"The spending cap must be an amount in dollars, not {value!r}") from None
+    if not amount.is_finite():
+        raise JobRefused(f"The spending cap must be an amount in dollars, not {value!r}")
+    return amount
 
 
 @require_POST
 @role_required(RUN_JOBS)
 def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
-    raise Http404("The jobs page is not built yet")
+    return _after_action(request, job_id, job_runner.cancel_job)
 
 
 @require_POST
 @role_required(RUN_JOBS)
 def job_resume(request: HttpRequest, job_id: int) -> HttpResponse:
-    raise Http404("The jobs page is not built yet")
+    return _after_action(request, job_id, job_runner.resume_job)
 
 
 @require_POST
 @role_required(RUN_JOBS)
 def job_retry_failed(request: HttpRequest, job_id: int) -> HttpResponse:
-    raise Http404("The jobs page is not built yet")
+    return _after_action(request, job_id, job_runner.retry_failed)
 
 
 @require_POST
 @role_required(RUN_JOBS)
 def sync_content(request: HttpRequest) -> HttpResponse:
-    raise Http404("The content sync is not built yet")
+    try:
+        started = job_runner.start_content_sync(user=request.user)
+    except JobRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        numbers = ", ".join(f"#{job.pk}" for job in started)
+        messages.success(request, f"Content sync started: jobs {numbers}.")
+    return redirect("embeddings:jobs")
 
 
 # --- Settings → AI / LLM → Embedding Model ------------------------------------------------------------

@@ -1,0 +1,657 @@
+"""Regeneration jobs: select what needs work, build texts, embed in batches, upsert, count.
+
+Job state lives in `EmbeddingJob`, so any number of django-q2 workers (or shell commands) can
+work on one job at once, a crashed worker loses at most its batch in flight, and a page reload
+shows the truth. Task functions take primary keys, never model instances.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from catalog.models import CatalogItem
+from embeddings.models import EmbeddingBase, EmbeddingJob, HealthCheck, JobFailure, table_for
+from embeddings.providers import EmbeddingError, Provider, get_provider
+from embeddings.registry import UnknownModel, resolve
+from embeddings.text import item_text, source_hash
+
+logger = logging.getLogger(__name__)
+
+Status = EmbeddingJob.Status
+Mode = EmbeddingJob.Mode
+TASK_NAMES = {"movie": "generate-movie-embeddings", "series": "generate-series-embeddings"}
+SCHEDULE_SYNC = "Daily content sync"
+SCHEDULE_HEALTH = "Hourly provider health check"
+
+_TEXT_FIELDS = (
+    "kind",
+    "title",
+    "year",
+    "tagline",
+    "overview",
+    "genres",
+    "keywords",
+    "cast",
+    "director",
+)
+
+
+class JobRefused(Exception):
+    """Why a job cannot be started, cancelled or resumed; shown to the user as is."""
+
+
+class _ItemFields(NamedTuple):
+    # The fields `item_text` reads, without building model instances for 10k rows.
+    kind: str
+    title: str
+    year: int | None
+    tagline: str
+    overview: str
+    genres: list[str]
+    keywords: list[str]
+    cast: list[str]
+    director: str
+
+
+@dataclass(frozen=True)
+class Work:
+    item_id: int
+    text: str
+    hash: str
+
+
+@dataclass
+class EmbedResult:
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+# --- Starting, cancelling, resuming -----------------------------------------------------------
+
+
+def create_job(
+    kind: str,
+    model_key: str,
+    mode: str = Mode.STALE,
+    *,
+    user: Any = None,
+    batch_size: int | None = None,
+    spending_cap_usd: Decimal | float | str | None = None,
+) -> EmbeddingJob:
+    """Validate and record a job without queueing it (the shell command runs it in the foreground)."""
+    if kind not in TASK_NAMES:
+        raise JobRefused(f"Unknown kind {kind!r}: choose movie or series")
+    if mode not in Mode.values:
+        raise JobRefused(f"Unknown mode {mode!r}: choose {', '.join(Mode.values)}")
+    try:
+        resolved = resolve(model_key)
+    except UnknownModel as exc:
+        raise JobRefused(str(exc)) from None
+    if resolved.provider == "none":
+        raise JobRefused("Embeddings are turned off (provider none): there is nothing to generate")
+    size = batch_size or settings.EMBEDDING_BATCH_SIZE
+    if not 1 <= size <= 2048:
+        raise JobRefused("The batch size must be between 1 and 2048")
+    try:
+        cap = None if spending_cap_usd in (None, "") else Decimal(str(spending_cap_usd))
+    except InvalidOperation:
+        raise JobRefused(
+            f"The spending cap must be an amount in dollars, not {spending_cap_usd!r}"
+        ) from None
+    if cap is not None and not (cap.is_finite() and cap > 0):
+        raise JobRefused("A spending cap must be more than $0")
+    user = user if getattr(user, "is_authenticated", False) else None
+    try:
+        with transaction.atomic():
+            return EmbeddingJob.objects.create(
+                kind=kind, model_key=resolved.key, mode=mode, batch_size=size,
+                spending_cap_usd=cap, created_by=user,
+            )  # fmt: skip
+    except IntegrityError:
+        raise JobRefused(_already_running(kind, resolved.key)) from None
+
+
+def start_job(
+    kind: str,
+    model_key: str,
+    mode: str = Mode.STALE,
+    *,
+    user: Any = None,
+    batch_size: int | None = None,
+    spending_cap_usd: Decimal | float | str | None = None,
+    workers: int = 1,
+) -> EmbeddingJob:
+    """Record a job and queue it for the workers; `workers` tasks share it batch by batch."""
+    job = create_job(
+        kind, model_key, mode, user=user, batch_size=batch_size, spending_cap_usd=spending_cap_usd
+    )
+    for _ in range(max(1, workers)):
+        _enqueue(job)
+    return job
+
+
+def cancel_job(job_id: int) -> EmbeddingJob:
+    """Queued or orphaned jobs stop at once; a running one stops after its batch in flight."""
+    with transaction.atomic():
+        job = _locked(job_id)
+        if job.status == Status.RUNNING:
+            job.status = Status.CANCELLING
+        elif job.status in (Status.QUEUED, Status.INTERRUPTED):
+            job.status = Status.CANCELLED
+            job.finished_at = timezone.now()
+        else:
+            raise JobRefused(
+                f"Job #{job.pk} is {job.get_status_display().lower()}; there is nothing to cancel"
+            )
+        job.save(update_fields=["status", "finished_at"])
+    return job
+
+
+def resume_job(job_id: int) -> EmbeddingJob:
+    """Queue a stopped job again; it continues with what is still missing."""
+    with transaction.atomic():
+        job = _locked(job_id)
+        if job.status not in (Status.INTERRUPTED, Status.FAILED, Status.CANCELLED):
+            raise JobRefused(
+                f"Job #{job.pk} is {job.get_status_display().lower()}; only stopped jobs resume"
+            )
+        _requeue(job)
+    _enqueue(job)
+    return job
+
+
+def retry_failed(job_id: int) -> EmbeddingJob:
+    """Forget the job's failed items and queue it again, so they are tried once more."""
+    with transaction.atomic():
+        job = _locked(job_id)
+        if job.status in EmbeddingJob.ACTIVE_STATUSES:
+            raise JobRefused(
+                f"Job #{job.pk} is still {job.get_status_display().lower()}; retry when it ends"
+            )
+        forgotten, _ = JobFailure.objects.filter(job=job).delete()
+        if not forgotten:
+            raise JobRefused(f"Job #{job.pk} has no failed items to retry")
+        job.failed = max(0, job.failed - forgotten)
+        _requeue(job)
+    _enqueue(job)
+    return job
+
+
+def start_content_sync(user: Any = None) -> list[EmbeddingJob]:
+    """The daily sync: a `stale` job per kind for the active model; one already running is kept."""
+    from embeddings.switching import active_model_key
+
+    key = active_model_key()
+    jobs = []
+    for kind in TASK_NAMES:
+        try:
+            jobs.append(start_job(kind, key, Mode.STALE, user=user))
+        except JobRefused:
+            if running := EmbeddingJob.objects.filter(
+                kind=kind, model_key=key, status__in=EmbeddingJob.ACTIVE_STATUSES
+            ).first():
+                jobs.append(running)
+            else:
+                raise
+    return jobs
+
+
+def mark_interrupted() -> int:
+    """Jobs whose worker stopped beating: running ones become interrupted (resumable), cancelling
+    ones cancelled. Returns how many changed."""
+    cutoff = timezone.now() - timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT)
+    stale = EmbeddingJob.objects.filter(heartbeat_at__lt=cutoff)
+    now = timezone.now()
+    cancelled = stale.filter(status=Status.CANCELLING).update(
+        status=Status.CANCELLED, finished_at=now
+    )
+    interrupted = stale.filter(status=Status.RUNNING).update(
+        status=Status.INTERRUPTED,
+        last_error=f"No heartbeat for {settings.JOB_HEARTBEAT_TIMEOUT} s: the worker stopped.",
+    )
+    return cancelled + interrupted
+
+
+def _already_running(kind: str, key: str) -> str:
+    label = "movies" if kind == "movie" else "series"
+    return f"A {label} job for {key} is already running"
+
+
+def _locked(job_id: int) -> EmbeddingJob:
+    job = EmbeddingJob.objects.select_for_update().filter(pk=job_id).first()
+    if job is None:
+        raise JobRefused(f"There is no job #{job_id}")
+    return job
+
+
+def _requeue(job: EmbeddingJob) -> None:
+    job.status = Status.QUEUED
+    job.failed_batches_in_row = 0
+    job.last_error = ""
+    job.finished_at = None
+    job.eta_seconds = None
+    try:
+        with transaction.atomic():
+            job.save()
+    except IntegrityError:
+        raise JobRefused(_already_running(job.kind, job.model_key)) from None
+
+
+def _enqueue(job: EmbeddingJob) -> None:
+    task_id = async_task("embeddings.jobs.run_job", job.pk, task_name=TASK_NAMES[job.kind])
+    EmbeddingJob.objects.filter(pk=job.pk).update(task_id=str(task_id or ""))
+
+
+# --- Selecting what needs work ------------------------------------------------------------------
+
+
+def pending_work(
+    items: QuerySet[CatalogItem],
+    table: type[EmbeddingBase],
+    model_key: str,
+    mode: str,
+    since: datetime | None,
+) -> tuple[list[Work], int]:
+    """What of `items` needs embedding under `mode`, in id order, and how many need nothing
+    (no usable text, or already up to date). `since`: rows written after it count as done
+    (what makes an `all` job resumable)."""
+    rows = table.objects.filter(model_key=model_key, item=OuterRef("pk"))
+    fetched = (
+        items.order_by("id")
+        .annotate(
+            stored_hash=Subquery(rows.values("source_hash")[:1]),
+            stored_at=Subquery(rows.values("created_at")[:1]),
+        )
+        .values_list("id", *_TEXT_FIELDS, "stored_hash", "stored_at")
+    )
+    work, unneeded = [], 0
+    for item_id, *fields, stored_hash, stored_at in fetched:
+        text = item_text(_ItemFields(*fields))
+        digest = source_hash(text) if text else ""
+        if not text or _up_to_date(mode, digest, stored_hash, stored_at, since):
+            unneeded += 1
+        else:
+            work.append(Work(item_id, text, digest))
+    return work, unneeded
+
+
+def _up_to_date(
+    mode: str,
+    digest: str,
+    stored_hash: str | None,
+    stored_at: datetime | None,
+    since: datetime | None,
+) -> bool:
+    if stored_hash is None:
+        return False
+    if since is not None and stored_at is not None and stored_at >= since:
+        return True
+    if mode == Mode.ALL:
+        return False
+    return mode == Mode.MISSING or stored_hash == digest
+
+
+# --- Embedding and storing ----------------------------------------------------------------------
+
+
+def store_vectors(
+    table: type[EmbeddingBase],
+    model_key: str,
+    work: Sequence[Work],
+    vectors: Sequence[Sequence[float]],
+) -> None:
+    """Upsert one batch in one statement; running it twice leaves the same rows."""
+    if not work:
+        return
+    table.objects.bulk_create(
+        [
+            table(item_id=w.item_id, model_key=model_key, source_hash=w.hash, embedding=v)
+            for w, v in zip(work, vectors, strict=True)
+        ],
+        update_conflicts=True,
+        unique_fields=["item", "model_key"],
+        update_fields=["embedding", "source_hash", "created_at"],
+    )
+
+
+def embed_batch(
+    provider: Provider, work: list[Work]
+) -> tuple[list[Work], list[list[float]], list[tuple[Work, str]]]:
+    """Embed a batch: (embedded, their vectors, failures with reasons). A provider that is down
+    fails the whole batch; a request refused for its content is retried item by item, so one bad
+    item does not take its neighbours down with it."""
+    try:
+        return work, provider.embed([w.text for w in work]), []
+    except EmbeddingError as exc:
+        if exc.retryable or len(work) == 1:
+            return [], [], [(w, str(exc)) for w in work]
+    embedded, vectors, failures = [], [], []
+    for w in work:
+        try:
+            vectors.extend(provider.embed([w.text]))
+            embedded.append(w)
+        except EmbeddingError as exc:
+            failures.append((w, str(exc)))
+    return embedded, vectors, failures
+
+
+def embed_items(item_ids: list[int], model_key: str) -> EmbedResult:
+    """Embed these items now, in this process (missing or changed ones; up-to-date and empty
+    ones are skipped)."""
+    try:
+        provider = get_provider(model_key)
+    except UnknownModel as exc:
+        raise JobRefused(str(exc)) from None
+    table = table_for(provider.dimensions)
+    items = CatalogItem.objects.filter(id__in=item_ids)
+    work, skipped = pending_work(items, table, provider.key, Mode.STALE, None)
+    result = EmbedResult(skipped=skipped)
+    for start in range(0, len(work), settings.EMBEDDING_BATCH_SIZE):
+        embedded, vectors, failures = embed_batch(
+            provider, work[start : start + settings.EMBEDDING_BATCH_SIZE]
+        )
+        store_vectors(table, provider.key, embedded, vectors)
+        result.done += len(embedded)
+        result.failed += len(failures)
+        result.errors += sorted({reason for _, reason in failures})
+    return result
+
+
+# --- Running a job ------------------------------------------------------------------------------
+
+
+ProgressCallback = Callable[[EmbeddingJob], None]
+
+
+def run_job(
+    job_id: int, *, provider: Provider | None = None, on_progress: ProgressCallback | None = None
+) -> str:
+    """Work on a job until nothing is left, or it is cancelled, capped or failing; return its
+    status. Any number of workers may run this for the same job at once.
+
+    1. Join the job; the first worker counts the total and what needs nothing.
+    2. List what still needs work; claim it a batch at a time (FOR UPDATE SKIP LOCKED on the
+       items) and check again under the lock, since another worker may have just done it.
+    3. Embed the batch, upsert its rows and count it, all in one transaction: a worker killed
+       mid-batch loses the batch and nothing else.
+    4. After each batch: heartbeat, rate and ETA; stop on cancel or too many failed batches.
+    5. When a pass finds nothing left, the job is complete; try the automatic cut-over.
+    """
+    key = EmbeddingJob.objects.values_list("model_key", flat=True).get(pk=job_id)
+    try:
+        provider = provider or get_provider(key)
+    except (UnknownModel, EmbeddingError) as exc:
+        return _stop(job_id, Status.FAILED, str(exc), also_queued=True)
+    table = table_for(provider.dimensions)
+    joined = _join(job_id, table)
+    if joined is None:
+        return EmbeddingJob.objects.values_list("status", flat=True).get(pk=job_id)
+    job, work = joined
+    meter = _Meter(job)
+    while True:
+        claimed_any = False
+        for start in range(0, len(work), job.batch_size):
+            outcome = _run_batch(job, provider, table, work[start : start + job.batch_size])
+            if outcome is None:
+                continue
+            claimed_any = True
+            current = meter.update(job_id)
+            if on_progress:
+                on_progress(current)
+            if (status := _verdict(current, outcome)) is not None:
+                return status
+        work = _pending_for(job, table)
+        if not work:
+            return _complete(job_id, on_progress)
+        if not claimed_any:
+            # The rest is in other workers' hands; they finish the job.
+            return Status.RUNNING
+
+
+def _join(job_id: int, table: type[EmbeddingBase]) -> tuple[EmbeddingJob, list[Work]] | None:
+    with transaction.atomic():
+        job = EmbeddingJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status not in (Status.QUEUED, Status.RUNNING):
+            return None
+        now = timezone.now()
+        first = job.started_at is None
+        if first:
+            job.started_at = now
+            work, unneeded = pending_work(_items_of(job), table, job.model_key, job.mode, now)
+            job.total = len(work) + unneeded
+            job.skipped = unneeded
+        job.status = Status.RUNNING
+        job.heartbeat_at = now
+        job.save()
+    return job, (work if first else _pending_for(job, table))
+
+
+def _items_of(job: EmbeddingJob) -> QuerySet[CatalogItem]:
+    return CatalogItem.objects.filter(kind=job.kind)
+
+
+def _pending_for(job: EmbeddingJob, table: type[EmbeddingBase]) -> list[Work]:
+    items = _items_of(job).exclude(
+        id__in=JobFailure.objects.filter(job_id=job.pk).values("item_id")
+    )
+    work, _ = pending_work(items, table, job.model_key, job.mode, job.started_at)
+    return work
+
+
+@dataclass
+class _Outcome:
+    embedded: int
+    failed: int
+    error: str = ""
+    capped: bool = False
+
+
+def _run_batch(
+    job: EmbeddingJob, provider: Provider, table: type[EmbeddingBase], chunk: list[Work]
+) -> _Outcome | None:
+    """One batch in one transaction; None when every item of it was claimed or done elsewhere."""
+    with transaction.atomic():
+        claimed = CatalogItem.objects.filter(id__in=[w.item_id for w in chunk]).order_by("id")
+        locked = list(claimed.select_for_update(skip_locked=True).values_list("id", flat=True))
+        if not locked:
+            return None
+        work, _ = pending_work(
+            CatalogItem.objects.filter(id__in=locked),
+            table,
+            job.model_key,
+            job.mode,
+            job.started_at,
+        )
+        if not work:
+            return None
+        tokens, cost = _price(provider, work)
+        if job.spending_cap_usd is not None:
+            spent = EmbeddingJob.objects.values_list("cost_usd", flat=True).get(pk=job.pk)
+            if spent + cost > job.spending_cap_usd:
+                return _Outcome(
+                    0,
+                    0,
+                    f"Stopped at the spending cap of ${job.spending_cap_usd} (spent ${spent:.4f}).",
+                    capped=True,
+                )
+        embedded, vectors, failures = embed_batch(provider, work)
+        store_vectors(table, job.model_key, embedded, vectors)
+        if failures:
+            JobFailure.objects.bulk_create(
+                [
+                    JobFailure(job_id=job.pk, item_id=w.item_id, reason=reason[:2000])
+                    for w, reason in failures
+                ],
+                ignore_conflicts=True,
+            )
+        if embedded and len(embedded) < len(work):
+            tokens, cost = _price(provider, embedded)
+        elif not embedded:
+            tokens, cost = 0, Decimal(0)
+        error = failures[-1][1] if failures else ""
+        EmbeddingJob.objects.filter(pk=job.pk).update(
+            done=F("done") + len(embedded),
+            failed=F("failed") + len(failures),
+            tokens_used=F("tokens_used") + tokens,
+            cost_usd=F("cost_usd") + cost,
+            failed_batches_in_row=(F("failed_batches_in_row") + 1) if not embedded else 0,
+            heartbeat_at=timezone.now(),
+            **({"last_error": error} if error else {}),
+        )
+    return _Outcome(len(embedded), len(failures), error)
+
+
+def _price(provider: Provider, work: Iterable[Work]) -> tuple[int, Decimal]:
+    limit = provider.max_tokens
+    tokens = sum(
+        min(provider.count_tokens(w.text), limit) if limit else provider.count_tokens(w.text)
+        for w in work
+    )
+    return tokens, Decimal(tokens) * provider.model.spec.price_per_million / Decimal(1_000_000)
+
+
+class _Meter:
+    """Rate and ETA from this worker's run (time spent before a resume does not count)."""
+
+    def __init__(self, job: EmbeddingJob) -> None:
+        self.started = time.monotonic()
+        self.baseline = job.done + job.failed
+
+    def update(self, job_id: int) -> EmbeddingJob:
+        job = EmbeddingJob.objects.get(pk=job_id)
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        rate = max(job.done + job.failed - self.baseline, 0) / elapsed
+        remaining = max(job.total - job.done - job.skipped - job.failed, 0)
+        job.items_per_second = rate
+        job.eta_seconds = remaining / rate if rate else None
+        EmbeddingJob.objects.filter(pk=job_id).update(
+            items_per_second=rate, eta_seconds=job.eta_seconds
+        )
+        return job
+
+
+def _verdict(job: EmbeddingJob, outcome: _Outcome) -> str | None:
+    """The status to stop with after a batch, or None to go on."""
+    if outcome.capped:
+        return _stop(job.pk, Status.CANCELLED, outcome.error)
+    if job.status == Status.CANCELLING:
+        return _stop(job.pk, Status.CANCELLED, "")
+    if job.failed_batches_in_row >= settings.JOB_MAX_FAILED_BATCHES:
+        return _stop(
+            job.pk,
+            Status.FAILED,
+            f"{job.failed_batches_in_row} batches failed in a row. Last error: {job.last_error}",
+        )
+    if job.status != Status.RUNNING:
+        return job.status
+    return None
+
+
+def _stop(job_id: int, status: str, error: str, *, also_queued: bool = False) -> str:
+    fields: dict[str, Any] = {"status": status, "finished_at": timezone.now(), "eta_seconds": None}
+    if error:
+        fields["last_error"] = error
+    stoppable = [Status.RUNNING, Status.CANCELLING] + ([Status.QUEUED] if also_queued else [])
+    EmbeddingJob.objects.filter(pk=job_id, status__in=stoppable).update(**fields)
+    logger.info("Embedding job #%s stopped: %s %s", job_id, status, error)
+    return EmbeddingJob.objects.values_list("status", flat=True).get(pk=job_id)
+
+
+def _complete(job_id: int, on_progress: ProgressCallback | None) -> str:
+    from embeddings.switching import maybe_cut_over
+
+    EmbeddingJob.objects.filter(pk=job_id, status__in=(Status.RUNNING, Status.CANCELLING)).update(
+        status=Status.COMPLETED, finished_at=timezone.now(), eta_seconds=0
+    )
+    job = EmbeddingJob.objects.get(pk=job_id)
+    if on_progress:
+        on_progress(job)
+    if job.status == Status.COMPLETED and maybe_cut_over():
+        logger.info(
+            "Embedding job #%s completed the set of %s; it now serves", job_id, job.model_key
+        )
+    return job.status
+
+
+# --- Health check, schedules, first run ---------------------------------------------------------
+
+
+def health_check() -> HealthCheck:
+    """Probe the active model's provider and keep the result for the admin index."""
+    from embeddings.switching import active_model_key
+
+    key = active_model_key()
+    try:
+        latency = get_provider(key).check()
+    except (EmbeddingError, UnknownModel) as exc:
+        return HealthCheck.objects.create(
+            model_key=key, ok=False, error=str(exc) or type(exc).__name__
+        )
+    return HealthCheck.objects.create(model_key=key, ok=True, latency_ms=latency)
+
+
+def ensure_schedules() -> None:
+    """The daily content sync at 03:00 (local time) and the hourly health check; idempotent."""
+    from django_q.models import Schedule
+
+    now = timezone.localtime()
+    three = now.replace(hour=3, minute=0, second=0, microsecond=0)
+    specs = {
+        SCHEDULE_SYNC: (
+            "embeddings.jobs.start_content_sync",
+            Schedule.DAILY,
+            three if three > now else three + timedelta(days=1),
+        ),
+        SCHEDULE_HEALTH: (
+            "embeddings.jobs.health_check",
+            Schedule.HOURLY,
+            now + timedelta(minutes=1),
+        ),
+    }
+    for name, (func, kind, first_run) in specs.items():
+        schedule, created = Schedule.objects.get_or_create(
+            name=name,
+            defaults={"func": func, "schedule_type": kind, "next_run": first_run, "repeats": -1},
+        )
+        if not created and (schedule.func, schedule.schedule_type) != (func, kind):
+            Schedule.objects.filter(pk=schedule.pk).update(
+                func=func, schedule_type=kind, next_run=first_run
+            )
+
+
+def first_run_jobs() -> list[EmbeddingJob]:
+    """When the active model has no embeddings at all, queue a job per kind that has items."""
+    from embeddings.switching import active_model_key
+
+    key = active_model_key()
+    try:
+        resolved = resolve(key)
+    except UnknownModel:
+        return []
+    if (
+        resolved.provider == "none"
+        or table_for(resolved.dimensions).objects.for_model(resolved.key).exists()
+    ):
+        return []
+    jobs = []
+    for kind in TASK_NAMES:
+        if CatalogItem.objects.filter(kind=kind).exists():
+            try:
+                jobs.append(start_job(kind, resolved.key, Mode.STALE))
+            except JobRefused:
+                continue  # already queued by an earlier start
+    return jobs
