@@ -405,6 +405,8 @@ def run_job(
     while True:
         claimed_any = False
         for start in range(0, len(work), job.batch_size):
+            if (status := _stopping(job_id)) is not None:
+                return status
             outcome = _run_batch(job, provider, table, work[start : start + job.batch_size])
             if outcome is None:
                 continue
@@ -559,6 +561,14 @@ def _verdict(job: EmbeddingJob, outcome: _Outcome) -> str | None:
     if job.status != Status.RUNNING:
         return job.status
     return None
+
+
+def _stopping(job_id: int) -> str | None:
+    """Before each batch: a cancel asked for meanwhile ends the run here."""
+    status = EmbeddingJob.objects.values_list("status", flat=True).get(pk=job_id)
+    if status == Status.CANCELLING:
+        return _stop(job_id, Status.CANCELLED, "")
+    return None if status == Status.RUNNING else status
 
 
 def _stop(job_id: int, status: str, error: str, *, also_queued: bool = False) -> str:

@@ -1,0 +1,84 @@
+"""Worker processes for the jobs tests: real `manage.py` subprocesses on the test database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from embeddings.models import EmbeddingJob
+
+LOCAL_MODEL = "local:all-MiniLM-L6-v2"
+
+
+@pytest.fixture
+def worker_env(transactional_db: None) -> dict[str, str]:
+    """The environment a subprocess needs to reach this test's database (a unix socket)."""
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{quote(str(db['HOST']), safe='')}/{db['NAME']}"
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": "only-for-the-test-workers",
+        "HF_HUB_OFFLINE": "1",
+        "LOG_LEVEL": "WARNING",
+        "Q_WORKERS": "1",
+    }
+
+
+@pytest.fixture
+def spawn(
+    worker_env: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start `manage.py <args>` in its own process group; every one is stopped at teardown."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*args: str) -> subprocess.Popen[bytes]:
+        log = (tmp_path / f"worker-{len(started)}.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=settings.BASE_DIR,
+            env=worker_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 120, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def job_state(job_id: int) -> EmbeddingJob:
+    return EmbeddingJob.objects.get(pk=job_id)
