@@ -377,6 +377,15 @@ def embed_items(item_ids: list[int], model_key: str) -> EmbedResult:
 ProgressCallback = Callable[[EmbeddingJob], None]
 
 
+@dataclass
+class WorkerReport:
+    """What one worker's run did (the job's own counts add up every worker's)."""
+
+    status: str = ""
+    embedded: int = 0
+    failed: int = 0
+
+
 def run_job(
     job_id: int, *, provider: Provider | None = None, on_progress: ProgressCallback | None = None
 ) -> str:
@@ -391,6 +400,24 @@ def run_job(
     4. After each batch: heartbeat, rate and ETA; stop on cancel or too many failed batches.
     5. When a pass finds nothing left, the job is complete; try the automatic cut-over.
     """
+    return work_on_job(job_id, provider=provider, on_progress=on_progress).status
+
+
+def work_on_job(
+    job_id: int, *, provider: Provider | None = None, on_progress: ProgressCallback | None = None
+) -> WorkerReport:
+    """`run_job`, reporting what this worker did itself."""
+    report = WorkerReport()
+    report.status = _work(job_id, provider, on_progress, report)
+    return report
+
+
+def _work(
+    job_id: int,
+    provider: Provider | None,
+    on_progress: ProgressCallback | None,
+    report: WorkerReport,
+) -> str:
     key = EmbeddingJob.objects.values_list("model_key", flat=True).get(pk=job_id)
     try:
         provider = provider or get_provider(key)
@@ -411,6 +438,8 @@ def run_job(
             if outcome is None:
                 continue
             claimed_any = True
+            report.embedded += outcome.embedded
+            report.failed += outcome.failed
             current = meter.update(job_id)
             if on_progress:
                 on_progress(current)

@@ -29,7 +29,8 @@ def worker_env(transactional_db: None) -> dict[str, str]:
     return {
         **os.environ,
         "DATABASE_URL": url,
-        "SECRET_KEY": "only-for-the-test-workers",
+        # Tasks are signed with the secret key: the workers must share this process's.
+        "SECRET_KEY": settings.SECRET_KEY,
         "HF_HUB_OFFLINE": "1",
         "LOG_LEVEL": "WARNING",
         "Q_WORKERS": "1",

@@ -41,11 +41,15 @@ class Command(BaseCommand):
             bar.refresh()
 
         try:
-            status = jobs.run_job(job_id, on_progress=show)
+            mine = jobs.work_on_job(job_id, on_progress=show)
         finally:
             bar.close()
         job = EmbeddingJob.objects.get(pk=job_id)
-        summary = f"Job #{job.pk} {status}: {job.done} done, {job.skipped} skipped, {job.failed} failed of {job.total}"
+        status = mine.status
+        summary = (
+            f"Job #{job.pk} {status}: {job.done} done, {job.skipped} skipped, {job.failed} failed "
+            f"of {job.total} (this worker: {mine.embedded} embedded, {mine.failed} failed)"
+        )
         if status in (EmbeddingJob.Status.FAILED, EmbeddingJob.Status.CANCELLED) and job.last_error:
             summary += f". {job.last_error}"
         if status == EmbeddingJob.Status.FAILED:
