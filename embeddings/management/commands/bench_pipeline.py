@@ -1,0 +1,229 @@
+"""`python manage.py bench_pipeline [--catalog CSV] [--json]`: items per second of the whole
+pipeline (select, text, hash, embed, upsert), measured in a throwaway database.
+
+Three measurements, all through `embeddings.jobs.run_job`:
+1. the free provider (vectors computed before the clock starts) over the whole catalog, so the
+   number is the pipeline's own cost;
+2. the local model over a slice of the catalog, beside the model's raw
+   `SentenceTransformer.encode` on the same texts in the same run (their ratio is what the
+   pipeline costs on top of the model);
+3. a `stale` rerun over the whole catalog with nothing changed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, connections
+
+from catalog.models import CatalogItem
+from embeddings import jobs
+from embeddings.models import EmbeddingJob
+from embeddings.providers import get_provider
+from embeddings.providers.base import Provider
+from embeddings.registry import DEFAULT_MODEL_KEY, ModelSpec, ResolvedModel
+from embeddings.text import item_text
+
+SCRATCH_DB = "reclio_bench"
+FREE_SPEC = ModelSpec("bench", "precomputed", 384, 0, Decimal(0), "Benchmark only: costs nothing.")
+WORDS = [
+    "storm", "harbour", "detective", "orphan", "kingdom", "robot", "desert", "heist", "comedy",
+    "wedding", "war", "letter", "train", "island", "mother", "secret", "river", "music", "winter",
+    "revenge", "circus", "doctor", "spy", "garden", "ghost", "night",
+]  # fmt: skip
+
+
+class PrecomputedProvider(Provider):
+    """Returns vectors prepared before timing; never offered to users (not in the registry)."""
+
+    def __init__(self, vectors: dict[str, list[float]]) -> None:
+        super().__init__(ResolvedModel(FREE_SPEC, FREE_SPEC.dimensions))
+        self.vectors = vectors
+
+    def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+        return [self.vectors[text] for text in texts]
+
+
+class Command(BaseCommand):
+    help = "Measure the embedding pipeline's throughput in a scratch database."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--catalog", help="A TMDb movies CSV (e.g. ../shared/data/tmdb_movies_10k.csv)."
+        )
+        parser.add_argument(
+            "--items", type=int, default=10_000, help="Synthetic items without --catalog."
+        )
+        parser.add_argument(
+            "--local-items", type=int, default=1000, help="Items for the local-model part."
+        )
+        parser.add_argument("--batch-size", type=int, default=64)
+        parser.add_argument(
+            "--repeat", type=int, default=2, help="Local-model runs; the best counts."
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="Workers sharing the free-provider job (threads).",
+        )
+        parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        say = (lambda text: None) if options["json"] else self.stdout.write
+        with scratch_database():
+            say(f"Scratch database {SCRATCH_DB}: loading the catalog…")
+            movies = self._load(options["catalog"], options["items"])
+            series = _copy_as_series(options["local_items"])
+            result = {"items": movies, "local_items": series}
+            result.update(self._free(options["batch_size"], options["workers"], say))
+            result.update(self._local(options["batch_size"], options["repeat"], say))
+        if options["json"]:
+            self.stdout.write(json.dumps(result))
+            return
+        self.stdout.write(
+            f"free provider:  {result['free_items_per_s']:.0f} items/s over {movies} items "
+            f"({result['workers']} worker(s))\n"
+            f"local model:    {result['local_items_per_s']:.1f} items/s through the pipeline, "
+            f"{result['raw_encode_per_s']:.1f} texts/s raw encode "
+            f"(ratio {result['local_ratio']:.3f}) over {series} items\n"
+            f"stale rerun:    {result['stale_rerun_s']:.2f} s over {movies} items, nothing changed"
+        )
+
+    def _load(self, catalog: str | None, count: int) -> int:
+        if catalog:
+            from catalog.importer import CatalogFileError, import_catalog
+
+            try:
+                import_catalog(catalog, kind="movie")
+            except CatalogFileError as exc:
+                raise CommandError(str(exc)) from None
+        else:
+            rng = random.Random(7)
+            CatalogItem.objects.bulk_create(_synthetic(rng, i) for i in range(count))
+        return CatalogItem.objects.filter(kind="movie").count()
+
+    def _free(self, batch_size: int, workers: int, say: Any) -> dict[str, float]:
+        items = CatalogItem.objects.filter(kind="movie").order_by("id")
+        texts = [item_text(item) for item in items]
+        rng = np.random.default_rng(7)
+        matrix = rng.standard_normal((len(texts), FREE_SPEC.dimensions), dtype=np.float32)
+        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+        provider = PrecomputedProvider(dict(zip(texts, matrix.tolist(), strict=True)))
+        say(f"Free provider: whole pipeline over the catalog, {workers} worker(s)…")
+        job, seconds = _timed_job("movie", provider, "all", batch_size, workers)
+        say("Stale rerun with nothing changed…")
+        rerun, stale_seconds = _timed_job("movie", provider, "stale", batch_size)
+        if rerun.done:
+            raise CommandError(f"the stale rerun embedded {rerun.done} items; expected none")
+        return {
+            "free_items_per_s": job.done / seconds,
+            "stale_rerun_s": stale_seconds,
+            "workers": workers,
+        }
+
+    def _local(self, batch_size: int, repeat: int, say: Any) -> dict[str, float]:
+        provider = get_provider(DEFAULT_MODEL_KEY)
+        texts = [
+            item_text(item) for item in CatalogItem.objects.filter(kind="series").order_by("id")
+        ]
+        model = provider.st_model  # type: ignore[attr-defined]
+        model.encode(
+            texts[:batch_size], batch_size=batch_size
+        )  # load and warm up outside the clock
+        raw, pipeline = 0.0, 0.0
+        for run in range(1, repeat + 1):
+            say(f"Local model, run {run}/{repeat}: raw encode, then the pipeline…")
+            started = time.perf_counter()
+            model.encode(
+                texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True
+            )
+            raw = max(raw, len(texts) / (time.perf_counter() - started))
+            job, seconds = _timed_job("series", provider, "all", batch_size)
+            pipeline = max(pipeline, job.done / seconds)
+        return {
+            "local_items_per_s": pipeline,
+            "raw_encode_per_s": raw,
+            "local_ratio": pipeline / raw,
+        }
+
+
+def _timed_job(
+    kind: str, provider: Provider, mode: str, batch_size: int, workers: int = 1
+) -> tuple[EmbeddingJob, float]:
+    """Create a job and run it to the end, with `workers` threads sharing it as separate
+    workers would (each has its own database connection)."""
+    started = time.perf_counter()
+    job = EmbeddingJob.objects.create(
+        kind=kind, model_key=provider.key, mode=mode, batch_size=batch_size
+    )
+    if workers > 1:
+        threads = [
+            threading.Thread(target=_worker, args=(job.pk, provider)) for _ in range(workers)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    else:
+        jobs.run_job(job.pk, provider=provider)
+    seconds = time.perf_counter() - started
+    job.refresh_from_db()
+    if job.status != EmbeddingJob.Status.COMPLETED or job.failed:
+        raise CommandError(
+            f"the benchmark job ended {job.status} with {job.failed} failures: {job.last_error}"
+        )
+    return job, seconds
+
+
+def _worker(job_id: int, provider: Provider) -> None:
+    try:
+        jobs.run_job(job_id, provider=provider)
+    finally:
+        connections.close_all()
+
+
+def _synthetic(rng: random.Random, i: int) -> CatalogItem:
+    return CatalogItem(
+        kind="movie",
+        tmdb_id=i + 1,
+        title=f"{rng.choice(WORDS).title()} {i}",
+        year=1960 + i % 60,
+        overview=" ".join(rng.choices(WORDS, k=40)),
+        genres=rng.sample(WORDS, 2),
+        keywords=rng.sample(WORDS, 4),
+        cast=[f"Actor {rng.randrange(5000)}" for _ in range(5)],
+        director=f"Director {rng.randrange(900)}",
+    )
+
+
+def _copy_as_series(count: int) -> int:
+    """The local model's slice: the first items again, as series (a kind of their own)."""
+    copies = []
+    for item in CatalogItem.objects.filter(kind="movie").order_by("id")[:count]:
+        item.pk, item.kind = None, "series"
+        copies.append(item)
+    CatalogItem.objects.bulk_create(copies)
+    return len(copies)
+
+
+@contextmanager
+def scratch_database() -> Iterator[None]:
+    """A freshly migrated database beside the real one, dropped afterwards: the benchmark never
+    touches the catalog or the embeddings people use."""
+    original = connection.settings_dict["NAME"]
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = SCRATCH_DB
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        yield
+    finally:
+        connection.creation.destroy_test_db(original, verbosity=0)
