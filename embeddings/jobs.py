@@ -7,6 +7,7 @@ shows the truth. Task functions take primary keys, never model instances.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -17,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -426,7 +427,14 @@ def work_on_job(
 ) -> WorkerReport:
     """`run_job`, reporting what this worker did itself."""
     report = WorkerReport()
-    report.status = _work(job_id, provider, on_progress, report)
+    try:
+        report.status = _work(job_id, provider, on_progress, report)
+    except Exception as exc:
+        # A bug or a lost database must not leave the job "running" until its heartbeat ages.
+        logger.exception("Embedding job #%s stopped by an unexpected error", job_id)
+        with contextlib.suppress(DatabaseError):
+            _stop(job_id, Status.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}")
+        raise
     return report
 
 

@@ -1,0 +1,77 @@
+"""Jobs against a paid provider that misbehaves: a loopback OpenAI speaking the real protocol."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from embeddings import jobs
+from embeddings.models import Embedding768, Embedding3072, EmbeddingJob, JobFailure
+from tests.conftest import make_item
+
+pytestmark = pytest.mark.django_db
+Status = EmbeddingJob.Status
+SMALL = "openai:text-embedding-3-small@768"
+LARGE = "openai:text-embedding-3-large"
+
+
+def films(n: int, overview: str = "A lighthouse keeper finds a message in a bottle.") -> None:
+    for i in range(n):
+        make_item(title=f"Film {i}", overview=f"{overview} ({i})")
+
+
+def test_a_provider_that_answers_429_for_a_while_still_finishes_the_job(
+    fake_openai, settings
+) -> None:
+    films(6)
+    # Rate limited twice within one call's retries, then a whole call's worth: one batch fails.
+    fake_openai.script(["429:retry-after=0", "429", "ok", "429", "429", "429"])
+    job = jobs.create_job("movie", SMALL, "stale", batch_size=2)
+
+    assert jobs.run_job(job.pk) == Status.COMPLETED
+    job.refresh_from_db()
+    assert (job.done, job.failed) == (4, 2)
+    assert "Rate limit" in job.last_error
+
+    jobs.retry_failed(job.pk)
+    assert jobs.run_job(job.pk) == Status.COMPLETED
+    job.refresh_from_db()
+    assert (job.done, job.failed, job.skipped) == (6, 0, 0)
+    assert Embedding768.objects.for_model(SMALL).count() == 6
+    assert not JobFailure.objects.exists()
+
+
+def test_a_provider_that_fails_forever_stops_the_job_as_failed_within_the_bound(
+    fake_openai, settings
+) -> None:
+    films(20)
+    fake_openai.fail_forever(500)
+    job = jobs.create_job("movie", SMALL, "stale", batch_size=2)
+
+    assert jobs.run_job(job.pk) == Status.FAILED
+
+    job.refresh_from_db()
+    attempts = 1 + settings.EMBEDDING_MAX_RETRIES
+    assert fake_openai.calls == settings.JOB_MAX_FAILED_BATCHES * attempts
+    assert job.failed == settings.JOB_MAX_FAILED_BATCHES * 2 and job.done == 0
+    assert f"{settings.JOB_MAX_FAILED_BATCHES} batches failed in a row" in job.last_error
+    assert "server had an error" in job.last_error
+    assert fake_openai.api_key not in job.last_error
+    assert JobFailure.objects.filter(job=job).count() == job.failed
+
+
+def test_the_spending_cap_stops_a_paid_job_before_it_spends_more(fake_openai) -> None:
+    # About 4,000 tokens an item at $0.13 a million: each batch of 4 costs about $0.002.
+    films(20, overview="lighthouse " * 4000)
+    job = jobs.create_job("movie", LARGE, "stale", batch_size=4, spending_cap_usd="0.01")
+
+    assert jobs.run_job(job.pk) == Status.CANCELLED
+
+    job.refresh_from_db()
+    assert "spending cap of $0.01" in job.last_error
+    assert 0 < job.cost_usd <= Decimal("0.01")
+    assert 0 < job.done < 20 and job.done % 4 == 0
+    assert len(fake_openai.inputs) == job.done
+    assert job.tokens_used > 4000 * job.done
+    assert Embedding3072.objects.for_model(LARGE).count() == job.done
