@@ -32,7 +32,7 @@ def test_a_provider_that_answers_429_for_a_while_still_finishes_the_job(
     assert jobs.run_job(job.pk) == Status.COMPLETED
     job.refresh_from_db()
     assert (job.done, job.failed) == (4, 2)
-    assert "Rate limit" in job.last_error
+    assert "rate limiting" in job.last_error
 
     jobs.retry_failed(job.pk)
     assert jobs.run_job(job.pk) == Status.COMPLETED
@@ -56,7 +56,7 @@ def test_a_provider_that_fails_forever_stops_the_job_as_failed_within_the_bound(
     assert fake_openai.calls == settings.JOB_MAX_FAILED_BATCHES * attempts
     assert job.failed == settings.JOB_MAX_FAILED_BATCHES * 2 and job.done == 0
     assert f"{settings.JOB_MAX_FAILED_BATCHES} batches failed in a row" in job.last_error
-    assert "server had an error" in job.last_error
+    assert "OpenAI answered HTTP 500" in job.last_error
     assert fake_openai.api_key not in job.last_error
     assert JobFailure.objects.filter(job=job).count() == job.failed
 

@@ -49,7 +49,7 @@ class PrecomputedProvider(Provider):
         super().__init__(ResolvedModel(FREE_SPEC, FREE_SPEC.dimensions))
         self.vectors = vectors
 
-    def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+    def _embed_batch(self, texts: list[str], *, query: bool) -> list[list[float]]:
         return [self.vectors[text] for text in texts]
 
 
