@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, NamedTuple
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
@@ -55,7 +55,8 @@ class JobRefused(Exception):
     """Why a job cannot be started, cancelled or resumed; shown to the user as is."""
 
 
-class _ItemFields(NamedTuple):
+@dataclass(slots=True)
+class _ItemFields:
     # The fields `item_text` reads, without building model instances for 10k rows.
     kind: str
     title: str
@@ -320,10 +321,11 @@ def store_vectors(
     """Upsert one batch in one statement; running it twice leaves the same rows."""
     if not work:
         return
-    field = table._meta.get_field("embedding")
-    table.objects.bulk_create(
+    model: Any = table  # the concrete tables declare `embedding`; the abstract base cannot
+    field = model._meta.get_field("embedding")
+    model.objects.bulk_create(
         [
-            table(
+            model(
                 item_id=w.item_id,
                 model_key=model_key,
                 source_hash=w.hash,

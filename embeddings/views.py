@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from django_htmx.middleware import HtmxDetails
 
 from embeddings import jobs as job_runner
 from embeddings import registry
@@ -22,12 +23,16 @@ from embeddings.switching import active_model_key
 JOB_ROW = "embeddings/jobs.html#job_row"
 
 
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
 def _get_job(job_id: int) -> EmbeddingJob:
     return get_object_or_404(EmbeddingJob.objects.select_related("created_by"), pk=job_id)
 
 
 def _after_action(
-    request: HttpRequest, job_id: int, action: Callable[[int], EmbeddingJob]
+    request: HtmxHttpRequest, job_id: int, action: Callable[[int], EmbeddingJob]
 ) -> HttpResponse:
     """Run a job action; htmx gets the refreshed row (with the refusal, if any), a plain form
     goes back to the page with a message."""
@@ -49,7 +54,7 @@ def _model_keys(active: str, building: str) -> list[str]:
 
 
 @role_required(VIEW)
-def jobs(request: HttpRequest) -> HttpResponse:
+def jobs(request: HtmxHttpRequest) -> HttpResponse:
     job_runner.mark_interrupted()
     config = EmbeddingSettings.load()
     active = active_model_key()
@@ -65,7 +70,7 @@ def jobs(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(VIEW)
-def job_row(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_row(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     job_runner.mark_interrupted()
     job = _get_job(job_id)
     if not request.htmx:
@@ -75,14 +80,12 @@ def job_row(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @require_POST
 @role_required(RUN_JOBS)
-def job_start(request: HttpRequest) -> HttpResponse:
+def job_start(request: HtmxHttpRequest) -> HttpResponse:
     form = request.POST
     kind = form.get("kind", "both")
     try:
-        options = {
-            "batch_size": _whole_number(form.get("batch_size")),
-            "spending_cap_usd": _dollars(form.get("spending_cap_usd")),
-        }
+        batch_size = _whole_number(form.get("batch_size"))
+        cap = _dollars(form.get("spending_cap_usd"))
     except JobRefused as exc:
         messages.error(request, str(exc))
         return redirect("embeddings:jobs")
@@ -93,7 +96,8 @@ def job_start(request: HttpRequest) -> HttpResponse:
                 form.get("model_key") or active_model_key(),
                 form.get("mode") or EmbeddingJob.Mode.STALE,
                 user=request.user,
-                **options,
+                batch_size=batch_size,
+                spending_cap_usd=cap,
             )
         except JobRefused as exc:
             messages.error(request, str(exc))
@@ -127,25 +131,25 @@ def _dollars(value: str | None) -> Decimal | None:
 
 @require_POST
 @role_required(RUN_JOBS)
-def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_cancel(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     return _after_action(request, job_id, job_runner.cancel_job)
 
 
 @require_POST
 @role_required(RUN_JOBS)
-def job_resume(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_resume(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     return _after_action(request, job_id, job_runner.resume_job)
 
 
 @require_POST
 @role_required(RUN_JOBS)
-def job_retry_failed(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_retry_failed(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     return _after_action(request, job_id, job_runner.retry_failed)
 
 
 @require_POST
 @role_required(RUN_JOBS)
-def sync_content(request: HttpRequest) -> HttpResponse:
+def sync_content(request: HtmxHttpRequest) -> HttpResponse:
     try:
         started = job_runner.start_content_sync(user=request.user)
     except JobRefused as exc:
