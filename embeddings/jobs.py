@@ -503,10 +503,15 @@ def _items_of(job: EmbeddingJob) -> QuerySet[CatalogItem]:
     return CatalogItem.objects.filter(kind=job.kind)
 
 
-def _pending_for(job: EmbeddingJob, table: type[EmbeddingBase]) -> list[Work]:
+def _pending_for(
+    job: EmbeddingJob, table: type[EmbeddingBase], among: list[int] | None = None
+) -> list[Work]:
+    """What the job still has to do (items that failed in it wait for "Retry failed")."""
     items = _items_of(job).exclude(
         id__in=JobFailure.objects.filter(job_id=job.pk).values("item_id")
     )
+    if among is not None:
+        items = items.filter(id__in=among)
     work, _ = pending_work(items, table, job.model_key, job.mode, job.started_at)
     return _by_length(work)
 
@@ -534,13 +539,7 @@ def _run_batch(
         locked = list(claimed.select_for_update(skip_locked=True).values_list("id", flat=True))
         if not locked:
             return None
-        work, _ = pending_work(
-            CatalogItem.objects.filter(id__in=locked),
-            table,
-            job.model_key,
-            job.mode,
-            job.started_at,
-        )
+        work = _pending_for(job, table, among=locked)
         if not work:
             return None
         tokens, cost = _price(provider, work)
