@@ -8,7 +8,7 @@ shows the truth. Task functions take primary keys, never model instances.
 from __future__ import annotations
 
 import contextlib
-import json
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -340,13 +340,21 @@ def store_vectors(
 
 
 def _vector_literal(vector: Sequence[float], field: Any) -> Cast:
-    """The vector as `'[…]'::vector(n)`. json's C float formatting is about ten times faster than
-    the per-number Python formatting of the field, which costs more than the upsert itself."""
-    if len(vector) != field.dimensions:
+    """The vector as `'[…]'::vector(n)`, formatted by one C-level `%` over the whole vector.
+    Nine significant digits are all a float32 holds (pgvector stores float32), and this is about
+    five times faster than the field's number-by-number formatting, which cost more than the
+    upsert itself."""
+    dimensions = field.dimensions
+    if len(vector) != dimensions:
         raise EmbeddingError(
-            f"a vector of {len(vector)} dimensions cannot go in the {field.dimensions} table"
+            f"a vector of {len(vector)} dimensions cannot go in the {dimensions} table"
         )
-    return Cast(Value(json.dumps(vector)), output_field=field)
+    return Cast(Value(_vector_format(dimensions) % tuple(vector)), output_field=field)
+
+
+@functools.cache
+def _vector_format(dimensions: int) -> str:
+    return "[" + ",".join(["%.9g"] * dimensions) + "]"
 
 
 def embed_batch(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule
@@ -12,6 +13,7 @@ from django_q.models import OrmQ, Schedule
 from catalog.models import CatalogItem
 from embeddings import jobs
 from embeddings.models import Embedding384, EmbeddingJob, EmbeddingSettings, HealthCheck
+from embeddings.providers import get_provider
 from embeddings.startup import prepare
 from embeddings.text import item_text, source_hash
 from tests.conftest import make_item
@@ -49,6 +51,8 @@ def test_a_job_embeds_every_item_with_text_and_skips_the_empty_one() -> None:
     assert rows() == 5
     stored = Embedding384.objects.get(item=items[0], model_key=LOCAL_MODEL)
     assert stored.source_hash == source_hash(item_text(items[0]))
+    expected = get_provider(LOCAL_MODEL).embed([item_text(items[0])])[0]
+    assert np.allclose(np.asarray(stored.embedding), expected, atol=1e-6)
 
 
 def test_a_stale_rerun_with_nothing_changed_embeds_nothing_and_a_changed_item_is_embedded_again() -> (
