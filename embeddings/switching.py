@@ -1,16 +1,34 @@
-"""Which model serves: the active set keeps answering while a new one is built beside it."""
+"""Which model serves: the active set keeps answering while a new one is built beside it.
+
+A switch goes: `begin_switch` (the new model becomes `building_model_key` and its movie and
+series jobs start) → the jobs fill its table → `maybe_cut_over` makes it active once it covers
+the whole catalog (or an admin calls `switch_now`). The old set stays in its table, so
+`switch_back` is instant until someone deletes it on the storage page.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 
-from embeddings.models import EmbeddingSettings
-from embeddings.registry import default_model_key
+from catalog.models import CatalogItem
+from embeddings.models import EmbeddingJob, EmbeddingSettings, table_for
+from embeddings.registry import default_model_key, resolve
 from embeddings.storage import total_coverage
+
+
+class SwitchRefused(Exception):
+    """A switch that cannot happen now, with the reason a person reads."""
 
 
 def active_model_key() -> str:
     return EmbeddingSettings.load().active_model_key or default_model_key()
+
+
+def _locked_settings() -> EmbeddingSettings:
+    EmbeddingSettings.load()
+    return EmbeddingSettings.objects.select_for_update().get(pk=1)
 
 
 def maybe_cut_over() -> bool:
@@ -26,3 +44,98 @@ def maybe_cut_over() -> bool:
         config.building_model_key = ""
         config.save()
         return True
+
+
+def set_exists(model_key: str) -> bool:
+    """Whether any vectors of this model are still stored."""
+    try:
+        table = table_for(resolve(model_key).dimensions)
+    except ValueError:
+        return False
+    return table.objects.for_model(model_key).exists()
+
+
+def begin_switch(model_key: str, user: Any = None) -> list[EmbeddingJob]:
+    """Start building `model_key` beside the active set; returns the jobs started.
+
+    1. Lock the settings row, so a double click or a second admin waits here and then finds the
+       switch already under way instead of starting a second set of jobs.
+    2. Refuse what makes no sense: the active model, or a second switch while one runs.
+    3. Record the model being built, then start one job per kind the catalog holds: "missing"
+       when part of the set exists from an earlier attempt, else "all".
+    4. Cut over at once when the set happens to be complete already.
+    """
+    from embeddings.jobs import JobRefused, start_job
+
+    key = resolve(model_key).key
+    with transaction.atomic():
+        config = _locked_settings()
+        active = config.active_model_key or default_model_key()
+        if key == active:
+            raise SwitchRefused(f"{key} is already the active model.")
+        if config.building_model_key == key:
+            raise SwitchRefused(f"{key} is already being built.")
+        if config.building_model_key:
+            raise SwitchRefused(
+                f"{config.building_model_key} is being built; abandon that switch first."
+            )
+        config.active_model_key = active
+        config.building_model_key = key
+        config.save()
+        mode = EmbeddingJob.Mode.MISSING if set_exists(key) else EmbeddingJob.Mode.ALL
+        kinds = CatalogItem.objects.order_by().values_list("kind", flat=True).distinct()
+        jobs = []
+        for kind in sorted(set(kinds)):
+            try:
+                jobs.append(start_job(kind, key, mode, user=user))
+            except JobRefused as exc:
+                raise SwitchRefused(str(exc)) from None
+    maybe_cut_over()
+    return jobs
+
+
+def switch_now() -> str:
+    """Make the model being built active before its set is complete; its jobs keep filling it."""
+    with transaction.atomic():
+        config = _locked_settings()
+        if not config.building_model_key:
+            raise SwitchRefused("No model is being built.")
+        config.previous_model_key = config.active_model_key or default_model_key()
+        config.active_model_key = config.building_model_key
+        config.building_model_key = ""
+        config.save()
+        return config.active_model_key
+
+
+def switch_back() -> str:
+    """Make the previous model active again; instant, because its vectors are still stored."""
+    with transaction.atomic():
+        config = _locked_settings()
+        previous = config.previous_model_key
+        if not previous:
+            raise SwitchRefused("There is no previous model to switch back to.")
+        if not set_exists(previous):
+            raise SwitchRefused(f"The vectors of {previous} were deleted; build it again instead.")
+        config.previous_model_key = config.active_model_key or default_model_key()
+        config.active_model_key = previous
+        if config.building_model_key == previous:
+            config.building_model_key = ""
+        config.save()
+        return previous
+
+
+def abandon_switch() -> str:
+    """Stop building the new model: cancel its jobs and keep the vectors already made."""
+    with transaction.atomic():
+        config = _locked_settings()
+        key = config.building_model_key
+        if not key:
+            raise SwitchRefused("No model is being built.")
+        config.building_model_key = ""
+        config.save()
+    from embeddings.jobs import cancel_job
+
+    running = EmbeddingJob.objects.filter(model_key=key, status__in=EmbeddingJob.ACTIVE_STATUSES)
+    for job_id in running.values_list("id", flat=True):
+        cancel_job(job_id)
+    return key

@@ -17,6 +17,37 @@ urlpatterns = [
     path("sync/content", views.sync_content, name="sync_content"),
     # Settings → AI / LLM → Embedding Model
     path("settings/embedding-model/", views.embedding_model, name="embedding_model"),
+    path(
+        "settings/embedding-model/choose/",
+        views.embedding_model_choose,
+        name="embedding_model_choose",
+    ),
+    path(
+        "settings/embedding-model/confirm/",
+        views.embedding_model_confirm,
+        name="embedding_model_confirm",
+    ),
+    path(
+        "settings/embedding-model/switch-now/",
+        views.embedding_switch_now,
+        name="embedding_switch_now",
+    ),
+    path(
+        "settings/embedding-model/switch-back/",
+        views.embedding_switch_back,
+        name="embedding_switch_back",
+    ),
+    path("settings/embedding-model/abandon/", views.embedding_abandon, name="embedding_abandon"),
+    path(
+        "settings/embedding-model/connection/",
+        views.embedding_connection,
+        name="embedding_connection",
+    ),
+    path(
+        "settings/embedding-model/test-connection/",
+        views.embedding_test_connection,
+        name="embedding_test_connection",
+    ),
     # Storage
     path("storage/", views.storage, name="storage"),
     # Similar

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -13,10 +15,32 @@ from django_htmx.middleware import HtmxDetails
 
 from embeddings import jobs as job_runner
 from embeddings import registry
+from embeddings.connection import (
+    PROVIDER_NAMES,
+    chosen_model_key,
+    connection_fields,
+    probe,
+    save_connection,
+    scrub,
+)
+from embeddings.estimates import Estimate, estimate_models
 from embeddings.jobs import JobRefused
 from embeddings.models import EmbeddingJob, EmbeddingSettings
 from embeddings.permissions import CHANGE_SETTINGS, RUN_JOBS, VIEW, role_required
-from embeddings.switching import active_model_key
+from embeddings.providers import EmbeddingError
+from embeddings.readiness import readiness
+from embeddings.registry import MODELS, UnknownModel, default_model_key
+from embeddings.storage import total_coverage
+from embeddings.switching import (
+    SwitchRefused,
+    abandon_switch,
+    active_model_key,
+    begin_switch,
+    set_exists,
+    switch_back,
+    switch_now,
+)
+from embeddings.tokens import queue_token_count
 
 # --- Jobs -----------------------------------------------------------------------------------------
 
@@ -163,10 +187,140 @@ def sync_content(request: HtmxHttpRequest) -> HttpResponse:
 # --- Settings → AI / LLM → Embedding Model ------------------------------------------------------------
 
 
+def _switch_context() -> dict[str, Any]:
+    """The state of the active, building and previous sets; cheap enough to poll."""
+    config = EmbeddingSettings.load()
+    active = config.active_model_key or default_model_key()
+    building = config.building_model_key
+    return {
+        "config": config,
+        "active_key": active,
+        "active_coverage": total_coverage(active),
+        "building_coverage": total_coverage(building) if building else None,
+        "building_jobs": EmbeddingJob.objects.filter(model_key=building).order_by(
+            "kind", "-created_at"
+        )
+        if building
+        else [],
+        "previous_available": bool(config.previous_model_key)
+        and set_exists(config.previous_model_key),
+    }
+
+
+def _provider_groups(estimates: list[Estimate], config: EmbeddingSettings) -> list[dict[str, Any]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for estimate in estimates:
+        row = {"e": estimate, "ready": readiness(estimate.spec, config)}
+        groups.setdefault(estimate.spec.provider, []).append(row)
+    return [{"provider": PROVIDER_NAMES.get(p, p), "rows": rows} for p, rows in groups.items()]
+
+
 @role_required(VIEW)
 def embedding_model(request: HttpRequest) -> HttpResponse:
-    _ = CHANGE_SETTINGS
-    raise Http404("The embedding model page is not built yet")
+    context = _switch_context()
+    if request.htmx:
+        return render(request, "embeddings/embedding_model.html#switch", context)
+    estimates = estimate_models()
+    if any(e.tokens and not e.tokens.complete for e in estimates):
+        queue_token_count()
+    context |= {
+        "groups": _provider_groups(estimates, context["config"]),
+        "can_change": request.user.has_perm(CHANGE_SETTINGS),
+        "connection": connection_fields(context["config"]),
+        "test_models": [spec.key for spec in MODELS],
+    }
+    return render(request, "embeddings/embedding_model.html", context)
+
+
+@role_required(CHANGE_SETTINGS)
+def embedding_model_choose(request: HttpRequest) -> HttpResponse:
+    """The confirmation page: what the switch costs, before anything starts."""
+    try:
+        key = chosen_model_key(request.GET)
+    except UnknownModel as exc:
+        messages.error(request, str(exc))
+        return redirect("embeddings:embedding_model")
+    context = _switch_context() | {"estimate": estimate_models([key])[0]}
+    return render(request, "embeddings/embedding_model_confirm.html", context)
+
+
+@require_POST
+@role_required(CHANGE_SETTINGS)
+def embedding_model_confirm(request: HttpRequest) -> HttpResponse:
+    try:
+        key = chosen_model_key(request.POST)
+        probe(key)
+        jobs = begin_switch(key, request.user)
+    except (UnknownModel, SwitchRefused) as exc:
+        messages.error(request, str(exc))
+    except EmbeddingError as exc:
+        messages.error(request, f"{key} did not answer: {scrub(str(exc))}. Nothing was changed.")
+    else:
+        messages.success(request, f"Building {key}: {len(jobs)} jobs started.")
+    return redirect("embeddings:embedding_model")
+
+
+@require_POST
+@role_required(CHANGE_SETTINGS)
+def embedding_switch_now(request: HttpRequest) -> HttpResponse:
+    try:
+        messages.success(request, f"{switch_now()} is now the active model.")
+    except SwitchRefused as exc:
+        messages.error(request, str(exc))
+    return redirect("embeddings:embedding_model")
+
+
+@require_POST
+@role_required(CHANGE_SETTINGS)
+def embedding_switch_back(request: HttpRequest) -> HttpResponse:
+    try:
+        messages.success(request, f"Switched back: {switch_back()} is the active model again.")
+    except SwitchRefused as exc:
+        messages.error(request, str(exc))
+    return redirect("embeddings:embedding_model")
+
+
+@require_POST
+@role_required(CHANGE_SETTINGS)
+def embedding_abandon(request: HttpRequest) -> HttpResponse:
+    try:
+        key = abandon_switch()
+        messages.success(request, f"Stopped building {key}; the vectors made so far are kept.")
+    except SwitchRefused as exc:
+        messages.error(request, str(exc))
+    return redirect("embeddings:embedding_model")
+
+
+@require_POST
+@role_required(CHANGE_SETTINGS)
+def embedding_connection(request: HttpRequest) -> HttpResponse:
+    """Save keys and hosts; a provider whose credentials changed must answer first, or nothing
+    is saved."""
+    try:
+        tested = save_connection(request.POST)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except EmbeddingError as exc:
+        messages.error(request, f"{scrub(str(exc))}. Nothing was saved.")
+    else:
+        answered = "".join(f" {key} answered in {ms:.0f} ms." for key, ms in tested.items())
+        messages.success(request, "Connection settings saved." + answered)
+    return redirect("embeddings:embedding_model")
+
+
+@require_POST
+@role_required(CHANGE_SETTINGS)
+def embedding_test_connection(request: HttpRequest) -> HttpResponse:
+    try:
+        key = chosen_model_key(request.POST)
+        latency = probe(key)
+    except UnknownModel as exc:
+        messages.error(request, str(exc))
+    except EmbeddingError as exc:
+        messages.error(request, f"{key}: {scrub(str(exc))}")
+    else:
+        messages.success(request, f"{key} answered in {latency:.0f} ms.")
+    return redirect("embeddings:embedding_model")
 
 
 # --- Storage --------------------------------------------------------------------------------------

@@ -1,0 +1,141 @@
+"""Provider credentials typed into the settings page, and the probe that tests them.
+
+Keys are write-only: the page shows `sk-…abcd` and where the key comes from, never the value,
+and no message or log line carries one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+
+from embeddings.models import EmbeddingSettings, HealthCheck
+from embeddings.providers import EmbeddingError, get_provider
+from embeddings.readiness import credential, mask
+from embeddings.registry import DEPRECATED, LEGACY, MODELS, UnknownModel, resolve
+
+PROVIDER_NAMES = {
+    "openai": "OpenAI",
+    "ollama": "Ollama",
+    "google": "Google",
+    "local": "Local (on this machine)",
+    "none": "None",
+}
+
+# field → (provider it belongs to, secret?, label)
+FIELDS: dict[str, tuple[str, bool, str]] = {
+    "openai_api_key": ("openai", True, "OpenAI API key"),
+    "openai_base_url": ("openai", False, "OpenAI base URL"),
+    "ollama_host": ("ollama", False, "Ollama host"),
+    "google_api_key": ("google", True, "Google API key"),
+}
+
+_KEY_LIKE = re.compile(r"\b(sk-[A-Za-z0-9_\-]{6,}|AIza[A-Za-z0-9_\-]{10,})")
+
+
+def connection_fields(config: EmbeddingSettings) -> list[dict[str, Any]]:
+    """What the connection form shows: masked keys, plain URLs, and where each comes from."""
+    fields = []
+    for name, (_, secret, label) in FIELDS.items():
+        value, source = credential(config, name, name.upper())
+        fields.append(
+            {
+                "name": name,
+                "label": label,
+                "secret": secret,
+                "env": name.upper(),
+                "source": source,
+                "shown": mask(value) if secret else value,
+                "stored": bool(getattr(config, name)),
+                "value": "" if secret else getattr(config, name),
+            }
+        )
+    return fields
+
+
+def scrub(message: str) -> str:
+    """Mask anything in a provider's message that looks like, or is, a configured key."""
+    config = EmbeddingSettings.load()
+    for name, (_, secret, _) in FIELDS.items():
+        value = credential(config, name, name.upper())[0] if secret else ""
+        if value and value in message:
+            message = message.replace(value, mask(value))
+    return _KEY_LIKE.sub(lambda m: mask(m.group(0)), message)
+
+
+def chosen_model_key(data: Mapping[str, str]) -> str:
+    """The model key a form names: `model` plus an optional reduced `dimensions`."""
+    model = (data.get("model") or "").strip()
+    if not model:
+        raise UnknownModel("Choose a model first.")
+    dims = (data.get("dimensions") or "").strip()
+    resolved = resolve(model)
+    if dims and dims != str(resolved.dimensions):
+        resolved = resolve(f"{resolved.spec.key}@{dims}")
+    return resolved.key
+
+
+def probe(key: str) -> float:
+    """Embed a probe with this model and record the outcome as a health check; returns the
+    latency in ms or raises EmbeddingError with a message safe to show."""
+    try:
+        latency = get_provider(key).check()
+    except EmbeddingError as exc:
+        HealthCheck.objects.create(model_key=key, ok=False, error=scrub(str(exc)))
+        raise
+    except Exception as exc:  # a library error we did not name: show its kind, not a traceback
+        message = f"unexpected {type(exc).__name__} from the provider"
+        HealthCheck.objects.create(model_key=key, ok=False, error=message)
+        raise EmbeddingError(message) from None
+    HealthCheck.objects.create(model_key=key, ok=True, latency_ms=latency)
+    return latency
+
+
+def model_to_test(provider: str, config: EmbeddingSettings) -> str:
+    """The model a provider's credentials are tested with: the one in use, else its first
+    current model."""
+    for key in (config.building_model_key, config.active_model_key):
+        if key and key.startswith(f"{provider}:"):
+            return key
+    specs = [s for s in MODELS if s.provider == provider]
+    current = [s for s in specs if s.status not in (LEGACY, DEPRECATED)] or specs
+    if not current:
+        raise EmbeddingError(f"no {provider} model is known")
+    return current[0].key
+
+
+def save_connection(data: Mapping[str, str]) -> dict[str, float]:
+    """Apply the connection form; returns the latency of every provider whose credentials changed.
+
+    Everything happens in one transaction that a failing probe rolls back, so a wrong key
+    shows its error and leaves the stored settings as they were. A blank key field keeps the
+    stored key, since the page never renders it back.
+    """
+    with transaction.atomic():
+        EmbeddingSettings.load()
+        config = EmbeddingSettings.objects.select_for_update().get(pk=1)
+        changed: set[str] = set()
+        for name, (provider, secret, label) in FIELDS.items():
+            value = (data.get(name) or "").strip()
+            if secret and data.get(f"clear_{name}"):
+                value = ""
+            elif secret and not value:
+                continue
+            elif not secret and value:
+                try:
+                    URLValidator(schemes=["http", "https"])(value)
+                except ValidationError:
+                    raise ValidationError(
+                        f"{label}: enter a URL such as http://host:port."
+                    ) from None
+            if value != getattr(config, name):
+                setattr(config, name, value)
+                if value:
+                    changed.add(provider)
+        config.save()
+        return {key: probe(key) for key in (model_to_test(p, config) for p in sorted(changed))}

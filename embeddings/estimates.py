@@ -1,0 +1,141 @@
+"""What switching to a model costs, computed from the real catalog: tokens, money, storage and
+time. Everything comes from aggregates (cached token counts, table sizes, finished jobs), so
+the settings page stays cheap on a large catalog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Avg
+
+from catalog.models import CatalogItem
+from embeddings.models import EMBEDDING_TABLES, EmbeddingJob
+from embeddings.registry import MODELS, ModelSpec, resolve
+from embeddings.tokens import TokenTotal, catalog_tokens
+
+LIBRARY_SIZES = (500, 2_000, 10_000)
+MILLION = Decimal(1_000_000)
+# Vectors plus the HNSW index, when no stored set exists to measure: the index keeps a copy of
+# every vector and its neighbour links, so about twice the raw vectors.
+DEFAULT_INDEX_FACTOR = 2.2
+# Items a second when no job of the model or its provider has finished yet (labelled a guess).
+DEFAULT_THROUGHPUT = {"openai": 150.0, "google": 50.0, "ollama": 20.0, "local": 40.0}
+
+
+@dataclass(frozen=True)
+class Storage:
+    bytes: int
+    basis: str  # how it was worked out, shown beside the number
+
+
+@dataclass(frozen=True)
+class Duration:
+    seconds: float | None
+    basis: str
+
+
+@dataclass(frozen=True)
+class Estimate:
+    spec: ModelSpec
+    key: str
+    dimensions: int
+    items: int
+    tokens: TokenTotal | None
+    cost: Decimal | None
+    library_costs: list[tuple[int, Decimal | None]]
+    storage: Storage
+    duration: Duration
+
+
+def vector_bytes(dimensions: int) -> int:
+    # The 3072 table stores halfvec: two bytes a dimension instead of four.
+    return dimensions * (2 if dimensions == 3072 else 4)
+
+
+def table_sizes() -> dict[int, tuple[int, int]]:
+    """Rows and total bytes (table, TOAST and indexes) of every embedding table."""
+    sizes = {}
+    with connection.cursor() as cursor:
+        for dims, model in EMBEDDING_TABLES.items():
+            table = model._meta.db_table
+            cursor.execute(f'SELECT count(*), pg_total_relation_size(%s) FROM "{table}"', [table])
+            rows, size = cursor.fetchone()
+            sizes[dims] = (int(rows), int(size))
+    return sizes
+
+
+def storage_for(dimensions: int, items: int, sizes: dict[int, tuple[int, int]]) -> Storage:
+    """Measured bytes per row of this model's table when it holds rows; else the raw vectors
+    scaled by what the other tables measure (or a default) for the row and index overhead."""
+    rows, size = sizes.get(dimensions, (0, 0))
+    if rows:
+        return Storage(round(size / rows * items), f"measured from embeddings_{dimensions}")
+    raw = items * vector_bytes(dimensions)
+    for dims, (other_rows, other_size) in sizes.items():
+        if other_rows:
+            factor = other_size / (other_rows * vector_bytes(dims))
+            return Storage(
+                round(raw * factor), f"vectors x {factor:.1f}, as measured on embeddings_{dims}"
+            )
+    return Storage(round(raw * DEFAULT_INDEX_FACTOR), f"estimate: vectors x {DEFAULT_INDEX_FACTOR}")
+
+
+def throughputs() -> dict[str, float]:
+    """Measured items a second of finished jobs, per model key."""
+    done = EmbeddingJob.objects.filter(status=EmbeddingJob.Status.COMPLETED, items_per_second__gt=0)
+    return dict(done.values_list("model_key").annotate(rate=Avg("items_per_second")).order_by())
+
+
+def duration_for(key: str, provider: str, items: int, rates: dict[str, float]) -> Duration:
+    if key in rates:
+        return Duration(items / rates[key], f"at {rates[key]:.0f} items/s measured")
+    same_provider = [rate for other, rate in rates.items() if other.startswith(f"{provider}:")]
+    if same_provider:
+        rate = sum(same_provider) / len(same_provider)
+        return Duration(items / rate, f"at {rate:.0f} items/s measured on {provider}")
+    if provider in DEFAULT_THROUGHPUT:
+        rate = DEFAULT_THROUGHPUT[provider]
+        return Duration(items / rate, f"guess: {rate:.0f} items/s, no job measured yet")
+    return Duration(None, "")
+
+
+def _cost(tokens: float, price: Decimal) -> Decimal:
+    return Decimal(round(tokens)) * price / MILLION
+
+
+def estimate_models(keys: list[str] | None = None) -> list[Estimate]:
+    """One estimate per model key (every registry model at its full dimensions by default)."""
+    resolved = [resolve(key) for key in (keys or [spec.key for spec in MODELS])]
+    items = CatalogItem.objects.count()
+    tokens = catalog_tokens([model.spec for model in resolved], items)
+    sizes = table_sizes()
+    rates = throughputs()
+    estimates = []
+    for model in resolved:
+        spec = model.spec
+        total = tokens.get(spec.key)
+        known = total is not None and not total.counting
+        cost = _cost(total.tokens, spec.price_per_million) if known and total else None
+        libraries = [
+            (
+                size,
+                _cost(total.per_item * size, spec.price_per_million) if known and total else None,
+            )
+            for size in LIBRARY_SIZES
+        ]
+        estimates.append(
+            Estimate(
+                spec=spec,
+                key=model.key,
+                dimensions=model.dimensions,
+                items=items,
+                tokens=total,
+                cost=cost,
+                library_costs=libraries,
+                storage=storage_for(model.dimensions, items, sizes),
+                duration=duration_for(model.key, spec.provider, items, rates),
+            )
+        )
+    return estimates

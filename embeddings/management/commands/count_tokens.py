@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from embeddings.tokens import counting_providers, refresh_token_counts
+
+
+class Command(BaseCommand):
+    help = "Count the catalog's tokens for every tokenizer the model table uses; only items whose text changed are counted again."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        names = ", ".join(counting_providers()) or "none"
+        started = time.perf_counter()
+        written = refresh_token_counts()
+        elapsed = time.perf_counter() - started
+        self.stdout.write(f"Counted {written} item texts ({names}) in {elapsed:.1f} s.")

@@ -1,0 +1,150 @@
+"""Token counts of the catalog per tokenizer, cached in `TokenCount` and kept fresh by
+`source_hash`, so the settings page sums them in SQL instead of tokenizing on every view."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.db.models import Count, IntegerField, Q, Sum, Value
+from django.db.models.functions import Least
+
+from catalog.models import CatalogItem
+from embeddings.models import TokenCount
+from embeddings.providers import EmbeddingError, Provider, get_provider
+from embeddings.registry import MODELS, ModelSpec
+from embeddings.text import item_text, source_hash
+
+log = logging.getLogger(__name__)
+
+_QUEUED_KEY = "reclio:token-count-queued"
+
+
+def tokenizer_key(provider: Provider) -> str:
+    return getattr(provider, "tokenizer_key", "estimate:chars/4")
+
+
+def exact_tokens(provider: Provider) -> bool:
+    return bool(getattr(provider, "exact_tokens", False))
+
+
+def counting_providers() -> dict[str, Provider]:
+    """One provider per tokenizer the model table needs (models sharing a tokenizer share counts)."""
+    found: dict[str, Provider] = {}
+    for spec in MODELS:
+        if not spec.max_tokens:
+            continue
+        try:
+            provider = get_provider(spec.key)
+        except (EmbeddingError, ValueError):
+            continue
+        found.setdefault(tokenizer_key(provider), provider)
+    return found
+
+
+def refresh_token_counts(batch_size: int = 500) -> int:
+    """Count tokens of items whose text changed since they were counted; returns how many counts
+    were written.
+
+    1. Walk the catalog in primary-key batches, building each item's text and hash.
+    2. Compare with the stored counts of that batch, for every tokenizer.
+    3. Count only what is missing or stale, and upsert those rows.
+    """
+    providers = counting_providers()
+    written = 0
+    last_id = 0
+    while True:
+        items = list(CatalogItem.objects.filter(id__gt=last_id).order_by("id")[:batch_size])
+        if not items:
+            break
+        last_id = items[-1].id
+        stored = {
+            (row.item_id, row.tokenizer): row.source_hash
+            for row in TokenCount.objects.filter(item__in=items, tokenizer__in=providers)
+        }
+        rows = []
+        for item in items:
+            text = item_text(item)
+            digest = source_hash(text)
+            for name, provider in providers.items():
+                if stored.get((item.id, name)) != digest:
+                    tokens = provider.count_tokens(text)
+                    rows.append(
+                        TokenCount(item=item, tokenizer=name, source_hash=digest, tokens=tokens)
+                    )
+        TokenCount.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["item", "tokenizer"],
+            update_fields=["source_hash", "tokens"],
+        )
+        written += len(rows)
+    cache.delete(_QUEUED_KEY)
+    return written
+
+
+def queue_token_count() -> bool:
+    """Ask a worker to count the catalog's tokens, once at a time; returns whether it queued."""
+    if not cache.add(_QUEUED_KEY, True, timeout=15 * 60):
+        return False
+    from django_q.tasks import async_task
+
+    async_task("embeddings.tokens.refresh_token_counts", task_name="Count catalog tokens")
+    return True
+
+
+@dataclass(frozen=True)
+class TokenTotal:
+    """Tokens of the whole catalog for one model, and how sure we are of them."""
+
+    tokens: int
+    counted_items: int
+    total_items: int
+    exact_tokenizer: bool
+
+    @property
+    def complete(self) -> bool:
+        return self.counted_items >= self.total_items
+
+    @property
+    def counting(self) -> bool:
+        return self.counted_items == 0 and self.total_items > 0
+
+    @property
+    def exact(self) -> bool:
+        return self.exact_tokenizer and self.complete
+
+    @property
+    def per_item(self) -> float:
+        return self.tokens / self.total_items if self.total_items else 0.0
+
+
+def catalog_tokens(specs: list[ModelSpec], total_items: int) -> dict[str, TokenTotal]:
+    """Tokens per model key in one aggregate query over the cached counts: each count capped at
+    the model's max tokens (providers truncate longer texts), uncounted items extrapolated from
+    the counted ones."""
+    wanted: dict[str, tuple[str, int, bool]] = {}
+    for spec in specs:
+        if not spec.max_tokens:
+            continue
+        try:
+            provider = get_provider(spec.key)
+        except (EmbeddingError, ValueError):
+            continue
+        wanted[spec.key] = (tokenizer_key(provider), spec.max_tokens, exact_tokens(provider))
+    aggregates = {}
+    for index, (name, limit, _) in enumerate(wanted.values()):
+        only = Q(tokenizer=name)
+        capped = Least("tokens", Value(limit, output_field=IntegerField()))
+        aggregates[f"t{index}"] = Sum(capped, filter=only)
+        aggregates[f"n{index}"] = Count("id", filter=only)
+    sums = TokenCount.objects.aggregate(**aggregates) if aggregates else {}
+    totals = {}
+    for index, (key, (_, _, exact)) in enumerate(wanted.items()):
+        counted = sums.get(f"n{index}") or 0
+        tokens = sums.get(f"t{index}") or 0
+        if 0 < counted < total_items:
+            tokens = round(tokens * total_items / counted)
+        totals[key] = TokenTotal(tokens, counted, total_items, exact)
+    return totals
