@@ -1,0 +1,141 @@
+"""The cost, storage and time of a model, from the real catalog, against figures worked out by
+hand."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from embeddings.estimates import estimate_models
+from embeddings.models import Embedding384, EmbeddingJob, TokenCount
+from embeddings.providers import get_provider
+from embeddings.tokens import counting_providers, refresh_token_counts
+from tests.conftest import make_item
+
+pytestmark = pytest.mark.django_db
+
+SMALL = "openai:text-embedding-3-small"
+LARGE = "openai:text-embedding-3-large"
+LOCAL = "local:all-MiniLM-L6-v2"
+
+
+def _count(item_id: int, tokenizer: str, tokens: int) -> None:
+    TokenCount.objects.create(item_id=item_id, tokenizer=tokenizer, source_hash="x", tokens=tokens)
+
+
+def test_costs_follow_the_catalogs_tokens_and_the_price(role_clients: dict[str, Client]) -> None:
+    short, long = make_item(title="Short"), make_item(title="Long")
+    tokenizer = get_provider(SMALL).tokenizer_key
+    _count(short.id, tokenizer, 1_200)
+    _count(long.id, tokenizer, 10_000)  # over the 8,191 limit: the provider truncates it
+
+    small = estimate_models([SMALL])[0]
+
+    # 1,200 + 8,191 = 9,391 tokens; at $0.02 a million: $0.00018782.
+    assert small.tokens is not None and small.tokens.tokens == 9_391
+    assert small.cost == Decimal("0.00018782")
+    # 4,695.5 tokens an item: 500 items 2,347,750 tokens, 2,000 items 9,391,000, 10,000 items 46,955,000.
+    assert [cost for _, cost in small.library_costs] == [
+        Decimal("0.046955"),
+        Decimal("0.18782"),
+        Decimal("0.9391"),
+    ]
+    page = role_clients["curator"].get(reverse("embeddings:embedding_model")).content.decode()
+    large_row = page[page.index(f'data-model="{LARGE}"') :].split("</tr>")[0]
+    # 46,955,000 tokens at $0.13 a million = $6.10415; 9,391 tokens = $0.00122083.
+    assert "$6.10" in large_row
+    assert "$0.0012" in large_row
+    assert "9,391" in large_row
+
+
+def test_uncounted_items_are_extrapolated_and_labelled_an_estimate(
+    role_clients: dict[str, Client],
+) -> None:
+    counted = make_item(title="Counted")
+    make_item(title="Not counted yet")
+    _count(counted.id, get_provider(SMALL).tokenizer_key, 300)
+
+    small = estimate_models([SMALL])[0]
+
+    assert small.tokens is not None and small.tokens.tokens == 600
+    assert not small.tokens.exact
+    page = role_clients["curator"].get(reverse("embeddings:embedding_model")).content.decode()
+    row = page[page.index(f'data-model="{SMALL}"') :].split("</tr>")[0]
+    assert "estimate, 1 counted" in row
+
+
+def test_a_catalog_never_counted_shows_counting(role_clients: dict[str, Client]) -> None:
+    make_item(title="Fresh")
+
+    page = role_clients["curator"].get(reverse("embeddings:embedding_model")).content.decode()
+
+    row = page[page.index(f'data-model="{LOCAL}"') :].split("</tr>")[0]
+    assert "counting…" in row
+
+
+def test_token_counts_are_reused_until_an_items_text_changes() -> None:
+    first, _ = make_item(title="One"), make_item(title="Two")
+    tokenizers = len(counting_providers())
+
+    assert refresh_token_counts() == 2 * tokenizers
+    assert refresh_token_counts() == 0
+
+    first.overview = "A much longer overview than before, so the text and its hash change."
+    first.save()
+    assert refresh_token_counts() == tokenizers
+    assert TokenCount.objects.count() == 2 * tokenizers
+
+
+def test_storage_is_estimated_from_the_vectors_when_no_table_holds_rows() -> None:
+    make_item(title="One")
+    make_item(title="Two")
+
+    local = estimate_models([LOCAL])[0]
+
+    # 2 rows × 384 dimensions × 4 bytes × 2.2 for the row and the HNSW index = 6,758 bytes.
+    assert local.storage.bytes == 6_758
+    assert local.storage.basis.startswith("estimate")
+
+
+def test_storage_is_measured_from_the_table_once_it_holds_rows() -> None:
+    items = [make_item(title=f"Item {n}") for n in range(4)]
+    for item in items[:2]:
+        Embedding384.objects.create(
+            item=item, model_key=LOCAL, source_hash="x", embedding=[1.0] + [0.0] * 383
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_total_relation_size('embeddings_384')")
+        size = cursor.fetchone()[0]
+
+    local = estimate_models([LOCAL])[0]
+
+    # Four items at the measured bytes of each of the two stored rows.
+    assert local.storage.bytes == round(size / 2 * 4)
+    assert local.storage.basis == "measured from embeddings_384"
+
+
+def test_time_comes_from_the_measured_throughput_of_finished_jobs() -> None:
+    for n in range(3):
+        make_item(title=f"Item {n}")
+    EmbeddingJob.objects.create(
+        kind="movie", model_key=LOCAL, status=EmbeddingJob.Status.COMPLETED, items_per_second=20
+    )
+
+    local = estimate_models([LOCAL])[0]
+
+    # 3 items at 20 items a second.
+    assert local.duration.seconds == pytest.approx(0.15)
+    assert local.duration.basis == "at 20 items/s measured"
+
+
+def test_time_is_a_labelled_guess_before_any_job_ran() -> None:
+    make_item()
+
+    local = estimate_models([LOCAL])[0]
+
+    assert local.duration.seconds == pytest.approx(1 / 40)
+    assert local.duration.basis.startswith("guess")
