@@ -72,12 +72,12 @@ def begin_switch(model_key: str, user: Any = None) -> list[EmbeddingJob]:
         config = _locked_settings()
         active = config.active_model_key or default_model_key()
         if key == active:
-            raise SwitchRefused(f"{key} is already the active model.")
+            raise SwitchRefused(f"Nothing to do: {key} is already the active model.")
         if config.building_model_key == key:
-            raise SwitchRefused(f"{key} is already being built.")
+            raise SwitchRefused(f"Already under way: {key} is being built.")
         if config.building_model_key:
             raise SwitchRefused(
-                f"{config.building_model_key} is being built; abandon that switch first."
+                f"Another switch is under way ({config.building_model_key}); abandon it first."
             )
         config.active_model_key = active
         config.building_model_key = key

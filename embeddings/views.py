@@ -254,7 +254,9 @@ def embedding_model_confirm(request: HttpRequest) -> HttpResponse:
     except (UnknownModel, SwitchRefused) as exc:
         messages.error(request, str(exc))
     except EmbeddingError as exc:
-        messages.error(request, f"{key} did not answer: {scrub(str(exc))}. Nothing was changed.")
+        messages.error(
+            request, f"The model {key} did not answer: {scrub(str(exc))}. Nothing was changed."
+        )
     else:
         messages.success(request, f"Building {key}: {len(jobs)} jobs started.")
     return redirect("embeddings:embedding_model")
@@ -264,7 +266,7 @@ def embedding_model_confirm(request: HttpRequest) -> HttpResponse:
 @role_required(CHANGE_SETTINGS)
 def embedding_switch_now(request: HttpRequest) -> HttpResponse:
     try:
-        messages.success(request, f"{switch_now()} is now the active model.")
+        messages.success(request, f"Switched: {switch_now()} is now the active model.")
     except SwitchRefused as exc:
         messages.error(request, str(exc))
     return redirect("embeddings:embedding_model")
@@ -301,7 +303,7 @@ def embedding_connection(request: HttpRequest) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     except EmbeddingError as exc:
-        messages.error(request, f"{scrub(str(exc))}. Nothing was saved.")
+        messages.error(request, f"Connection failed: {scrub(str(exc))}. Nothing was saved.")
     else:
         answered = "".join(f" {key} answered in {ms:.0f} ms." for key, ms in tested.items())
         messages.success(request, "Connection settings saved." + answered)
@@ -317,9 +319,9 @@ def embedding_test_connection(request: HttpRequest) -> HttpResponse:
     except UnknownModel as exc:
         messages.error(request, str(exc))
     except EmbeddingError as exc:
-        messages.error(request, f"{key}: {scrub(str(exc))}")
+        messages.error(request, f"Connection to {key} failed: {scrub(str(exc))}")
     else:
-        messages.success(request, f"{key} answered in {latency:.0f} ms.")
+        messages.success(request, f"Connection to {key} works: answered in {latency:.0f} ms.")
     return redirect("embeddings:embedding_model")
 
 

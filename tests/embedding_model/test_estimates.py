@@ -96,7 +96,7 @@ def test_storage_is_estimated_from_the_vectors_when_no_table_holds_rows() -> Non
 
     local = estimate_models([LOCAL])[0]
 
-    # 2 rows × 384 dimensions × 4 bytes × 2.2 for the row and the HNSW index = 6,758 bytes.
+    # 2 rows x 384 dimensions x 4 bytes x 2.2 for the row and the HNSW index = 6,758 bytes.
     assert local.storage.bytes == 6_758
     assert local.storage.basis.startswith("estimate")
 

@@ -1,0 +1,151 @@
+"""Switching models without downtime: the active set serves until the new one is complete,
+then the new one takes over; switching back is instant while the old set exists."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from catalog.models import CatalogItem
+from embeddings.models import Embedding384, EmbeddingJob, EmbeddingSettings
+from embeddings.switching import active_model_key, maybe_cut_over
+from tests.conftest import make_item
+
+pytestmark = pytest.mark.django_db
+
+OLD = "local:all-MiniLM-L6-v2"
+NEW = "none:disabled"  # another 384-dimension model: its rows share the table with the old set
+
+
+def _vector(item: CatalogItem, model_key: str) -> None:
+    Embedding384.objects.create(
+        item=item, model_key=model_key, source_hash="x", embedding=[1.0] + [0.0] * 383
+    )
+
+
+def _settings(**fields: str) -> EmbeddingSettings:
+    config = EmbeddingSettings.load()
+    for name, value in fields.items():
+        setattr(config, name, value)
+    config.save()
+    return config
+
+
+def _page(client: Client) -> str:
+    return client.get(reverse("embeddings:embedding_model")).content.decode()
+
+
+def test_it_keeps_serving_the_old_model_until_the_new_one_is_complete(
+    role_clients: dict[str, Client],
+) -> None:
+    movie, series = make_item(title="Heat"), make_item(title="Dark", kind="series")
+    for item in (movie, series):
+        _vector(item, OLD)
+    _settings(active_model_key=OLD, building_model_key=NEW)
+    _vector(movie, NEW)
+
+    assert not maybe_cut_over()
+    assert active_model_key() == OLD
+    page = _page(role_clients["curator"])
+    assert "1 of 2 items (50%)" in page
+    assert 'hx-trigger="every 2s"' in page
+
+    _vector(series, NEW)
+    assert maybe_cut_over()
+
+    config = EmbeddingSettings.load()
+    assert (config.active_model_key, config.building_model_key, config.previous_model_key) == (
+        NEW,
+        "",
+        OLD,
+    )
+    page = _page(role_clients["curator"])
+    assert 'hx-trigger="every 2s"' not in page
+    assert "Previous model:" in page
+
+
+def test_the_coverage_partial_alone_answers_htmx_polls(role_clients: dict[str, Client]) -> None:
+    make_item()
+    _settings(active_model_key=OLD, building_model_key=NEW)
+
+    response = role_clients["curator"].get(
+        reverse("embeddings:embedding_model"), headers={"HX-Request": "true"}
+    )
+
+    page = response.content.decode()
+    assert page.lstrip().startswith('<div id="switch-status"')
+    assert "0 of 1 items (0%)" in page
+    assert "<table" not in page
+
+
+def test_switch_now_makes_the_partial_set_active(role_clients: dict[str, Client]) -> None:
+    movie, _ = make_item(title="Heat"), make_item(title="Ronin")
+    _vector(movie, NEW)
+    _settings(active_model_key=OLD, building_model_key=NEW)
+
+    response = role_clients["admin"].post(reverse("embeddings:embedding_switch_now"), follow=True)
+
+    assert f"Switched: {NEW} is now the active model." in response.content.decode()
+    assert active_model_key() == NEW
+    assert EmbeddingSettings.load().previous_model_key == OLD
+
+
+def test_switch_back_is_instant_while_the_previous_set_exists(
+    role_clients: dict[str, Client],
+) -> None:
+    item = make_item()
+    _vector(item, OLD)
+    _vector(item, NEW)
+    _settings(active_model_key=NEW, previous_model_key=OLD)
+
+    response = role_clients["admin"].post(reverse("embeddings:embedding_switch_back"), follow=True)
+
+    assert f"Switched back: {OLD} is the active model again." in response.content.decode()
+    config = EmbeddingSettings.load()
+    assert (config.active_model_key, config.previous_model_key) == (OLD, NEW)
+
+
+def test_switch_back_is_refused_once_the_previous_set_was_deleted(
+    role_clients: dict[str, Client],
+) -> None:
+    _vector(make_item(), NEW)
+    _settings(active_model_key=NEW, previous_model_key=OLD)
+
+    assert "Switch back" not in _page(role_clients["admin"])
+    response = role_clients["admin"].post(reverse("embeddings:embedding_switch_back"), follow=True)
+
+    assert f"The vectors of {OLD} were deleted" in response.content.decode()
+    assert active_model_key() == NEW
+
+
+def test_abandoning_a_switch_stops_its_jobs_and_keeps_what_was_built(
+    role_clients: dict[str, Client],
+) -> None:
+    movie, _ = make_item(title="Heat"), make_item(title="Ronin")
+    _vector(movie, NEW)
+    _settings(active_model_key=OLD, building_model_key=NEW)
+    job = EmbeddingJob.objects.create(kind="movie", model_key=NEW, mode="all", total=2)
+
+    response = role_clients["admin"].post(reverse("embeddings:embedding_abandon"), follow=True)
+
+    assert f"Stopped building {NEW}" in response.content.decode()
+    job.refresh_from_db()
+    assert job.status in (EmbeddingJob.Status.CANCELLING, EmbeddingJob.Status.CANCELLED)
+    assert EmbeddingSettings.load().building_model_key == ""
+    assert active_model_key() == OLD
+    assert Embedding384.objects.filter(model_key=NEW).count() == 1
+
+
+def test_the_admin_index_summarises_models_checks_and_jobs(role_clients: dict[str, Client]) -> None:
+    make_item()
+    _settings(active_model_key=OLD, building_model_key=NEW)
+    EmbeddingJob.objects.create(kind="movie", model_key=NEW, status="running", done=0, total=1)
+
+    page = role_clients["curator"].get(reverse("admin:index")).content.decode()
+
+    summary = page[page.index('id="embedding-summary"') :]
+    assert OLD in summary
+    assert f"{NEW}</code>: 0 of 1 items (0%)" in summary
+    assert "Movies → none:disabled" in summary
+    assert "none yet" in summary
