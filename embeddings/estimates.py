@@ -20,6 +20,8 @@ MILLION = Decimal(1_000_000)
 # Vectors plus the HNSW index, when no stored set exists to measure: the index keeps a copy of
 # every vector and its neighbour links, so about twice the raw vectors.
 DEFAULT_INDEX_FACTOR = 2.2
+# Below this many rows a table's size is mostly empty pages, not a measure of a row.
+MEASURE_MIN_ROWS = 1_000
 # Items a second when no job of the model or its provider has finished yet (labelled a guess).
 DEFAULT_THROUGHPUT = {"openai": 150.0, "google": 50.0, "ollama": 20.0, "local": 40.0}
 
@@ -45,7 +47,7 @@ class Estimate:
     tokens: TokenTotal | None
     cost: Decimal | None
     library_costs: list[tuple[int, Decimal | None]]
-    storage: Storage
+    storage: Storage | None  # None for the model that turns embeddings off
     duration: Duration
 
 
@@ -67,14 +69,14 @@ def table_sizes() -> dict[int, tuple[int, int]]:
 
 
 def storage_for(dimensions: int, items: int, sizes: dict[int, tuple[int, int]]) -> Storage:
-    """Measured bytes per row of this model's table when it holds rows; else the raw vectors
-    scaled by what the other tables measure (or a default) for the row and index overhead."""
+    """Measured bytes per row of this model's table when it holds enough rows; else the raw
+    vectors scaled by what another table measures (or a default) for the row and index overhead."""
     rows, size = sizes.get(dimensions, (0, 0))
-    if rows:
+    if rows >= MEASURE_MIN_ROWS:
         return Storage(round(size / rows * items), f"measured from embeddings_{dimensions}")
     raw = items * vector_bytes(dimensions)
     for dims, (other_rows, other_size) in sizes.items():
-        if other_rows:
+        if other_rows >= MEASURE_MIN_ROWS:
             factor = other_size / (other_rows * vector_bytes(dims))
             return Storage(
                 round(raw * factor), f"vectors x {factor:.1f}, as measured on embeddings_{dims}"
@@ -134,7 +136,7 @@ def estimate_models(keys: list[str] | None = None) -> list[Estimate]:
                 tokens=total,
                 cost=cost,
                 library_costs=libraries,
-                storage=storage_for(model.dimensions, items, sizes),
+                storage=storage_for(model.dimensions, items, sizes) if spec.max_tokens else None,
                 duration=duration_for(model.key, spec.provider, items, rates),
             )
         )

@@ -8,6 +8,7 @@ the whole catalog (or an admin calls `switch_now`). The old set stays in its tab
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.db import transaction
@@ -133,9 +134,11 @@ def abandon_switch() -> str:
             raise SwitchRefused("No model is being built.")
         config.building_model_key = ""
         config.save()
-    from embeddings.jobs import cancel_job
+    from embeddings.jobs import JobRefused, cancel_job
 
     running = EmbeddingJob.objects.filter(model_key=key, status__in=EmbeddingJob.ACTIVE_STATUSES)
     for job_id in running.values_list("id", flat=True):
-        cancel_job(job_id)
+        # A job that ended between the query and the cancel has nothing left to stop.
+        with contextlib.suppress(JobRefused):
+            cancel_job(job_id)
     return key

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 
 from django.core.cache import cache
-from django.db.models import Count, IntegerField, Q, Sum, Value
+from django.db.models import Aggregate, Count, IntegerField, Q, Sum, Value
 from django.db.models.functions import Least
 
 from catalog.models import CatalogItem
@@ -133,7 +133,7 @@ def catalog_tokens(specs: list[ModelSpec], total_items: int) -> dict[str, TokenT
         except (EmbeddingError, ValueError):
             continue
         wanted[spec.key] = (tokenizer_key(provider), spec.max_tokens, exact_tokens(provider))
-    aggregates = {}
+    aggregates: dict[str, Aggregate] = {}
     for index, (name, limit, _) in enumerate(wanted.values()):
         only = Q(tokenizer=name)
         capped = Least("tokens", Value(limit, output_field=IntegerField()))

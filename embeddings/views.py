@@ -5,7 +5,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -207,6 +207,11 @@ def _switch_context() -> dict[str, Any]:
     }
 
 
+def _admin_context(request: HttpRequest, title: str) -> dict[str, Any]:
+    """What the admin's own pages get: site header, user links, the sidebar's apps."""
+    return admin.site.each_context(request) | {"title": title}
+
+
 def _provider_groups(estimates: list[Estimate], config: EmbeddingSettings) -> list[dict[str, Any]]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for estimate in estimates:
@@ -223,7 +228,7 @@ def embedding_model(request: HttpRequest) -> HttpResponse:
     estimates = estimate_models()
     if any(e.tokens and not e.tokens.complete for e in estimates):
         queue_token_count()
-    context |= {
+    context |= _admin_context(request, "Embedding model") | {
         "groups": _provider_groups(estimates, context["config"]),
         "can_change": request.user.has_perm(CHANGE_SETTINGS),
         "connection": connection_fields(context["config"]),
@@ -240,7 +245,8 @@ def embedding_model_choose(request: HttpRequest) -> HttpResponse:
     except UnknownModel as exc:
         messages.error(request, str(exc))
         return redirect("embeddings:embedding_model")
-    context = _switch_context() | {"estimate": estimate_models([key])[0]}
+    context = _switch_context() | _admin_context(request, f"Switch to {key}?")
+    context["estimate"] = estimate_models([key])[0]
     return render(request, "embeddings/embedding_model_confirm.html", context)
 
 

@@ -21,6 +21,8 @@ def money(value: Decimal | None) -> str:
         return "—"
     if value == 0:
         return "free"
+    if value < Decimal("0.0001"):
+        return "< $0.0001"
     if value < Decimal("0.01"):
         return f"${value:.4f}"
     return f"${value:,.2f}"

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from catalog.models import CatalogItem
 from embeddings.estimates import estimate_models
 from embeddings.models import Embedding384, EmbeddingJob, TokenCount
 from embeddings.providers import get_provider
@@ -101,21 +102,27 @@ def test_storage_is_estimated_from_the_vectors_when_no_table_holds_rows() -> Non
     assert local.storage.basis.startswith("estimate")
 
 
-def test_storage_is_measured_from_the_table_once_it_holds_rows() -> None:
-    items = [make_item(title=f"Item {n}") for n in range(4)]
-    for item in items[:2]:
-        Embedding384.objects.create(
-            item=item, model_key=LOCAL, source_hash="x", embedding=[1.0] + [0.0] * 383
-        )
+def test_storage_is_measured_from_the_table_once_it_holds_enough_rows() -> None:
+    items = CatalogItem.objects.bulk_create(
+        CatalogItem(tmdb_id=n, title=f"Item {n}") for n in range(1, 1_201)
+    )
+    Embedding384.objects.bulk_create(
+        Embedding384(item=item, model_key=LOCAL, source_hash="x", embedding=[1.0] + [0.0] * 383)
+        for item in items[:1_000]
+    )
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_total_relation_size('embeddings_384')")
         size = cursor.fetchone()[0]
 
-    local = estimate_models([LOCAL])[0]
+    local, small = estimate_models([LOCAL, SMALL])
 
-    # Four items at the measured bytes of each of the two stored rows.
-    assert local.storage.bytes == round(size / 2 * 4)
+    # 1,200 items at the measured bytes of each of the 1,000 stored rows.
+    assert local.storage.bytes == round(size / 1_000 * 1_200)
     assert local.storage.basis == "measured from embeddings_384"
+    # The empty 1536 table borrows the overhead measured on the 384 one: vectors are 4x bigger.
+    factor = size / (1_000 * 384 * 4)
+    assert small.storage.bytes == round(1_200 * 1536 * 4 * factor)
+    assert small.storage.basis == f"vectors x {factor:.1f}, as measured on embeddings_384"
 
 
 def test_time_comes_from_the_measured_throughput_of_finished_jobs() -> None:
