@@ -16,7 +16,7 @@ from django.db import transaction
 from catalog.models import CatalogItem
 from embeddings.models import EmbeddingJob, EmbeddingSettings, table_for
 from embeddings.registry import default_model_key, resolve
-from embeddings.storage import total_coverage
+from embeddings.storage import Coverage, total_coverage
 
 
 class SwitchRefused(Exception):
@@ -45,6 +45,14 @@ def maybe_cut_over() -> bool:
         config.building_model_key = ""
         config.save()
         return True
+
+
+def set_coverage(model_key: str) -> Coverage | None:
+    """Coverage of a model's set, or None for a key the registry no longer knows."""
+    try:
+        return total_coverage(model_key)
+    except ValueError:
+        return None
 
 
 def set_exists(model_key: str) -> bool:

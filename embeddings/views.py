@@ -30,12 +30,12 @@ from embeddings.permissions import CHANGE_SETTINGS, RUN_JOBS, VIEW, role_require
 from embeddings.providers import EmbeddingError
 from embeddings.readiness import readiness
 from embeddings.registry import MODELS, UnknownModel, default_model_key
-from embeddings.storage import total_coverage
 from embeddings.switching import (
     SwitchRefused,
     abandon_switch,
     active_model_key,
     begin_switch,
+    set_coverage,
     set_exists,
     switch_back,
     switch_now,
@@ -195,8 +195,8 @@ def _switch_context() -> dict[str, Any]:
     return {
         "config": config,
         "active_key": active,
-        "active_coverage": total_coverage(active),
-        "building_coverage": total_coverage(building) if building else None,
+        "active_coverage": set_coverage(active),
+        "building_coverage": set_coverage(building) if building else None,
         "building_jobs": EmbeddingJob.objects.filter(model_key=building).order_by(
             "kind", "-created_at"
         )

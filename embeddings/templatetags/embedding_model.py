@@ -9,7 +9,7 @@ from django import template
 
 from embeddings.models import EmbeddingJob, EmbeddingSettings, HealthCheck
 from embeddings.registry import default_model_key
-from embeddings.storage import total_coverage
+from embeddings.switching import set_coverage
 
 register = template.Library()
 
@@ -47,7 +47,7 @@ def embedding_summary() -> dict[str, Any]:
     return {
         "active_key": config.active_model_key or default_model_key(),
         "building_key": building,
-        "building_coverage": total_coverage(building) if building else None,
+        "building_coverage": set_coverage(building) if building else None,
         "last_check": HealthCheck.objects.first(),
         "running_jobs": list(
             EmbeddingJob.objects.filter(status__in=EmbeddingJob.ACTIVE_STATUSES).order_by(

@@ -149,3 +149,14 @@ def test_the_admin_index_summarises_models_checks_and_jobs(role_clients: dict[st
     assert f"{NEW}</code>: 0 of 1 items (0%)" in summary
     assert "Movies → none:disabled" in summary
     assert "none yet" in summary
+
+
+def test_an_active_model_the_registry_no_longer_knows_is_named_not_a_crash(
+    role_clients: dict[str, Client],
+) -> None:
+    _settings(active_model_key="openai:a-retired-model")
+
+    response = role_clients["curator"].get(reverse("embeddings:embedding_model"))
+
+    assert response.status_code == 200
+    assert "not a model this version knows" in response.content.decode()
