@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 
 from django.core.cache import cache
-from django.db.models import Aggregate, Count, IntegerField, Q, Sum, Value
+from django.db.models import Aggregate, Count, IntegerField, Max, Q, Sum, Value
 from django.db.models.functions import Least
 
 from catalog.models import CatalogItem
@@ -18,7 +18,8 @@ from embeddings.text import item_text, source_hash
 
 log = logging.getLogger(__name__)
 
-_QUEUED_KEY = "reclio:token-count-queued"
+QUEUED_KEY = "reclio:token-count-queued"
+_SEEN_KEY = "reclio:token-count-catalog-seen"
 
 
 def tokenizer_key(provider: Provider) -> str:
@@ -80,18 +81,30 @@ def refresh_token_counts(batch_size: int = 500) -> int:
             update_fields=["source_hash", "tokens"],
         )
         written += len(rows)
-    cache.delete(_QUEUED_KEY)
+    cache.delete(QUEUED_KEY)
     return written
 
 
 def queue_token_count() -> bool:
     """Ask a worker to count the catalog's tokens, once at a time; returns whether it queued."""
-    if not cache.add(_QUEUED_KEY, True, timeout=15 * 60):
+    if not cache.add(QUEUED_KEY, True, timeout=60):
         return False
     from django_q.tasks import async_task
 
     async_task("embeddings.tokens.refresh_token_counts", task_name="Count catalog tokens")
     return True
+
+
+def keep_counts_fresh(incomplete: bool) -> bool:
+    """Queue a count when items lack one, or when the catalog changed since this process last
+    asked (the task only recounts texts whose hash changed, so asking is cheap)."""
+    latest = CatalogItem.objects.aggregate(latest=Max("updated_at"))["latest"]
+    if not incomplete and cache.get(_SEEN_KEY) == latest:
+        return False
+    queued = queue_token_count()
+    if queued:
+        cache.set(_SEEN_KEY, latest, timeout=None)
+    return queued
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from embeddings.switching import (
     switch_back,
     switch_now,
 )
-from embeddings.tokens import queue_token_count
+from embeddings.tokens import keep_counts_fresh
 
 # --- Jobs -----------------------------------------------------------------------------------------
 
@@ -226,8 +226,7 @@ def embedding_model(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         return render(request, "embeddings/embedding_model.html#switch", context)
     estimates = estimate_models()
-    if any(e.tokens and not e.tokens.complete for e in estimates):
-        queue_token_count()
+    keep_counts_fresh(any(e.tokens and not e.tokens.complete for e in estimates))
     context |= _admin_context(request, "Embedding model") | {
         "groups": _provider_groups(estimates, context["config"]),
         "can_change": request.user.has_perm(CHANGE_SETTINGS),

@@ -6,15 +6,17 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django_q.models import OrmQ
 
 from catalog.models import CatalogItem
 from embeddings.estimates import estimate_models
 from embeddings.models import Embedding384, EmbeddingJob, TokenCount
 from embeddings.providers import get_provider
-from embeddings.tokens import counting_providers, refresh_token_counts
+from embeddings.tokens import QUEUED_KEY, counting_providers, refresh_token_counts
 from tests.conftest import make_item
 
 pytestmark = pytest.mark.django_db
@@ -146,3 +148,24 @@ def test_time_is_a_labelled_guess_before_any_job_ran() -> None:
 
     assert local.duration.seconds == pytest.approx(1 / 40)
     assert local.duration.basis.startswith("guess")
+
+
+def test_the_page_asks_a_worker_to_count_new_or_changed_items(
+    role_clients: dict[str, Client],
+) -> None:
+    cache.clear()
+    item = make_item(title="Heat")
+    page = reverse("embeddings:embedding_model")
+
+    role_clients["curator"].get(page)
+    assert OrmQ.objects.count() == 1  # never counted: a count is queued
+
+    refresh_token_counts()  # what the worker does with it
+    cache.delete(QUEUED_KEY)  # a minute later
+    role_clients["curator"].get(page)
+    assert OrmQ.objects.count() == 1  # counted and unchanged: nothing to ask
+
+    item.overview = "A new overview."
+    item.save()
+    role_clients["curator"].get(page)
+    assert OrmQ.objects.count() == 2
