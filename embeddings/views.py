@@ -192,18 +192,15 @@ def _switch_context() -> dict[str, Any]:
     config = EmbeddingSettings.load()
     active = config.active_model_key or default_model_key()
     building = config.building_model_key
+    previous = config.previous_model_key
+    jobs = EmbeddingJob.objects.filter(model_key=building).order_by("kind", "-created_at")
     return {
         "config": config,
         "active_key": active,
         "active_coverage": set_coverage(active),
         "building_coverage": set_coverage(building) if building else None,
-        "building_jobs": EmbeddingJob.objects.filter(model_key=building).order_by(
-            "kind", "-created_at"
-        )
-        if building
-        else [],
-        "previous_available": bool(config.previous_model_key)
-        and set_exists(config.previous_model_key),
+        "building_jobs": list(jobs) if building else [],
+        "previous_available": bool(previous) and set_exists(previous),
     }
 
 
