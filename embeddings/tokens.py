@@ -22,14 +22,6 @@ QUEUED_KEY = "reclio:token-count-queued"
 _SEEN_KEY = "reclio:token-count-catalog-seen"
 
 
-def tokenizer_key(provider: Provider) -> str:
-    return getattr(provider, "tokenizer_key", "estimate:chars/4")
-
-
-def exact_tokens(provider: Provider) -> bool:
-    return bool(getattr(provider, "exact_tokens", False))
-
-
 def counting_providers() -> dict[str, Provider]:
     """One provider per tokenizer the model table needs (models sharing a tokenizer share counts)."""
     found: dict[str, Provider] = {}
@@ -40,7 +32,7 @@ def counting_providers() -> dict[str, Provider]:
             provider = get_provider(spec.key)
         except (EmbeddingError, ValueError):
             continue
-        found.setdefault(tokenizer_key(provider), provider)
+        found.setdefault(provider.tokenizer_key, provider)
     return found
 
 
@@ -145,7 +137,7 @@ def catalog_tokens(specs: list[ModelSpec], total_items: int) -> dict[str, TokenT
             provider = get_provider(spec.key)
         except (EmbeddingError, ValueError):
             continue
-        wanted[spec.key] = (tokenizer_key(provider), spec.max_tokens, exact_tokens(provider))
+        wanted[spec.key] = (provider.tokenizer_key, spec.max_tokens, provider.exact_tokens)
     aggregates: dict[str, Aggregate] = {}
     for index, (name, limit, _) in enumerate(wanted.values()):
         only = Q(tokenizer=name)
