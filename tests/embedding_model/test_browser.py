@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-
 from embeddings.jobs import run_job
-from embeddings.models import EmbeddingJob, EmbeddingSettings, TokenCount, table_for
+
+from embeddings.models import Embedding384, EmbeddingJob, EmbeddingSettings, TokenCount
 from embeddings.providers import get_provider
 from tests.conftest import make_item
 
@@ -30,7 +30,7 @@ def test_an_admin_switches_the_model_and_watches_the_new_set_take_over(
     ]
     tokenizer = get_provider(SMALL).tokenizer_key
     for item in items:
-        table_for(384).objects.create(
+        Embedding384.objects.create(
             item=item, model_key=LOCAL, source_hash="x", embedding=[1.0] + [0.0] * 383
         )
         TokenCount.objects.create(item=item, tokenizer=tokenizer, source_hash="x", tokens=500)

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django_q.conf import Conf
 
-from embeddings.models import EmbeddingJob, EmbeddingSettings, HealthCheck, table_for
+from embeddings.models import Embedding384, EmbeddingJob, EmbeddingSettings, HealthCheck, table_for
 from tests.conftest import make_item
 
 pytestmark = pytest.mark.django_db
@@ -166,7 +166,7 @@ def test_a_complete_new_set_takes_over_by_itself(
 ) -> None:
     monkeypatch.setattr(Conf, "SYNC", True)  # the jobs run inside the request, as a worker would
     for item in (make_item(title="Heat"), make_item(title="Dark", kind="series")):
-        table_for(384).objects.create(
+        Embedding384.objects.create(
             item=item, model_key=LOCAL, source_hash="x", embedding=[1.0] + [0.0] * 383
         )
 

@@ -99,6 +99,7 @@ def test_storage_is_estimated_from_the_vectors_when_no_table_holds_rows() -> Non
 
     local = estimate_models([LOCAL])[0]
 
+    assert local.storage is not None
     # 2 rows x 384 dimensions x 4 bytes x 2.2 for the row and the HNSW index = 6,758 bytes.
     assert local.storage.bytes == 6_758
     assert local.storage.basis.startswith("estimate")
@@ -117,6 +118,7 @@ def test_storage_is_measured_from_the_table_once_it_holds_enough_rows() -> None:
         size = cursor.fetchone()[0]
 
     local, small = estimate_models([LOCAL, SMALL])
+    assert local.storage is not None and small.storage is not None
 
     # 1,200 items at the measured bytes of each of the 1,000 stored rows.
     assert local.storage.bytes == round(size / 1_000 * 1_200)
