@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 
 from catalog.models import CatalogItem
+from embeddings.jobs import JobRefused, cancel_job, start_job
 from embeddings.models import EmbeddingJob, EmbeddingSettings, table_for
 from embeddings.registry import default_model_key, resolve
 from embeddings.storage import Coverage, total_coverage
@@ -74,8 +75,6 @@ def begin_switch(model_key: str, user: Any = None) -> list[EmbeddingJob]:
        when part of the set exists from an earlier attempt, else "all".
     4. Cut over at once when the set happens to be complete already.
     """
-    from embeddings.jobs import JobRefused, start_job
-
     key = resolve(model_key).key
     with transaction.atomic():
         config = _locked_settings()
@@ -142,8 +141,6 @@ def abandon_switch() -> str:
             raise SwitchRefused("No model is being built.")
         config.building_model_key = ""
         config.save()
-    from embeddings.jobs import JobRefused, cancel_job
-
     running = EmbeddingJob.objects.filter(model_key=key, status__in=EmbeddingJob.ACTIVE_STATUSES)
     for job_id in running.values_list("id", flat=True):
         # A job that ended between the query and the cancel has nothing left to stop.

@@ -218,7 +218,7 @@ def _provider_groups(estimates: list[Estimate], config: EmbeddingSettings) -> li
 
 
 @role_required(VIEW)
-def embedding_model(request: HttpRequest) -> HttpResponse:
+def embedding_model(request: HtmxHttpRequest) -> HttpResponse:
     context = _switch_context()
     if request.htmx:
         return render(request, "embeddings/embedding_model.html#switch", context)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from embeddings.jobs import run_job
 
+from embeddings.jobs import run_job
 from embeddings.models import Embedding384, EmbeddingJob, EmbeddingSettings, TokenCount
 from embeddings.providers import get_provider
 from tests.conftest import make_item
