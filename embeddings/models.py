@@ -6,16 +6,37 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
-from pgvector.django import HalfVectorField, HnswIndex, VectorField
+from pgvector.django import (
+    CosineDistance,
+    HalfVectorField,
+    HnswIndex,
+    L2Distance,
+    MaxInnerProduct,
+    VectorField,
+)
 
 from catalog.models import CatalogItem
 
 DIMENSIONS = (384, 768, 1024, 1536, 3072)
 
 
+# Distance operators by metric. Only cosine has an HNSW index; L2 and inner product scan exactly.
+METRICS: dict[str, type[CosineDistance | L2Distance | MaxInnerProduct]] = {
+    "cosine": CosineDistance,
+    "l2": L2Distance,
+    "ip": MaxInnerProduct,
+}
+
+
 class EmbeddingQuerySet(models.QuerySet[Any]):
     def for_model(self, model_key: str) -> EmbeddingQuerySet:
         return self.filter(model_key=model_key)
+
+    def nearest(self, vector: Any, *, k: int = 10, metric: str = "cosine") -> EmbeddingQuerySet:
+        """The k rows closest to `vector`, closest first, annotated with `distance` (the operator's
+        value: cosine distance, L2 distance, or the negated inner product)."""
+        distance = METRICS[metric]("embedding", vector)
+        return self.annotate(distance=distance).order_by("distance")[:k]
 
 
 class EmbeddingBase(models.Model):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import connection, transaction
 from django.db.models import Count
 
 from catalog.models import CatalogItem
-from embeddings.models import table_for
-from embeddings.registry import resolve
+from embeddings.models import EMBEDDING_TABLES, EmbeddingSettings, table_for
+from embeddings.registry import default_model_key, resolve
+from embeddings.text import item_text, source_hash
 
 
 @dataclass(frozen=True)
@@ -43,3 +45,128 @@ def coverage(model_key: str) -> dict[str, Coverage]:
 def total_coverage(model_key: str) -> Coverage:
     parts = coverage(model_key).values()
     return Coverage(sum(p.covered for p in parts), sum(p.total for p in parts))
+
+
+@dataclass(frozen=True)
+class TableUsage:
+    dimensions: int
+    table: str
+    rows: int
+    table_bytes: int  # heap and TOAST
+    index_bytes: int
+    total_bytes: int  # pg_total_relation_size: table, TOAST and every index
+
+
+@dataclass(frozen=True)
+class ModelUsage:
+    model_key: str
+    dimensions: int
+    rows: int
+    movies: Coverage
+    series: Coverage
+    stale: int
+    is_active: bool = False
+    is_building: bool = False
+
+    @property
+    def bytes_per_vector(self) -> int:
+        """What one stored vector takes: 4 bytes a dimension (2 for halfvec) plus an 8-byte header."""
+        return (2 if self.dimensions == 3072 else 4) * self.dimensions + 8
+
+    @property
+    def deletable(self) -> bool:
+        return not (self.is_active or self.is_building)
+
+
+def table_usage() -> list[TableUsage]:
+    """Rows and on-disk sizes of every embedding table, smallest dimension first."""
+    usage = []
+    with connection.cursor() as cursor:
+        for dimensions, model in sorted(EMBEDDING_TABLES.items()):
+            table = model._meta.db_table
+            cursor.execute(
+                f"SELECT count(*), pg_table_size(%s), pg_indexes_size(%s), pg_total_relation_size(%s) "
+                f"FROM {connection.ops.quote_name(table)}",
+                [table, table, table],
+            )
+            rows, table_bytes, index_bytes, total_bytes = cursor.fetchone()
+            usage.append(TableUsage(dimensions, table, rows, table_bytes, index_bytes, total_bytes))
+    return usage
+
+
+def database_bytes() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_database_size(current_database())")
+        return int(cursor.fetchone()[0])
+
+
+def current_hashes() -> tuple[list[int], list[str]]:
+    """Every item's id and the hash of the text it would be embedded from now."""
+    fields = ["id", "kind", "title", "year", "tagline", "overview", "genres", "keywords", "cast", "director"]
+    ids, hashes = [], []
+    for item in CatalogItem.objects.only(*fields).order_by().iterator(chunk_size=2000):
+        ids.append(item.pk)
+        hashes.append(source_hash(item_text(item)))
+    return ids, hashes
+
+
+def model_usage() -> list[ModelUsage]:
+    """Per model: rows, coverage of movies and series, and stale rows, in one query.
+
+    The text of an item is built in Python (`item_text`), so its current hashes are computed
+    once and sent as two arrays; PostgreSQL joins them against every table's `source_hash`.
+    """
+    ids, hashes = current_hashes()
+    branches = " UNION ALL ".join(
+        f"SELECT {dims:d} AS dims, item_id, model_key, source_hash FROM {model._meta.db_table}"
+        for dims, model in sorted(EMBEDDING_TABLES.items())
+    )
+    sql = f"""
+        WITH current_hash AS (SELECT * FROM unnest(%s::bigint[], %s::text[]) AS c(item_id, hash))
+        SELECT e.dims, e.model_key, count(*),
+               count(*) FILTER (WHERE i.kind = 'movie'),
+               count(*) FILTER (WHERE i.kind = 'series'),
+               count(*) FILTER (WHERE c.hash IS DISTINCT FROM e.source_hash)
+        FROM ({branches}) e
+        JOIN catalog_catalogitem i ON i.id = e.item_id
+        LEFT JOIN current_hash c ON c.item_id = e.item_id
+        GROUP BY e.dims, e.model_key
+        ORDER BY e.dims, e.model_key
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ids, hashes])
+        found = cursor.fetchall()
+    from embeddings.switching import active_model_key  # switching imports this module
+
+    totals = dict(CatalogItem.objects.values_list("kind").annotate(n=Count("id")).order_by())
+    active, building = active_model_key(), EmbeddingSettings.load().building_model_key
+    return [
+        ModelUsage(
+            model_key=key,
+            dimensions=dims,
+            rows=rows,
+            movies=Coverage(movies, totals.get("movie", 0)),
+            series=Coverage(series, totals.get("series", 0)),
+            stale=stale,
+            is_active=key == active,
+            is_building=key == building,
+        )
+        for dims, key, rows, movies, series, stale in found
+    ]
+
+
+def delete_model_set(model_key: str) -> int:
+    """Delete every vector of a model that neither serves nor is being built; return the count.
+
+    Raises ProtectedModel for the active model and the one being built."""
+    with transaction.atomic():
+        config = EmbeddingSettings.objects.select_for_update().filter(pk=1).first() or EmbeddingSettings.load()
+        if model_key == (config.active_model_key or default_model_key()):  # as active_model_key()
+            raise ProtectedModel(f"{model_key} is the active model: switch to another one before deleting its vectors")
+        if model_key == config.building_model_key:
+            raise ProtectedModel(f"{model_key} is being built: cancel its jobs and choose another model first")
+        return sum(table.objects.for_model(model_key).delete()[0] for table in EMBEDDING_TABLES.values())
+
+
+class ProtectedModel(Exception):
+    """A model set that must not be deleted, with the reason for a person to read."""

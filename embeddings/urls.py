@@ -50,7 +50,9 @@ urlpatterns = [
     ),
     # Storage
     path("storage/", views.storage, name="storage"),
+    path("storage/delete/", views.storage_delete, name="storage_delete"),
     # Similar
     path("similar/<int:item_id>/", views.similar, name="similar"),
     path("similar/tmdb/<int:tmdb_id>/", views.similar_tmdb, name="similar_tmdb"),
+    path("similar/<int:item_id>/embed/", views.similar_embed, name="similar_embed"),
 ]

@@ -1,18 +1,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlencode
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
+from catalog.admin import GENRES
+from catalog.models import CatalogItem
 from embeddings import jobs as job_runner
 from embeddings import registry
 from embeddings.connection import (
@@ -27,9 +33,28 @@ from embeddings.estimates import Estimate, estimate_models
 from embeddings.jobs import JobRefused
 from embeddings.models import EmbeddingJob, EmbeddingSettings
 from embeddings.permissions import CHANGE_SETTINGS, RUN_JOBS, VIEW, role_required
-from embeddings.providers import EmbeddingError
+from embeddings.providers import EmbeddingError, get_provider
 from embeddings.readiness import readiness
-from embeddings.registry import MODELS, UnknownModel, default_model_key
+from embeddings.registry import MODELS, UnknownModel, default_model_key, resolve
+from embeddings.similarity import (
+    MAX_K,
+    METRIC_LABELS,
+    Comparison,
+    Filters,
+    Neighbour,
+    StoredVector,
+    find_titles,
+    neighbours,
+    stored_vectors,
+    table_of,
+)
+from embeddings.storage import (
+    ProtectedModel,
+    database_bytes,
+    delete_model_set,
+    model_usage,
+    table_usage,
+)
 from embeddings.switching import (
     SwitchRefused,
     abandon_switch,
@@ -40,6 +65,7 @@ from embeddings.switching import (
     switch_back,
     switch_now,
 )
+from embeddings.text import item_text, source_hash
 from embeddings.tokens import keep_counts_fresh
 
 # --- Jobs -----------------------------------------------------------------------------------------
@@ -332,17 +358,200 @@ def embedding_test_connection(request: HttpRequest) -> HttpResponse:
 
 @role_required(VIEW)
 def storage(request: HttpRequest) -> HttpResponse:
-    raise Http404("The storage page is not built yet")
+    tables = table_usage()
+    context = {
+        "tables": tables,
+        "largest": max((t.total_bytes for t in tables), default=0) or 1,
+        "models": model_usage(),
+        "database_bytes": database_bytes(),
+        "can_delete": request.user.has_perm(CHANGE_SETTINGS),
+    }
+    return render(request, "embeddings/storage.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(CHANGE_SETTINGS)
+def storage_delete(request: HttpRequest) -> HttpResponse:
+    """GET asks for confirmation; POST deletes the model's set, unless it serves or is building."""
+    model_key = (request.POST if request.method == "POST" else request.GET).get("model", "").strip()
+    usage = next((m for m in model_usage() if m.model_key == model_key), None)
+    if usage is None:
+        messages.error(request, f"No vectors are stored for the model {model_key!r}.")
+        return redirect("embeddings:storage")
+    if request.method == "POST":
+        try:
+            deleted = delete_model_set(model_key)
+        except ProtectedModel as exc:
+            messages.error(request, f"Not deleted: {exc}.")
+        else:
+            messages.success(request, f"Deleted {deleted:,} vectors of {model_key}.")
+        return redirect("embeddings:storage")
+    return render(request, "embeddings/storage_delete.html", {"usage": usage})
 
 
 # --- Similar --------------------------------------------------------------------------------------
 
 
+class NeighbourForm(forms.Form):
+    """The similar page's query string. An invalid field falls back to its default."""
+
+    model = forms.CharField(required=False, max_length=200)
+    compare = forms.CharField(required=False, max_length=200)
+    k = forms.IntegerField(required=False, min_value=1, max_value=MAX_K, label="Top k")
+    metric = forms.ChoiceField(
+        required=False, choices=[("cosine", "Cosine"), ("l2", "L2"), ("ip", "Inner product")]
+    )
+    scope = forms.ChoiceField(required=False, choices=[("same", "Same kind"), ("any", "Any kind")])
+    year_min = forms.IntegerField(required=False, min_value=1800, max_value=2100, label="From year")
+    year_max = forms.IntegerField(required=False, min_value=1800, max_value=2100, label="To year")
+    genre = forms.ChoiceField(
+        required=False, choices=[("", "Any genre"), *((g, g) for g in GENRES)]
+    )
+    q = forms.CharField(required=False, max_length=1000, label="Films like")
+
+    def value(self, name: str, default: Any = None) -> Any:
+        # A field with an error is missing from cleaned_data, so it takes the default.
+        return self.cleaned_data.get(name) or default
+
+
+@dataclass
+class Column:
+    """One model's view of the item: its stored vector (or none) and its neighbours."""
+
+    model_key: str
+    stored: StoredVector | None = None
+    neighbours: list[Neighbour] = dataclass_field(default_factory=list)
+
+
+def _get_item(item_id: int) -> CatalogItem | None:
+    return CatalogItem.objects.filter(pk=item_id).first()
+
+
+def _item_not_found(request: HttpRequest, message: str) -> HttpResponse:
+    return render(request, "embeddings/similar_404.html", {"message": message}, status=404)
+
+
+def _filters(item: CatalogItem, form: NeighbourForm) -> Filters:
+    kind = "" if form.value("scope", "same") == "any" else item.kind
+    return Filters(kind, form.value("year_min"), form.value("year_max"), form.value("genre", ""))
+
+
+def _column(
+    item: CatalogItem, vectors: dict[str, StoredVector], model_key: str, form: NeighbourForm
+) -> Column:
+    stored = vectors.get(model_key)
+    if stored is None:
+        return Column(model_key)
+    found = neighbours(
+        stored.table, model_key, stored.embedding, k=form.value("k", 10),
+        metric=form.value("metric", "cosine"), filters=_filters(item, form), exclude_item_id=item.pk,
+    )  # fmt: skip
+    return Column(model_key, stored, found)
+
+
+def _text_search(
+    item: CatalogItem, model_key: str, form: NeighbourForm
+) -> tuple[list[Neighbour], str]:
+    """Neighbours of the free text, embedded on the query side; or the provider's named error."""
+    table = table_of(model_key)
+    if table is None:
+        return [], f"No vectors are stored for {model_key}."
+    try:
+        [vector] = get_provider(model_key).embed([form.value("q")], query=True)
+    except (EmbeddingError, UnknownModel) as exc:
+        return [], f"{model_key} could not embed the text: {exc}"
+    found = neighbours(
+        table, model_key, vector, k=form.value("k", 10),
+        metric=form.value("metric", "cosine"), filters=_filters(item, form),
+    )  # fmt: skip
+    return found, ""
+
+
+def _keep_query(request: HttpRequest) -> str:
+    """The options a neighbour's link carries along: same models, metric and k, no searches."""
+    keep = {
+        name: request.GET[name]
+        for name in ("model", "compare", "k", "metric")
+        if request.GET.get(name)
+    }
+    return urlencode(keep)
+
+
+def _embeddings_turned_off(model_key: str) -> bool:
+    try:
+        return resolve(model_key).provider == "none"
+    except UnknownModel:
+        return False
+
+
 @role_required(VIEW)
 def similar(request: HttpRequest, item_id: int) -> HttpResponse:
-    raise Http404("The similar page is not built yet")
+    item = _get_item(item_id)
+    if item is None:
+        return _item_not_found(request, f"No catalog item has the id {item_id}.")
+    if request.htmx and "find" in request.GET:
+        found = find_titles(request.GET["find"])
+        return render(
+            request, "embeddings/similar.html#title-results", {"found": found, "searched": True}
+        )
+    form = NeighbourForm(request.GET)
+    form.is_valid()  # fills cleaned_data; the errors are shown beside their fields
+    active = active_model_key()
+    vectors = stored_vectors(item.pk)
+    model_key = form.value("model", active)
+    compare_key = form.value("compare", "")
+    text_results, text_error = _text_search(item, model_key, form) if form.value("q") else ([], "")
+    columns = [_column(item, vectors, model_key, form)]
+    if compare_key and compare_key != model_key:
+        columns.append(_column(item, vectors, compare_key, form))
+    comparison = (
+        Comparison(columns[0].neighbours, columns[1].neighbours) if len(columns) == 2 else None
+    )
+    text = item_text(item)
+    context = {
+        "item": item, "text": text, "current_hash": source_hash(text), "form": form, "vectors": vectors,
+        "active": active, "keep": _keep_query(request),
+        "turned_off": _embeddings_turned_off(active), "columns": columns, "comparison": comparison,
+        "metric_label": METRIC_LABELS[form.value("metric", "cosine")],
+        "text_results": text_results, "text_error": text_error,
+        "found": find_titles(request.GET.get("find", "")), "searched": "find" in request.GET,
+        "can_embed": request.user.has_perm(RUN_JOBS),
+    }  # fmt: skip
+    return render(request, "embeddings/similar.html", context)
 
 
 @role_required(VIEW)
 def similar_tmdb(request: HttpRequest, tmdb_id: int) -> HttpResponse:
-    raise Http404("The similar page is not built yet")
+    """The same page, found by TMDB id (`?kind=movie|series`; movies first when both exist)."""
+    items = CatalogItem.objects.filter(tmdb_id=tmdb_id).order_by("kind")
+    kind = request.GET.get("kind", "")
+    if kind in CatalogItem.Kind.values:
+        items = items.filter(kind=kind)
+    item = items.first()
+    if item is None:
+        return _item_not_found(request, f"No catalog item has the TMDB id {tmdb_id}.")
+    query = request.GET.copy()
+    query.pop("kind", None)
+    url = reverse("embeddings:similar", args=[item.pk])
+    return redirect(f"{url}?{query.urlencode()}" if query else url)
+
+
+@require_POST
+@role_required(RUN_JOBS)
+def similar_embed(request: HttpRequest, item_id: int) -> HttpResponse:
+    """Embed one item now with one model, then show its page again."""
+    from embeddings.jobs import embed_items
+
+    item = _get_item(item_id)
+    if item is None:
+        return _item_not_found(request, f"No catalog item has the id {item_id}.")
+    model_key = request.POST.get("model", "").strip() or active_model_key()
+    try:
+        embed_items([item.pk], model_key)
+    except (EmbeddingError, UnknownModel) as exc:
+        messages.error(request, f"{model_key} could not embed {item}: {exc}")
+    else:
+        messages.success(request, f"Embedded {item} with {model_key}.")
+    return redirect(
+        f"{reverse('embeddings:similar', args=[item.pk])}?{urlencode({'model': model_key})}"
+    )
