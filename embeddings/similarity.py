@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F
 
@@ -27,6 +28,7 @@ METRIC_LABELS = {"cosine": "cosine similarity", "l2": "L2 distance", "ip": "inne
 EF_SEARCH = 100
 # How far an iterative scan may walk before it gives up on a very selective filter.
 MAX_SCAN_TUPLES = 50_000
+GENRES_CACHE_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,20 @@ def exact_neighbour_ids(
         cursor.execute("SET LOCAL enable_indexscan = off")
         cursor.execute("SET LOCAL enable_bitmapscan = off")
         return list(rows.nearest(vector, k=k).values_list("item_id", flat=True))
+
+
+def catalog_genres() -> list[str]:
+    """The genres the catalog has (films and series use different TMDb names), cached briefly:
+    reading them scans every item."""
+
+    def read() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT unnest(genres) AS g FROM {CatalogItem._meta.db_table} ORDER BY g"
+            )
+            return [genre for (genre,) in cursor.fetchall()]
+
+    return cache.get_or_set("similar:catalog-genres", read, GENRES_CACHE_SECONDS)
 
 
 def find_titles(query: str, *, limit: int = 20) -> list[CatalogItem]:

@@ -17,7 +17,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from catalog.admin import GENRES
 from catalog.models import CatalogItem
 from embeddings import jobs as job_runner
 from embeddings import registry
@@ -43,6 +42,7 @@ from embeddings.similarity import (
     Filters,
     Neighbour,
     StoredVector,
+    catalog_genres,
     find_titles,
     neighbours,
     stored_vectors,
@@ -404,10 +404,14 @@ class NeighbourForm(forms.Form):
     scope = forms.ChoiceField(required=False, choices=[("same", "Same kind"), ("any", "Any kind")])
     year_min = forms.IntegerField(required=False, min_value=1800, max_value=2100, label="From year")
     year_max = forms.IntegerField(required=False, min_value=1800, max_value=2100, label="To year")
-    genre = forms.ChoiceField(
-        required=False, choices=[("", "Any genre"), *((g, g) for g in GENRES)]
-    )
+    # Any genre filters, including one new since the cached list of choices was read.
+    genre = forms.CharField(required=False, max_length=60, widget=forms.Select)
     q = forms.CharField(required=False, max_length=1000, label="Films like")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [("", "Any genre"), *((g, g) for g in catalog_genres())]
+        self.fields["genre"].widget.choices = choices
 
     def value(self, name: str, default: Any = None) -> Any:
         # A field with an error is missing from cleaned_data, so it takes the default.
