@@ -128,7 +128,8 @@ def neighbours(
     3. Relaxed order lets the scan return rows slightly out of order; sort by the exact distance.
     """
     k = max(1, min(k, MAX_K))
-    rows = table.objects.for_model(model_key).select_related("item")
+    # The neighbours' own vectors are not shown; parsing them would cost more than the search.
+    rows = table.objects.for_model(model_key).select_related("item").defer("embedding")
     if exclude_item_id is not None:
         rows = rows.exclude(item_id=exclude_item_id)
     if filters.kind:
@@ -140,9 +141,12 @@ def neighbours(
     if filters.genre:
         rows = rows.filter(item__genres__contains=[filters.genre])
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, 2 * k):d}")
-        cursor.execute(f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES:d}")
+        # One round trip; `true` makes each setting local to this transaction.
+        cursor.execute(
+            "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),"
+            " set_config('hnsw.ef_search', %s, true), set_config('hnsw.max_scan_tuples', %s, true)",
+            [str(max(EF_SEARCH, 2 * k)), str(MAX_SCAN_TUPLES)],
+        )
         found = list(rows.nearest(vector, k=k, metric=metric))
     found.sort(key=lambda row: row.distance)
     return [Neighbour(row.item, row.distance, metric) for row in found]

@@ -1,0 +1,309 @@
+"""How fast and how right the neighbour query and the similar page are on a large set.
+
+    python manage.py bench_similar --items 100000 --dims 384 [--json] [--keep]
+
+Builds N synthetic items with random unit vectors under the model key `bench:synthetic` (or
+reuses a set of that size left by --keep), then measures p50 / p95 of the neighbour query the
+page runs and of the whole page render (Django test client, a logged-in superuser), and
+recall@10 against an exact scan. Synthetic rows are removed afterwards unless --keep.
+
+Loading drops the table's HNSW index and rebuilds it after the COPY (one bulk build is much
+faster than 100,000 inserts into the graph); other models' rows in that table are re-indexed too.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import psycopg
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+from pgvector.psycopg import register_vector
+
+from catalog.models import CatalogItem
+from embeddings.models import EMBEDDING_TABLES, EmbeddingBase, table_for
+from embeddings.similarity import Filters, exact_neighbour_ids, neighbours
+
+MODEL_KEY = "bench:synthetic"
+MARKER = "bench:synthetic"  # original_title of the synthetic items, so cleanup finds only them
+FIRST_TMDB_ID = 2_000_000_000
+BENCH_USER = "bench-similar"
+LATENT_DIMS = 32
+GENRES = ["Action", "Comedy", "Drama", "Horror", "Romance", "Thriller"]
+
+
+def _vectors(
+    rng: np.random.Generator, n: int, dims: int, distribution: str, basis: np.ndarray
+) -> np.ndarray:
+    """n random unit vectors.
+
+    `uniform` spreads them evenly over the sphere, where every point is almost as far from its
+    nearest neighbour as from any other: the worst case for any index. `latent` (the default)
+    draws a random point in LATENT_DIMS dimensions, maps it into D with a fixed random basis and
+    adds 20 % noise: text embeddings likewise vary along far fewer directions than they have.
+    """
+    if distribution == "uniform":
+        vectors = rng.standard_normal((n, dims), dtype=np.float32)
+    else:
+        noise = rng.standard_normal((n, dims), dtype=np.float32) * (
+            0.2 * np.sqrt(LATENT_DIMS / dims)
+        )
+        vectors = rng.standard_normal((n, LATENT_DIMS), dtype=np.float32) @ basis + noise
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def _raw_connection() -> psycopg.Connection[Any]:
+    """A connection of our own for COPY, so registering pgvector's binary types leaves Django's
+    connection as it is."""
+    db = settings.DATABASES["default"]
+    conn = psycopg.connect(
+        dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"] or None,
+        host=db["HOST"] or None, port=db["PORT"] or None,
+    )  # fmt: skip
+    register_vector(conn)
+    return conn
+
+
+class Command(BaseCommand):
+    help = "Time the neighbour query and the similar page on a synthetic set; recall@10 vs exact."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--items", type=int, default=100_000)
+        parser.add_argument("--dims", type=int, default=384, choices=sorted(EMBEDDING_TABLES))
+        parser.add_argument("--queries", type=int, default=200, help="neighbour queries to time")
+        parser.add_argument("--pages", type=int, default=100, help="page renders to time")
+        parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument(
+            "--distribution", choices=["latent", "uniform"], default="latent",
+            help="latent: few underlying directions, like text embeddings (default); uniform: the worst case",
+        )  # fmt: skip
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+        parser.add_argument(
+            "--rebuild", action="store_true", help="build a new set even if one is there"
+        )
+        parser.add_argument(
+            "--keep", action="store_true", help="keep the synthetic set for the next run"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        table = table_for(options["dims"])
+        n, quiet = options["items"], options["json"]
+        rng = np.random.default_rng(options["seed"])
+        self.distribution, self.rebuild = options["distribution"], options["rebuild"]
+        try:
+            load_seconds, index_seconds = self._ensure_set(table, n, rng, quiet)
+            ids = list(table.objects.for_model(MODEL_KEY).values_list("item_id", flat=True))
+            sample = [
+                int(i)
+                for i in rng.choice(ids, size=min(options["queries"], len(ids)), replace=False)
+            ]
+            query_ms, recall = self._time_queries(table, sample)
+            page_ms = self._time_pages(sample[: options["pages"]])
+        finally:
+            if not options["keep"]:
+                self._clean_up()
+        result = {
+            "items": n,
+            "dims": options["dims"],
+            "distribution": self.distribution,
+            "query_p50_ms": round(_percentile(query_ms, 0.50), 2),
+            "query_p95_ms": round(_percentile(query_ms, 0.95), 2),
+            "page_p50_ms": round(_percentile(page_ms, 0.50), 2),
+            "page_p95_ms": round(_percentile(page_ms, 0.95), 2),
+            "recall_at_10": round(recall, 4),
+            "load_s": round(load_seconds, 1),
+            "index_build_s": round(index_seconds, 1),
+        }
+        if quiet:
+            self.stdout.write(json.dumps(result))
+            return
+        for key, value in result.items():
+            self.stdout.write(f"{key:>14}: {value}")
+
+    def _ensure_set(
+        self, table: type[EmbeddingBase], n: int, rng: np.random.Generator, quiet: bool
+    ) -> tuple[float, float]:
+        """Reuse a synthetic set of this size, or build one: items, vectors, then the index."""
+        same = table.objects.for_model(MODEL_KEY).filter(source_hash=self._marker()).count() == n
+        if same and not self.rebuild:
+            return 0.0, 0.0
+        self._clean_up()
+        started = time.perf_counter()
+        with _raw_connection() as conn:
+            item_ids = self._copy_items(conn, n, rng)
+            index_sql = self._drop_index(conn, table)
+            try:
+                self._copy_vectors(conn, table, item_ids, rng)
+                loaded = time.perf_counter()
+                if not quiet:
+                    self.stdout.write(
+                        f"loaded {n:,} items and vectors in {loaded - started:.1f} s; building the index…"
+                    )
+            finally:
+                self._build_index(conn, index_sql)
+            conn.execute(f"ANALYZE {table._meta.db_table}")
+            conn.execute(f"ANALYZE {CatalogItem._meta.db_table}")
+        return loaded - started, time.perf_counter() - loaded
+
+    def _marker(self) -> str:
+        return f"synthetic-{self.distribution}-{LATENT_DIMS}"
+
+    def _copy_items(
+        self, conn: psycopg.Connection[Any], n: int, rng: np.random.Generator
+    ) -> list[int]:
+        now = datetime.now(UTC)
+        columns = (
+            'kind, tmdb_id, imdb_id, title, original_title, year, tagline, overview, genres, keywords, "cast", '
+            "director, collection, created_at, updated_at"
+        )
+        years = rng.integers(1950, 2025, size=n)
+        genres = rng.integers(0, len(GENRES), size=n)
+        with (
+            conn.cursor() as cursor,
+            cursor.copy(f"COPY {CatalogItem._meta.db_table} ({columns}) FROM STDIN") as copy,
+        ):
+            for i in range(n):
+                copy.write_row(
+                    ("movie", FIRST_TMDB_ID + i, "", f"Synthetic {i:06d}", MARKER, int(years[i]), "", "",
+                     [GENRES[genres[i]]], [], [], "", "", now, now)
+                )  # fmt: skip
+        rows = conn.execute(
+            f"SELECT id FROM {CatalogItem._meta.db_table} WHERE original_title = %s ORDER BY id",
+            [MARKER],
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def _drop_index(self, conn: psycopg.Connection[Any], table: type[EmbeddingBase]) -> str:
+        name = f"{table._meta.db_table}_hnsw_cosine"
+        row = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = %s", [name]
+        ).fetchone()
+        if row is None:
+            raise RuntimeError(f"the index {name} is missing: run migrate")
+        conn.execute(f"DROP INDEX {name}")
+        conn.commit()
+        return str(row[0])
+
+    def _copy_vectors(
+        self,
+        conn: psycopg.Connection[Any],
+        table: type[EmbeddingBase],
+        item_ids: list[int],
+        rng: np.random.Generator,
+    ) -> None:
+        dims, now = table.dimensions, datetime.now(UTC)
+        basis = rng.standard_normal((LATENT_DIMS, dims), dtype=np.float32)
+        basis /= np.linalg.norm(basis, axis=1, keepdims=True)
+        kind = "halfvec" if dims == 3072 else "vector"
+        sql = f"COPY {table._meta.db_table} (item_id, model_key, embedding, source_hash, created_at) FROM STDIN WITH (FORMAT BINARY)"
+        with conn.cursor() as cursor, cursor.copy(sql) as copy:
+            copy.set_types(["bigint", "varchar", kind, "varchar", "timestamptz"])
+            for start in range(0, len(item_ids), 10_000):
+                size = min(10_000, len(item_ids) - start)
+                chunk = _vectors(rng, size, dims, self.distribution, basis)
+                if kind == "halfvec":
+                    chunk = chunk.astype(np.float16)
+                for item_id, vector in zip(
+                    item_ids[start : start + len(chunk)], chunk, strict=True
+                ):
+                    copy.write_row((item_id, MODEL_KEY, vector, self._marker(), now))
+        conn.commit()
+
+    def _build_index(self, conn: psycopg.Connection[Any], index_sql: str) -> None:
+        # The graph must fit in maintenance_work_mem, or the build slows down many times.
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        conn.execute("SET max_parallel_maintenance_workers = 1")
+        conn.execute(index_sql.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+        conn.commit()
+
+    def _time_queries(
+        self, table: type[EmbeddingBase], sample: list[int]
+    ) -> tuple[list[float], float]:
+        """Time the page's query (same kind, the item left out); recall@10 against exact."""
+        vectors = dict(
+            table.objects.for_model(MODEL_KEY)
+            .filter(item_id__in=sample)
+            .values_list("item_id", "embedding")
+        )
+        for item_id in sample[:20]:  # warm the index into memory
+            neighbours(
+                table,
+                MODEL_KEY,
+                vectors[item_id],
+                k=10,
+                filters=Filters(kind="movie"),
+                exclude_item_id=item_id,
+            )
+        timings, hits = [], 0
+        for item_id in sample:
+            started = time.perf_counter()
+            found = neighbours(
+                table,
+                MODEL_KEY,
+                vectors[item_id],
+                k=10,
+                filters=Filters(kind="movie"),
+                exclude_item_id=item_id,
+            )
+            timings.append((time.perf_counter() - started) * 1000)
+            exact = exact_neighbour_ids(
+                table, MODEL_KEY, vectors[item_id], k=10, exclude_item_id=item_id
+            )
+            hits += len({n.item.pk for n in found} & set(exact))
+        return timings, hits / (10 * len(sample))
+
+    def _time_pages(self, sample: list[int]) -> list[float]:
+        user, _ = User.objects.get_or_create(
+            username=BENCH_USER, defaults={"is_staff": True, "is_superuser": True}
+        )
+        client = Client(SERVER_NAME="localhost")
+        client.force_login(user)
+        timings = []
+        for i, item_id in enumerate([*sample[:5], *sample]):
+            url = reverse("embeddings:similar", args=[item_id])
+            started = time.perf_counter()
+            response = client.get(url, {"model": MODEL_KEY})
+            elapsed = (time.perf_counter() - started) * 1000
+            if response.status_code != 200 or b"neighbour-link" not in response.content:
+                raise RuntimeError(f"{url} answered {response.status_code} without neighbours")
+            if i >= 5:  # the first renders warm the template cache
+                timings.append(elapsed)
+        return timings
+
+    def _clean_up(self) -> None:
+        """Delete the synthetic items and every row that points at them, in SQL: the ORM would
+        collect 100,000 objects first."""
+        items = CatalogItem._meta.db_table
+        synthetic = f"SELECT id FROM {items} WHERE original_title = %s AND tmdb_id >= %s"
+        with connection.cursor() as cursor:
+            for model in EMBEDDING_TABLES.values():
+                cursor.execute(
+                    f"DELETE FROM {model._meta.db_table} WHERE model_key = %s", [MODEL_KEY]
+                )
+                cursor.execute(
+                    f"DELETE FROM {model._meta.db_table} WHERE item_id IN ({synthetic})",
+                    [MARKER, FIRST_TMDB_ID],
+                )
+            for dependent in ("embeddings_jobfailure", "embeddings_tokencount"):
+                cursor.execute(
+                    f"DELETE FROM {dependent} WHERE item_id IN ({synthetic})",
+                    [MARKER, FIRST_TMDB_ID],
+                )
+            cursor.execute(
+                f"DELETE FROM {items} WHERE original_title = %s AND tmdb_id >= %s",
+                [MARKER, FIRST_TMDB_ID],
+            )
+        User.objects.filter(username=BENCH_USER).delete()
