@@ -544,18 +544,24 @@ def similar_tmdb(request: HttpRequest, tmdb_id: int) -> HttpResponse:
 @role_required(RUN_JOBS)
 def similar_embed(request: HttpRequest, item_id: int) -> HttpResponse:
     """Embed one item now with one model, then show its page again."""
-    from embeddings.jobs import embed_items
+    from embeddings.jobs import JobRefused, embed_items
 
     item = _get_item(item_id)
     if item is None:
         return _item_not_found(request, f"No catalog item has the id {item_id}.")
     model_key = request.POST.get("model", "").strip() or active_model_key()
     try:
-        embed_items([item.pk], model_key)
-    except (EmbeddingError, UnknownModel) as exc:
+        result = embed_items([item.pk], model_key)
+    except (JobRefused, EmbeddingError) as exc:
         messages.error(request, f"{model_key} could not embed {item}: {exc}")
     else:
-        messages.success(request, f"Embedded {item} with {model_key}.")
-    return redirect(
-        f"{reverse('embeddings:similar', args=[item.pk])}?{urlencode({'model': model_key})}"
-    )
+        if result.failed:
+            messages.error(
+                request, f"{model_key} could not embed {item}: {'; '.join(result.errors)}"
+            )
+        elif result.done:
+            messages.success(request, f"Embedded {item} with {model_key}.")
+        else:
+            messages.info(request, f"{item} has no text to embed, or its vector is up to date.")
+    url = reverse("embeddings:similar", args=[item.pk])
+    return redirect(f"{url}?{urlencode({'model': model_key})}")
