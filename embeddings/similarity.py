@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Subquery
 
 from catalog.models import CatalogItem
 from embeddings.models import EMBEDDING_TABLES, EmbeddingBase, table_for
@@ -61,13 +61,20 @@ class Neighbour:
 class StoredVector:
     model_key: str
     table: type[EmbeddingBase]
-    embedding: Any
+    item_id: int
     source_hash: str
     created_at: datetime
 
     @property
     def dimensions(self) -> int:
         return self.table.dimensions
+
+    @property
+    def embedding(self) -> Subquery:
+        """The vector as a subquery: PostgreSQL reads it once for the index scan, and it never
+        travels to Python and back as thousands of digits."""
+        row = self.table.objects.for_model(self.model_key).filter(item_id=self.item_id)
+        return Subquery(row.values("embedding")[:1])
 
 
 @dataclass
@@ -90,10 +97,9 @@ def stored_vectors(item_id: int) -> dict[str, StoredVector]:
     """Every model that has a vector for this item, by model key."""
     found: dict[str, StoredVector] = {}
     for table in EMBEDDING_TABLES.values():
-        for row in table.objects.filter(item_id=item_id).order_by("model_key"):
-            found[row.model_key] = StoredVector(
-                row.model_key, table, row.embedding, row.source_hash, row.created_at
-            )
+        rows = table.objects.filter(item_id=item_id).order_by("model_key")
+        for key, source, created_at in rows.values_list("model_key", "source_hash", "created_at"):
+            found[key] = StoredVector(key, table, item_id, source, created_at)
     return found
 
 
@@ -120,7 +126,8 @@ def neighbours(
     filters: Filters = Filters(),
     exclude_item_id: int | None = None,
 ) -> list[Neighbour]:
-    """The k items closest to `vector` among this model's rows that pass the filters.
+    """The k items closest to `vector` (floats, or an expression such as
+    `StoredVector.embedding`) among this model's rows that pass the filters.
 
     1. Narrow the model's rows by the filters (a join to the catalog for kind, year and genre).
     2. Inside one transaction, turn on pgvector's iterative index scan so a selective filter, or
