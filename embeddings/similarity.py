@@ -188,7 +188,8 @@ def catalog_genres() -> list[str]:
             )
             return [genre for (genre,) in cursor.fetchall()]
 
-    return cache.get_or_set("similar:catalog-genres", read, GENRES_CACHE_SECONDS)
+    genres: list[str] = cache.get_or_set("similar:catalog-genres", read, GENRES_CACHE_SECONDS) or []
+    return genres
 
 
 def find_titles(query: str, *, limit: int = 20) -> list[CatalogItem]:
