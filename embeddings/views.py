@@ -489,7 +489,7 @@ def _embeddings_turned_off(model_key: str) -> bool:
 
 
 @role_required(VIEW)
-def similar(request: HttpRequest, item_id: int) -> HttpResponse:
+def similar(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     item = _get_item(item_id)
     if item is None:
         return _item_not_found(request, f"No catalog item has the id {item_id}.")
@@ -544,14 +544,12 @@ def similar_tmdb(request: HttpRequest, tmdb_id: int) -> HttpResponse:
 @role_required(RUN_JOBS)
 def similar_embed(request: HttpRequest, item_id: int) -> HttpResponse:
     """Embed one item now with one model, then show its page again."""
-    from embeddings.jobs import JobRefused, embed_items
-
     item = _get_item(item_id)
     if item is None:
         return _item_not_found(request, f"No catalog item has the id {item_id}.")
     model_key = request.POST.get("model", "").strip() or active_model_key()
     try:
-        result = embed_items([item.pk], model_key)
+        result = job_runner.embed_items([item.pk], model_key)
     except (JobRefused, EmbeddingError) as exc:
         messages.error(request, f"{model_key} could not embed {item}: {exc}")
     else:
