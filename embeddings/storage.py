@@ -38,7 +38,8 @@ def coverage(model_key: str) -> dict[str, Coverage]:
         .order_by()
     )
     return {
-        kind: Coverage(covered.get(kind, 0), totals.get(kind, 0)) for kind in CatalogItem.Kind.values
+        kind: Coverage(covered.get(kind, 0), totals.get(kind, 0))
+        for kind in CatalogItem.Kind.values
     }
 
 
@@ -102,7 +103,18 @@ def database_bytes() -> int:
 
 def current_hashes() -> tuple[list[int], list[str]]:
     """Every item's id and the hash of the text it would be embedded from now."""
-    fields = ["id", "kind", "title", "year", "tagline", "overview", "genres", "keywords", "cast", "director"]
+    fields = [
+        "id",
+        "kind",
+        "title",
+        "year",
+        "tagline",
+        "overview",
+        "genres",
+        "keywords",
+        "cast",
+        "director",
+    ]
     ids, hashes = [], []
     for item in CatalogItem.objects.only(*fields).order_by().iterator(chunk_size=2000):
         ids.append(item.pk)
@@ -160,12 +172,21 @@ def delete_model_set(model_key: str) -> int:
 
     Raises ProtectedModel for the active model and the one being built."""
     with transaction.atomic():
-        config = EmbeddingSettings.objects.select_for_update().filter(pk=1).first() or EmbeddingSettings.load()
+        config = (
+            EmbeddingSettings.objects.select_for_update().filter(pk=1).first()
+            or EmbeddingSettings.load()
+        )
         if model_key == (config.active_model_key or default_model_key()):  # as active_model_key()
-            raise ProtectedModel(f"{model_key} is the active model: switch to another one before deleting its vectors")
+            raise ProtectedModel(
+                f"{model_key} is the active model: switch to another one before deleting its vectors"
+            )
         if model_key == config.building_model_key:
-            raise ProtectedModel(f"{model_key} is being built: cancel its jobs and choose another model first")
-        return sum(table.objects.for_model(model_key).delete()[0] for table in EMBEDDING_TABLES.values())
+            raise ProtectedModel(
+                f"{model_key} is being built: cancel its jobs and choose another model first"
+            )
+        return sum(
+            table.objects.for_model(model_key).delete()[0] for table in EMBEDDING_TABLES.values()
+        )
 
 
 class ProtectedModel(Exception):
