@@ -59,3 +59,21 @@ def role_required(perm: str) -> Callable[[View], View]:
         return wrapped
 
     return decorator
+
+
+def ensure_roles(**kwargs: Any) -> None:
+    """Create the role groups with their permissions when missing (after every migrate, and after
+    a test flush, which empties the tables the data migration filled)."""
+    from django.contrib.auth.models import Group, Permission
+
+    for name, perms in ROLES.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        wanted = []
+        for dotted in perms:
+            app_label, codename = dotted.split(".")
+            permission = Permission.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            if permission is not None:
+                wanted.append(permission)
+        group.permissions.add(*wanted)

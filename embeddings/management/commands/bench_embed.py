@@ -45,7 +45,7 @@ class Command(BaseCommand):
     help = "Measure a provider's embedding throughput on texts built from a TMDB CSV."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--csv", default="data/tmdb_movies_10k.csv")
+        parser.add_argument("--csv", default="../shared/data/tmdb_movies_10k.csv")
         parser.add_argument("--count", type=int, default=1000)
         parser.add_argument("--model", default="")
 
