@@ -4,7 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 from pgvector.django import (
     CosineDistance,
@@ -82,7 +82,9 @@ def _meta(dimensions: int, opclass: str) -> type:
             "db_table": table,
             "verbose_name": f"embedding ({dimensions} d)",
             "constraints": [
-                models.UniqueConstraint(fields=["item", "model_key"], name=f"{table}_unique_item_model"),
+                models.UniqueConstraint(
+                    fields=["item", "model_key"], name=f"{table}_unique_item_model"
+                ),
             ],
             "indexes": [
                 models.Index(fields=["model_key", "item"], name=f"{table}_model_item"),
@@ -137,6 +139,35 @@ EMBEDDING_TABLES: dict[int, type[EmbeddingBase]] = {
     1536: Embedding1536,
     3072: Embedding3072,
 }
+
+
+def _hnsw_index(table: type[EmbeddingBase]) -> HnswIndex:
+    return next(index for index in table._meta.indexes if isinstance(index, HnswIndex))
+
+
+def drop_hnsw_index(table: type[EmbeddingBase]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP INDEX IF EXISTS "{_hnsw_index(table).name}"')
+
+
+def ensure_hnsw_index(table: type[EmbeddingBase]) -> bool:
+    """Build the table's HNSW index if it is missing (after a bulk load); True when built."""
+    index = _hnsw_index(table)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [index.name])
+        if cursor.fetchone():
+            return False
+    with connection.schema_editor(atomic=True) as editor:
+        sql = str(index.create_sql(table, editor)).replace(
+            "CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1
+        )
+        # The build is one pass over the table; memory keeps the graph out of temporary files.
+        editor.execute(f"SET LOCAL maintenance_work_mem = '{settings.HNSW_BUILD_MEMORY}'")
+        # Inside a caller's transaction, deferred foreign-key checks must run before the build.
+        editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        editor.execute(sql)
+        editor.execute("SET CONSTRAINTS ALL DEFERRED")
+    return True
 
 
 def table_for(dimensions: int) -> type[EmbeddingBase]:
@@ -280,7 +311,9 @@ class JobFailure(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["job", "item"], name="job_failure_unique_item")]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "item"], name="job_failure_unique_item")
+        ]
 
 
 class TokenCount(models.Model):
@@ -293,7 +326,9 @@ class TokenCount(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["item", "tokenizer"], name="token_count_unique_item_tokenizer")
+            models.UniqueConstraint(
+                fields=["item", "tokenizer"], name="token_count_unique_item_tokenizer"
+            )
         ]
 
 

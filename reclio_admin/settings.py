@@ -133,6 +133,9 @@ EMBEDDING_RETRY_BACKOFF = env_float("EMBEDDING_RETRY_BACKOFF", 1.0, minimum=0.0)
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 64, minimum=1, maximum=2048)
 JOB_HEARTBEAT_TIMEOUT = env_int("JOB_HEARTBEAT_TIMEOUT", 120, minimum=5)
 JOB_MAX_FAILED_BATCHES = env_int("JOB_MAX_FAILED_BATCHES", 3, minimum=1)
+# A job at least this large into an empty table loads without the HNSW index, then builds it.
+JOB_BULK_LOAD_MIN_ITEMS = env_int("JOB_BULK_LOAD_MIN_ITEMS", 1000, minimum=1)
+HNSW_BUILD_MEMORY = env_str("HNSW_BUILD_MEMORY", "512MB")
 
 # --- Background work: django-q2 with the database as broker --------------------------------------
 _Q_TIMEOUT = env_int("Q_TIMEOUT", 6 * 3600, minimum=60)

@@ -8,6 +8,9 @@ Three measurements, all through `embeddings.jobs.run_job`:
    `SentenceTransformer.encode` on the same texts in the same run (their ratio is what the
    pipeline costs on top of the model);
 3. a `stale` rerun over the whole catalog with nothing changed.
+
+The first free run fills an empty table, so, as in production, it loads without the HNSW index
+and builds the index once at the end; that build is inside the measured time.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from django.db import connection, connections
 
 from catalog.models import CatalogItem
 from embeddings import jobs
-from embeddings.models import Embedding384, EmbeddingJob
+from embeddings.models import Embedding384, EmbeddingJob, drop_hnsw_index, ensure_hnsw_index
 from embeddings.providers import get_provider
 from embeddings.providers.base import Provider
 from embeddings.registry import DEFAULT_MODEL_KEY, ModelSpec, ResolvedModel
@@ -92,8 +95,10 @@ class Command(BaseCommand):
             return
         self.stdout.write(
             f"free provider:  {result['free_items_per_s']:.0f} items/s over {movies} items "
-            f"({result['workers']:.0f} worker(s)); "
-            f"{result['free_items_per_s_without_hnsw']:.0f} items/s without the HNSW index\n"
+            f"({result['workers']:.0f} worker(s)), HNSW index built at the end included "
+            f"(the build alone: {result['free_index_build_s']:.1f} s); "
+            f"{result['free_items_per_s_with_live_index']:.0f} items/s into a table that keeps "
+            "its index\n"
             f"local model:    {result['local_items_per_s']:.1f} items/s through the pipeline, "
             f"{result['raw_encode_per_s']:.1f} texts/s raw encode "
             f"(ratio {result['local_ratio']:.3f}) over {series} items\n"
@@ -121,21 +126,25 @@ class Command(BaseCommand):
         matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
         provider = PrecomputedProvider(dict(zip(texts, matrix.tolist(), strict=True)))
         say(f"Free provider: whole pipeline over the catalog, {workers} worker(s)…")
+        # An empty table: the job loads without the HNSW index and builds it at the end (timed).
         job, seconds = _timed_job("movie", provider, "all", batch_size, workers)
         say("Stale rerun with nothing changed…")
         rerun, stale_seconds = _timed_job("movie", provider, "stale", batch_size)
         if rerun.done:
             raise CommandError(f"the stale rerun embedded {rerun.done} items; expected none")
-        # The same run again without the HNSW index (in this scratch database only): how much of
-        # the time is PostgreSQL growing the index rather than the pipeline itself.
-        say("Free provider again, without the HNSW index, to show its share…")
-        Embedding384.objects.all().delete()
-        with connection.cursor() as cursor:
-            cursor.execute("DROP INDEX embeddings_384_hnsw_cosine")
-        bare, bare_seconds = _timed_job("movie", provider, "all", batch_size, workers)
+        # The same vectors again into a table that already holds rows: the index stays and
+        # PostgreSQL grows it row by row, as when a table serves another model meanwhile.
+        say("Free provider again into a table that keeps its HNSW index…")
+        incremental, incremental_seconds = _timed_job("movie", provider, "all", batch_size, workers)
+        say("Building the HNSW index alone, for its share of the first run…")
+        drop_hnsw_index(Embedding384)
+        started = time.perf_counter()
+        ensure_hnsw_index(Embedding384)
+        build_seconds = time.perf_counter() - started
         return {
             "free_items_per_s": job.done / seconds,
-            "free_items_per_s_without_hnsw": bare.done / bare_seconds,
+            "free_index_build_s": build_seconds,
+            "free_items_per_s_with_live_index": incremental.done / incremental_seconds,
             "stale_rerun_s": stale_seconds,
             "workers": workers,
         }
