@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections
 
@@ -69,7 +70,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--local-items", type=int, default=1000, help="Items for the local-model part."
         )
-        parser.add_argument("--batch-size", type=int, default=64)
+        parser.add_argument(
+            "--batch-size", type=int, default=settings.EMBEDDING_BATCH_SIZE, help="Items per batch."
+        )
         parser.add_argument(
             "--repeat", type=int, default=2, help="Local-model runs; the best counts."
         )
