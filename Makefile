@@ -9,12 +9,13 @@ PIP := $(PY) -m pip --disable-pip-version-check --quiet
 run: $(VENV)/.installed
 	exec $(PY) manage.py run
 
-test: $(VENV)/.installed-test
+test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
 
 install: $(VENV)/.installed
 

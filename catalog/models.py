@@ -32,7 +32,10 @@ class CatalogItem(models.Model):
     keywords = ArrayField(models.CharField(max_length=120), default=list, blank=True)
     cast = ArrayField(models.CharField(max_length=200), default=list, blank=True)
     director = models.CharField(
-        "director / creators", max_length=300, blank=True, help_text="Director of a film, creators of a series."
+        "director / creators",
+        max_length=300,
+        blank=True,
+        help_text="Director of a film, creators of a series.",
     )
     collection = models.CharField(max_length=200, blank=True)
     runtime = models.PositiveIntegerField("runtime (min)", null=True, blank=True)
@@ -48,7 +51,9 @@ class CatalogItem(models.Model):
     class Meta:
         ordering = ["title", "year"]
         constraints = [
-            models.UniqueConstraint(fields=["kind", "tmdb_id"], name="catalog_item_unique_kind_tmdb_id"),
+            models.UniqueConstraint(
+                fields=["kind", "tmdb_id"], name="catalog_item_unique_kind_tmdb_id"
+            ),
         ]
         indexes = [
             GinIndex(fields=["genres"], name="catalog_item_genres_gin"),

@@ -563,8 +563,14 @@ def _still_needed(
         w
         for w in chunk
         if w.item_id in claimed
-        and not _up_to_date(job.mode, w.hash, *stored.get(w.item_id, (None, None)), job.started_at)
+        and not _up_to_date(job.mode, w.hash, *_stored_of(stored, w.item_id), job.started_at)
     ]
+
+
+def _stored_of(
+    stored: dict[int, tuple[str, datetime]], item_id: int
+) -> tuple[str | None, datetime | None]:
+    return stored.get(item_id, (None, None))
 
 
 def _by_length(work: list[Work]) -> list[Work]:

@@ -43,6 +43,7 @@ class EmbeddingBase(models.Model):
     """One vector per (catalog item, model). Subclasses fix the dimension and the table."""
 
     dimensions: int = 0
+    embedding: Any  # a VectorField or HalfVectorField of the subclass's dimension
 
     item = models.ForeignKey(CatalogItem, on_delete=models.CASCADE, related_name="+")
     model_key = models.CharField(max_length=200)
@@ -54,16 +55,16 @@ class EmbeddingBase(models.Model):
     class Meta:
         abstract = True
 
-    def clean_fields(self, exclude: Any = None) -> None:
-        super().clean_fields(exclude)
-        check_dimensions(self.embedding, self.dimensions)
+    def __str__(self) -> str:
+        return f"{self.model_key} · item {self.item_id}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         check_dimensions(self.embedding, self.dimensions)
         super().save(*args, **kwargs)
 
-    def __str__(self) -> str:
-        return f"{self.model_key} · item {self.item_id}"
+    def clean_fields(self, exclude: Any = None) -> None:
+        super().clean_fields(exclude)
+        check_dimensions(self.embedding, self.dimensions)
 
 
 def check_dimensions(vector: Any, dimensions: int) -> None:
@@ -73,7 +74,7 @@ def check_dimensions(vector: Any, dimensions: int) -> None:
         raise ValidationError(f"expected a vector of {dimensions} dimensions, got {size}")
 
 
-def _meta(dimensions: int, opclass: str) -> type:
+def _meta(dimensions: int, opclass: str) -> Any:
     table = f"embeddings_{dimensions}"
     return type(
         "Meta",
@@ -203,14 +204,14 @@ class EmbeddingSettings(models.Model):
     def __str__(self) -> str:
         return "Embedding settings"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.pk = 1
+        super().save(*args, **kwargs)
+
     @classmethod
     def load(cls) -> EmbeddingSettings:
         obj, _ = cls.objects.get_or_create(pk=1)
         return obj
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self.pk = 1
-        super().save(*args, **kwargs)
 
 
 class EmbeddingJob(models.Model):
@@ -315,6 +316,9 @@ class JobFailure(models.Model):
             models.UniqueConstraint(fields=["job", "item"], name="job_failure_unique_item")
         ]
 
+    def __str__(self) -> str:
+        return f"item {self.item_id} in job {self.job_id}: {self.reason[:80]}"
+
 
 class TokenCount(models.Model):
     """Cached token count of an item's text for one tokenizer, fresh while source_hash matches."""
@@ -331,6 +335,9 @@ class TokenCount(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"item {self.item_id}: {self.tokens} tokens ({self.tokenizer})"
+
 
 class HealthCheck(models.Model):
     """One probe of a provider: did it embed, how fast, or the named error."""
@@ -344,3 +351,9 @@ class HealthCheck(models.Model):
     class Meta:
         ordering = ["-checked_at"]
         get_latest_by = "checked_at"
+
+    def __str__(self) -> str:
+        outcome = (
+            f"{self.latency_ms:.0f} ms" if self.ok and self.latency_ms is not None else self.error
+        )
+        return f"{self.model_key}: {'ok' if self.ok else 'failed'} ({outcome})"

@@ -43,7 +43,9 @@ def item_text(item: _Item) -> str:
     if cast := [c for c in map(_clean, item.cast) if c]:
         lines.append("Starring: " + ", ".join(cast) + ".")
     if director := _clean(item.director):
-        lines.append(("Created by: " if item.kind == "series" else "Directed by: ") + director + ".")
+        lines.append(
+            ("Created by: " if item.kind == "series" else "Directed by: ") + director + "."
+        )
     return " ".join(lines)
 
 

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.django_db
 
 def test_the_five_embedding_tables_have_hnsw_cosine_indexes() -> None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT tablename, indexdef FROM pg_indexes WHERE indexdef ILIKE '%USING hnsw%'")
+        cursor.execute(
+            "SELECT tablename, indexdef FROM pg_indexes WHERE indexdef ILIKE '%USING hnsw%'"
+        )
         indexes = dict(cursor.fetchall())
     assert set(indexes) == {f"embeddings_{d}" for d in (384, 768, 1024, 1536, 3072)}
     assert "vector_cosine_ops" in indexes["embeddings_384"]
@@ -32,7 +34,9 @@ def test_the_3072_table_stores_halfvec_and_the_others_vector() -> None:
 def test_a_vector_of_the_wrong_dimension_is_refused_before_storage() -> None:
     item = make_item(title="Heat")
     with pytest.raises(ValidationError, match="expected a vector of 384 dimensions, got 3"):
-        Embedding384.objects.create(item=item, model_key="local:x", embedding=[1, 2, 3], source_hash="h")
+        Embedding384.objects.create(
+            item=item, model_key="local:x", embedding=[1, 2, 3], source_hash="h"
+        )
     assert Embedding384.objects.count() == 0
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -15,7 +19,7 @@ from tests.jobs.conftest import LOCAL_MODEL
 
 pytestmark = pytest.mark.django_db
 Status = EmbeddingJob.Status
-HTMX = {"HTTP_HX_REQUEST": "true"}
+HTMX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
 
 
 def a_job(status: str = Status.RUNNING, kind: str = "movie", **fields: object) -> EmbeddingJob:
@@ -68,7 +72,7 @@ def test_job_actions_refuse_curators_and_answer_get_with_405(
     assert job.status == Status.INTERRUPTED
 
 
-def test_a_post_without_the_csrf_token_is_refused(staff_user: object) -> None:
+def test_a_post_without_the_csrf_token_is_refused(staff_user: User) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(staff_user)
 
@@ -120,7 +124,7 @@ def test_a_row_url_without_htmx_goes_back_to_the_page(staff_client: Client) -> N
 def test_a_row_whose_worker_died_shows_interrupted_with_a_resume_button(
     staff_client: Client,
 ) -> None:
-    job = a_job(heartbeat_at=timezone.now() - timezone.timedelta(hours=1))
+    job = a_job(heartbeat_at=timezone.now() - timedelta(hours=1))
 
     row = staff_client.get(reverse("embeddings:job_row", args=[job.pk]), **HTMX).content.decode()
 

@@ -28,9 +28,10 @@ def at_angle(dimensions: int, degrees: float) -> list[float]:
 def embed(
     item: CatalogItem, table: type[EmbeddingBase], model_key: str, vector: list[float]
 ) -> Any:
-    return table.objects.create(
-        item=item, model_key=model_key, embedding=vector, source_hash=source_hash(item_text(item))
-    )
+    row: Any = table(item=item, model_key=model_key, source_hash=source_hash(item_text(item)))
+    row.embedding = vector
+    row.save()
+    return row
 
 
 def item_at(

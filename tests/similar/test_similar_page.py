@@ -153,7 +153,9 @@ def test_the_title_search_lists_matching_items_and_answers_htmx_with_the_partial
     curator_client: Client, heat: CatalogItem
 ) -> None:
     html = curator_client.get(_url(heat.pk, find="thi")).content.decode()
-    thief = re.search(r'<ul id="title-results">(.*?)</ul>', html, re.S).group(1)
+    found = re.search(r'<ul id="title-results">(.*?)</ul>', html, re.S)
+    assert found is not None
+    thief = found.group(1)
     assert "Thief (1991)" in thief and "Heat" not in thief
     partial = curator_client.get(
         _url(heat.pk, find="ron"), headers={"HX-Request": "true"}

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -33,7 +35,7 @@ def vectors() -> None:
     config.save()
 
 
-def _pg(sql: str, *params: object) -> int:
+def _pg(sql: str, *params: Any) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.fetchone()[0])
@@ -87,7 +89,9 @@ def test_the_page_shows_the_sizes_the_chart_and_the_database_total(
     assert re.search(rf'<tr data-table="embeddings_384">.*?data-bytes="{total_384}"', html, re.S)
     assert html.count("<rect") == 10  # table and index bars for five tables
     assert 'id="database-total"' in html
-    row = re.search(rf'<tr data-model="{OLD}">(.*?)</tr>', html, re.S).group(1)
+    found = re.search(rf'<tr data-model="{OLD}">(.*?)</tr>', html, re.S)
+    assert found is not None
+    row = found.group(1)
     assert "2 / 3 (66.7 %)" in row  # movies covered
     assert "Delete…" not in row  # a curator may not delete
 
@@ -123,7 +127,7 @@ def test_deleting_the_active_or_the_building_set_is_refused(
 
 
 def test_only_embedding_admins_may_delete_and_only_by_post_with_csrf(
-    role_clients: dict[str, Client], admin_user: object, vectors: None
+    role_clients: dict[str, Client], admin_user: User, vectors: None
 ) -> None:
     url = reverse("embeddings:storage_delete")
     for role, status in (("staff", 403), ("curator", 403), ("outsider", 403), ("anonymous", 302)):

@@ -34,7 +34,9 @@ class Command(BaseCommand):
     help = "Run the dashboard: database, worker and web server, until Ctrl-C."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--no-worker", action="store_true", help="Do not start a django-q2 worker.")
+        parser.add_argument(
+            "--no-worker", action="store_true", help="Do not start a django-q2 worker."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
@@ -96,9 +98,15 @@ class Command(BaseCommand):
 
     def _banner(self, host: str, port: int, password: str | None, took: float) -> None:
         url = f"http://{host}:{port}/admin/"
-        lines = ["", f"Reclio Admin is running at {url}  (ready in {took:.1f} s)", "  user:      admin"]
+        lines = [
+            "",
+            f"Reclio Admin is running at {url}  (ready in {took:.1f} s)",
+            "  user:      admin",
+        ]
         if password:
-            lines.append(f"  password:  {password}   (shown once; kept in {settings.DATA_DIR / 'admin-password'})")
+            lines.append(
+                f"  password:  {password}   (shown once; kept in {settings.DATA_DIR / 'admin-password'})"
+            )
         elif env_str("RECLIO_ADMIN_PASSWORD"):
             lines.append("  password:  the value of RECLIO_ADMIN_PASSWORD")
         else:
