@@ -68,6 +68,13 @@ from embeddings.switching import (
 from embeddings.text import item_text, source_hash
 from embeddings.tokens import keep_counts_fresh
 
+
+def _admin_context(request: HttpRequest, title: str | None = None) -> dict[str, Any]:
+    """What the admin's own pages get: site header, user links, the sidebar's apps. Pages that
+    write their own heading pass no title, so the admin does not print a second one."""
+    return admin.site.each_context(request) | ({"title": title} if title else {})
+
+
 # --- Jobs -----------------------------------------------------------------------------------------
 
 JOB_ROW = "embeddings/jobs.html#job_row"
@@ -116,7 +123,7 @@ def jobs(request: HtmxHttpRequest) -> HttpResponse:
         "modes": EmbeddingJob.Mode.choices,
         "default_batch_size": settings.EMBEDDING_BATCH_SIZE,
     }
-    return render(request, "embeddings/jobs.html", context)
+    return render(request, "embeddings/jobs.html", context | _admin_context(request))
 
 
 @role_required(VIEW)
@@ -228,11 +235,6 @@ def _switch_context() -> dict[str, Any]:
         "building_jobs": list(jobs) if building else [],
         "previous_available": bool(previous) and set_exists(previous),
     }
-
-
-def _admin_context(request: HttpRequest, title: str) -> dict[str, Any]:
-    """What the admin's own pages get: site header, user links, the sidebar's apps."""
-    return admin.site.each_context(request) | {"title": title}
 
 
 def _provider_groups(estimates: list[Estimate], config: EmbeddingSettings) -> list[dict[str, Any]]:
@@ -366,7 +368,7 @@ def storage(request: HttpRequest) -> HttpResponse:
         "database_bytes": database_bytes(),
         "can_delete": request.user.has_perm(CHANGE_SETTINGS),
     }
-    return render(request, "embeddings/storage.html", context)
+    return render(request, "embeddings/storage.html", context | _admin_context(request))
 
 
 @require_http_methods(["GET", "POST"])
@@ -386,7 +388,9 @@ def storage_delete(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Deleted {deleted:,} vectors of {model_key}.")
         return redirect("embeddings:storage")
-    return render(request, "embeddings/storage_delete.html", {"usage": usage})
+    return render(
+        request, "embeddings/storage_delete.html", {"usage": usage} | _admin_context(request)
+    )
 
 
 # --- Similar --------------------------------------------------------------------------------------
@@ -432,7 +436,12 @@ def _get_item(item_id: int) -> CatalogItem | None:
 
 
 def _item_not_found(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "embeddings/similar_404.html", {"message": message}, status=404)
+    return render(
+        request,
+        "embeddings/similar_404.html",
+        {"message": message} | _admin_context(request),
+        status=404,
+    )
 
 
 def _filters(item: CatalogItem, form: NeighbourForm) -> Filters:
@@ -521,7 +530,7 @@ def similar(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
         "found": find_titles(request.GET.get("find", "")), "searched": "find" in request.GET,
         "can_embed": request.user.has_perm(RUN_JOBS),
     }  # fmt: skip
-    return render(request, "embeddings/similar.html", context)
+    return render(request, "embeddings/similar.html", context | _admin_context(request))
 
 
 @role_required(VIEW)
