@@ -38,7 +38,7 @@ from embeddings.models import (
 )
 from embeddings.providers import EmbeddingError, Provider, get_provider
 from embeddings.registry import UnknownModel, resolve
-from embeddings.text import item_text, source_hash
+from embeddings.text import TEXT_FIELDS, ItemFields, item_text, source_hash
 
 logger = logging.getLogger(__name__)
 
@@ -48,35 +48,9 @@ TASK_NAMES = {"movie": "generate-movie-embeddings", "series": "generate-series-e
 SCHEDULE_SYNC = "Daily content sync"
 SCHEDULE_HEALTH = "Hourly provider health check"
 
-_TEXT_FIELDS = (
-    "kind",
-    "title",
-    "year",
-    "tagline",
-    "overview",
-    "genres",
-    "keywords",
-    "cast",
-    "director",
-)
-
 
 class JobRefused(Exception):
     """Why a job cannot be started, cancelled or resumed; shown to the user as is."""
-
-
-@dataclass(slots=True)
-class _ItemFields:
-    # The fields `item_text` reads, without building model instances for 10k rows.
-    kind: str
-    title: str
-    year: int | None
-    tagline: str
-    overview: str
-    genres: list[str]
-    keywords: list[str]
-    cast: list[str]
-    director: str
 
 
 @dataclass(frozen=True)
@@ -296,11 +270,11 @@ def pending_work(
             stored_hash=Subquery(rows.values("source_hash")[:1]),
             stored_at=Subquery(rows.values("created_at")[:1]),
         )
-        .values_list("id", *_TEXT_FIELDS, "stored_hash", "stored_at")
+        .values_list("id", *TEXT_FIELDS, "stored_hash", "stored_at")
     )
     work, unneeded = [], 0
     for item_id, *fields, stored_hash, stored_at in fetched:
-        text = item_text(_ItemFields(*fields))
+        text = item_text(ItemFields(*fields))
         digest = source_hash(text) if text else ""
         if not text or _up_to_date(mode, digest, stored_hash, stored_at, since):
             unneeded += 1

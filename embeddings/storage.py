@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Max
 
 from catalog.models import CatalogItem
 from embeddings.models import EMBEDDING_TABLES, EmbeddingSettings, table_for
 from embeddings.registry import default_model_key, resolve
-from embeddings.text import item_text, source_hash
+from embeddings.text import TEXT_FIELDS, ItemFields, item_text, source_hash
 
 
 @dataclass(frozen=True)
@@ -102,23 +103,24 @@ def database_bytes() -> int:
 
 
 def current_hashes() -> tuple[list[int], list[str]]:
-    """Every item's id and the hash of the text it would be embedded from now."""
-    fields = [
-        "id",
-        "kind",
-        "title",
-        "year",
-        "tagline",
-        "overview",
-        "genres",
-        "keywords",
-        "cast",
-        "director",
-    ]
+    """Every item's id and the hash of the text it would be embedded from now; rebuilt only when
+    the catalog changed (its size or latest edit), since building 10k texts takes most of a second."""
+    version = CatalogItem.objects.aggregate(n=Count("id"), last=Max("updated_at"))
+    last = version["last"].timestamp() if version["last"] else 0
+    key = f"reclio-current-hashes-{version['n']}-{last}"
+    cached = cache.get(key)
+    if cached is None:
+        cached = _compute_hashes()
+        cache.set(key, cached, timeout=3600)
+    return cached
+
+
+def _compute_hashes() -> tuple[list[int], list[str]]:
     ids, hashes = [], []
-    for item in CatalogItem.objects.only(*fields).order_by().iterator(chunk_size=2000):
-        ids.append(item.pk)
-        hashes.append(source_hash(item_text(item)))
+    rows = CatalogItem.objects.order_by().values_list("id", *TEXT_FIELDS)
+    for item_id, *fields in rows.iterator(chunk_size=2000):
+        ids.append(item_id)
+        hashes.append(source_hash(item_text(ItemFields(*fields))))
     return ids, hashes
 
 

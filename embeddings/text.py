@@ -4,12 +4,43 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from typing import Protocol
 
 _SPACE = re.compile(r"\s+")
 
 
 class _Item(Protocol):
+    kind: str
+    title: str
+    year: int | None
+    tagline: str
+    overview: str
+    genres: list[str]
+    keywords: list[str]
+    cast: list[str]
+    director: str
+
+
+# The fields `item_text` reads, so callers can fetch just these with `values_list`.
+TEXT_FIELDS = (
+    "kind",
+    "title",
+    "year",
+    "tagline",
+    "overview",
+    "genres",
+    "keywords",
+    "cast",
+    "director",
+)
+
+
+@dataclass(slots=True)
+class ItemFields:
+    """An item's text fields without a model instance: building 10k instances cost more than
+    the texts themselves."""
+
     kind: str
     title: str
     year: int | None
