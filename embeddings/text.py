@@ -5,21 +5,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from catalog.models import CatalogItem
 
 _SPACE = re.compile(r"\s+")
-
-
-class _Item(Protocol):
-    kind: str
-    title: str
-    year: int | None
-    tagline: str
-    overview: str
-    genres: list[str]
-    keywords: list[str]
-    cast: list[str]
-    director: str
 
 
 # The fields `item_text` reads, so callers can fetch just these with `values_list`.
@@ -56,7 +47,7 @@ def _clean(value: str) -> str:
     return _SPACE.sub(" ", value or "").strip()
 
 
-def item_text(item: _Item) -> str:
+def item_text(item: CatalogItem | ItemFields) -> str:
     """Deterministic, whitespace-normalised text of an item; "" when nothing is usable."""
     title = _clean(item.title)
     if not title:
