@@ -198,8 +198,12 @@ def exact_neighbour_ids(
     if exclude_item_id is not None:
         rows = rows.exclude(item_id=exclude_item_id)
     with transaction.atomic(), connection.cursor() as cursor:
+        # Every planner setting the graph walk changes is named here: inside a caller's
+        # transaction its SET LOCALs (no sorting, no JIT) would still be in force.
         cursor.execute("SET LOCAL enable_indexscan = off")
         cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("SET LOCAL enable_seqscan = on")
+        cursor.execute("SET LOCAL enable_sort = on")
         return list(rows.nearest(vector, k=k).values_list("item_id", flat=True))
 
 
