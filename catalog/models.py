@@ -37,7 +37,11 @@ class CatalogItem(models.Model):
         blank=True,
         help_text="Director of a film, creators of a series.",
     )
-    collection = models.CharField(max_length=200, blank=True)
+    collection = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="TMDb collection (franchise), e.g. Toy Story Collection.",
+    )
     runtime = models.PositiveIntegerField("runtime (min)", null=True, blank=True)
     seasons = models.PositiveIntegerField(null=True, blank=True)
     popularity = models.FloatField(null=True, blank=True)
@@ -59,6 +63,7 @@ class CatalogItem(models.Model):
             GinIndex(fields=["genres"], name="catalog_item_genres_gin"),
             models.Index(fields=["kind", "year"], name="catalog_item_kind_year"),
             models.Index(fields=["title"], name="catalog_item_title"),
+            models.Index(fields=["collection"], name="catalog_item_collection"),
         ]
 
     def __str__(self) -> str:

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from catalog.models import CatalogItem
+from tests.conftest import make_item
 
 pytestmark = pytest.mark.django_db
 
@@ -266,3 +267,43 @@ def test_an_unknown_file_format_is_a_command_error_that_lists_the_known_ones(
     ):
         _import(path)
     assert CatalogItem.objects.count() == 0
+
+
+COLLECTIONS = (
+    "id,name_collection,revenue\n949,Heat Collection,1.0\n348,Alien Collection,2.0\n7,,3.0\n"
+)
+
+
+def test_collections_from_a_mapping_file_are_attached_to_the_films_it_names(tmp_path: Path) -> None:
+    path = _write(tmp_path, "films.csv", [HEADER, HEAT, ALIEN])
+    mapping = _write(tmp_path, "collections.csv", COLLECTIONS.splitlines())
+    make_item(kind="series", tmdb_id=949, title="Heat, the series")
+    output = _import(path, collections=str(mapping))
+    assert "Collections: 2 item(s) given the collection" in output
+    films = CatalogItem.objects.movies()
+    assert dict(films.values_list("tmdb_id", "collection")) == {
+        949: "Heat Collection",
+        348: "Alien Collection",
+    }
+    # A series sharing a film's TMDB id is not in the film's collection.
+    assert CatalogItem.objects.series().get(tmdb_id=949).collection == ""
+    assert "Collections: 0 item(s)" in _import(path, collections=str(mapping))
+
+
+def test_a_mapping_file_without_its_columns_stops_the_import_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    path = _write(tmp_path, "films.csv", [HEADER, HEAT])
+    mapping = _write(tmp_path, "collections.csv", ["tmdb,collection", "949,Heat"])
+    with pytest.raises(CommandError, match="needs the columns id and name_collection"):
+        _import(path, collections=str(mapping))
+    with pytest.raises(CommandError, match="cannot read"):
+        _import(path, collections=str(tmp_path / "missing.csv"))
+    assert not CatalogItem.objects.exists()
+
+
+def test_the_demo_catalog_carries_its_collections(tmp_path: Path) -> None:
+    demo = Path(__file__).resolve().parents[2] / "catalog" / "data" / "demo_catalog.jsonl"
+    _import(demo)
+    star_wars = CatalogItem.objects.filter(collection="Star Wars Collection")
+    assert star_wars.count() >= 3

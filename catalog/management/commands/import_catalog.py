@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from catalog.collections import CollectionsFileError, attach_collections, read_collections
 from catalog.importer import CatalogFileError, import_catalog
 
 
@@ -24,6 +25,12 @@ class Command(BaseCommand):
             help="Kind of the rows that do not say (default: movie).",
         )
         parser.add_argument(
+            "--collections",
+            metavar="MAPPING.csv",
+            help="An id,name_collection CSV (such as tmdb_collections.csv) whose collections are "
+            "attached to the catalog's items of this kind after the import.",
+        )
+        parser.add_argument(
             "--no-progress",
             dest="progress",
             action="store_false",
@@ -33,8 +40,17 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         progress = options.get("progress", True) and self.stdout.isatty()
         try:
+            # Read the mapping first: a bad one stops the command before anything is written.
+            collection_of = (
+                read_collections(options["collections"]) if options.get("collections") else None
+            )
             report = import_catalog(options["path"], kind=options["kind"], progress=progress)
-        except CatalogFileError as exc:
+        except (CatalogFileError, CollectionsFileError) as exc:
             raise CommandError(str(exc)) from None
         for line in report.summary():
             self.stdout.write(line)
+        if collection_of is not None:
+            changed = attach_collections(collection_of, kind=options["kind"])
+            self.stdout.write(
+                f"Collections: {changed:,} item(s) given the collection {options['collections']} names."
+            )

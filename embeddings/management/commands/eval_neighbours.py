@@ -1,8 +1,9 @@
 """Do films of one franchise find each other? recall@10 and hit@10 per model.
 
-    python manage.py eval_neighbours --collections data/tmdb_collections.csv [--model KEY] [--json]
+    python manage.py eval_neighbours [--collections data/tmdb_collections.csv] [--model KEY] [--json]
 
-The CSV maps TMDB ids to collections (`id,name_collection,…`). For every catalog movie of a
+The CSV maps TMDB ids to collections (`id,name_collection,…`); without it, the collections the
+catalog's items record are used. For every catalog movie of a
 collection with at least two members embedded by the model, its top 10 neighbours (the query
 the similar page runs: same kind, the film itself left out) are compared with its siblings:
 recall@10 is the share of siblings found, out of at most 10; hit@10 whether any is there.
@@ -10,7 +11,6 @@ recall@10 is the share of siblings found, out of at most 10; hit@10 whether any 
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -18,28 +18,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from catalog.collections import CollectionsFileError, catalog_collections, read_collections
 from catalog.models import CatalogItem
 from embeddings.models import EMBEDDING_TABLES
 from embeddings.similarity import Filters, neighbours, table_of
 
 K = 10
 SYNTHETIC_PREFIX = "bench:"
-
-
-def read_collections(path: Path) -> dict[int, str]:
-    """TMDB id → collection name, for the rows that belong to a collection."""
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            if not reader.fieldnames or not {"id", "name_collection"} <= set(reader.fieldnames):
-                raise CommandError(f"{path} needs the columns id and name_collection")
-            return {
-                int(row["id"]): row["name_collection"].strip()
-                for row in reader
-                if row["id"].strip().isdigit() and row["name_collection"].strip()
-            }
-    except OSError as exc:
-        raise CommandError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def stored_model_keys() -> list[str]:
@@ -100,7 +85,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--collections", required=True, type=Path, help="CSV with id,name_collection"
+            "--collections",
+            type=Path,
+            help="CSV with id,name_collection (default: the collections the catalog records)",
         )
         parser.add_argument(
             "--model", help="one model key (default: every model with stored vectors)"
@@ -108,7 +95,14 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        collection_of = read_collections(options["collections"])
+        try:
+            collection_of = (
+                read_collections(options["collections"])
+                if options["collections"]
+                else catalog_collections()
+            )
+        except CollectionsFileError as exc:
+            raise CommandError(str(exc)) from None
         keys = [options["model"]] if options["model"] else stored_model_keys()
         if not keys:
             raise CommandError("no vectors are stored yet: embed the catalog first")
