@@ -117,8 +117,7 @@ def save_connection(data: Mapping[str, str]) -> dict[str, float]:
     stored key, since the page never renders it back.
     """
     with transaction.atomic():
-        EmbeddingSettings.load()
-        config = EmbeddingSettings.objects.select_for_update().get(pk=1)
+        config = EmbeddingSettings.locked()
         changed: set[str] = set()
         for name, (provider, secret, label) in FIELDS.items():
             value = (data.get(name) or "").strip()

@@ -30,6 +30,7 @@ from catalog.models import CatalogItem
 from embeddings.models import (
     EmbeddingBase,
     EmbeddingJob,
+    EmbeddingSettings,
     HealthCheck,
     JobFailure,
     drop_hnsw_index,
@@ -38,6 +39,7 @@ from embeddings.models import (
 )
 from embeddings.providers import EmbeddingError, Provider, get_provider
 from embeddings.registry import UnknownModel, resolve
+from embeddings.storage import maybe_cut_over
 from embeddings.text import TEXT_FIELDS, ItemFields, item_text, source_hash
 
 logger = logging.getLogger(__name__)
@@ -181,9 +183,7 @@ def retry_failed(job_id: int) -> EmbeddingJob:
 
 def start_content_sync(user: Any = None) -> list[EmbeddingJob]:
     """The daily sync: a `stale` job per kind for the active model; one already running is kept."""
-    from embeddings.switching import active_model_key
-
-    key = active_model_key()
+    key = EmbeddingSettings.load().active_key
     jobs = []
     for kind in TASK_NAMES:
         try:
@@ -683,8 +683,6 @@ def _stop(job_id: int, status: str, error: str, *, also_queued: bool = False) ->
 
 
 def _complete(job_id: int, on_progress: ProgressCallback | None) -> str:
-    from embeddings.switching import maybe_cut_over
-
     EmbeddingJob.objects.filter(pk=job_id, status__in=(Status.RUNNING, Status.CANCELLING)).update(
         status=Status.COMPLETED, finished_at=timezone.now(), eta_seconds=0
     )
@@ -704,9 +702,7 @@ def _complete(job_id: int, on_progress: ProgressCallback | None) -> str:
 
 def health_check() -> HealthCheck:
     """Probe the active model's provider and keep the result for the admin index."""
-    from embeddings.switching import active_model_key
-
-    key = active_model_key()
+    key = EmbeddingSettings.load().active_key
     try:
         latency = get_provider(key).check()
     except (EmbeddingError, UnknownModel) as exc:
@@ -747,9 +743,7 @@ def ensure_schedules() -> None:
 
 def first_run_jobs() -> list[EmbeddingJob]:
     """When the active model has no embeddings at all, queue a job per kind that has items."""
-    from embeddings.switching import active_model_key
-
-    key = active_model_key()
+    key = EmbeddingSettings.load().active_key
     try:
         resolved = resolve(key)
     except UnknownModel:

@@ -16,9 +16,7 @@ from pgvector.django import (
 )
 
 from catalog.models import CatalogItem
-
-DIMENSIONS = (384, 768, 1024, 1536, 3072)
-
+from embeddings.registry import DIMENSIONS, default_model_key
 
 # Distance operators by metric. Only cosine has an HNSW index; L2 and inner product scan exactly.
 METRICS: dict[str, type[CosineDistance | L2Distance | MaxInnerProduct]] = {
@@ -212,6 +210,30 @@ class EmbeddingSettings(models.Model):
     def load(cls) -> EmbeddingSettings:
         obj, _ = cls.objects.get_or_create(pk=1)
         return obj
+
+    @classmethod
+    def locked(cls) -> EmbeddingSettings:
+        """The row, locked until the caller's transaction ends: a second admin (or a job's
+        cut-over) waits here and then sees what the first one changed."""
+        cls.load()
+        return cls.objects.select_for_update().get(pk=1)
+
+    @property
+    def active_key(self) -> str:
+        """The model that serves: the one an admin chose, else the environment's default."""
+        return self.active_model_key or default_model_key()
+
+    @property
+    def building_key(self) -> str:
+        """The model being built beside the active one; empty when no switch is under way."""
+        return self.building_model_key
+
+    def cut_over(self) -> str:
+        """Make the model being built the active one (the caller saves); returns its key."""
+        self.previous_model_key = self.active_key
+        self.active_model_key = self.building_model_key
+        self.building_model_key = ""
+        return self.active_model_key
 
 
 class EmbeddingJob(models.Model):

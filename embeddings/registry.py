@@ -16,6 +16,9 @@ from pathlib import Path
 
 from django.conf import settings
 
+# The dimensions a table exists for (one table each, see embeddings.models).
+DIMENSIONS = (384, 768, 1024, 1536, 3072)
+
 RECOMMENDED = "recommended"
 LEGACY = "legacy"
 DEPRECATED = "deprecated"
@@ -111,8 +114,6 @@ _BY_KEY = {spec.key: spec for spec in MODELS}
 
 def resolve(key: str) -> ResolvedModel:
     """Turn a model key into its spec and stored dimensions, or raise UnknownModel."""
-    from embeddings.models import DIMENSIONS
-
     base, _, dims_text = key.strip().partition("@")
     provider, _, name = base.partition(":")
     if not provider or not name:

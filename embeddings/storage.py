@@ -1,4 +1,5 @@
-"""What the vectors cover and cost: coverage per model and kind, sizes per table."""
+"""What the vectors cover and cost: coverage per model and kind, sizes per table, and the
+cut-over that coverage decides."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.db.models import Count, Max
 
 from catalog.models import CatalogItem
 from embeddings.models import EMBEDDING_TABLES, EmbeddingSettings, table_for
-from embeddings.registry import default_model_key, resolve
+from embeddings.registry import resolve
 from embeddings.text import TEXT_FIELDS, ItemFields, item_text, source_hash
 
 
@@ -47,6 +48,36 @@ def coverage(model_key: str) -> dict[str, Coverage]:
 def total_coverage(model_key: str) -> Coverage:
     parts = coverage(model_key).values()
     return Coverage(sum(p.covered for p in parts), sum(p.total for p in parts))
+
+
+def set_coverage(model_key: str) -> Coverage | None:
+    """Coverage of a model's set, or None for a key the registry no longer knows."""
+    try:
+        return total_coverage(model_key)
+    except ValueError:
+        return None
+
+
+def set_exists(model_key: str) -> bool:
+    """Whether any vectors of this model are still stored."""
+    try:
+        table = table_for(resolve(model_key).dimensions)
+    except ValueError:
+        return False
+    return table.objects.for_model(model_key).exists()
+
+
+def maybe_cut_over() -> bool:
+    """Make the model being built active once its set covers the whole catalog."""
+    with transaction.atomic():
+        config = EmbeddingSettings.locked()
+        if not config.building_key:
+            return False
+        if not total_coverage(config.building_key).complete:
+            return False
+        config.cut_over()
+        config.save()
+        return True
 
 
 @dataclass(frozen=True)
@@ -150,10 +181,9 @@ def model_usage() -> list[ModelUsage]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [ids, hashes])
         found = cursor.fetchall()
-    from embeddings.switching import active_model_key  # switching imports this module
-
     totals = dict(CatalogItem.objects.values_list("kind").annotate(n=Count("id")).order_by())
-    active, building = active_model_key(), EmbeddingSettings.load().building_model_key
+    config = EmbeddingSettings.load()
+    active, building = config.active_key, config.building_key
     return [
         ModelUsage(
             model_key=key,
@@ -174,15 +204,12 @@ def delete_model_set(model_key: str) -> int:
 
     Raises ProtectedModel for the active model and the one being built."""
     with transaction.atomic():
-        config = (
-            EmbeddingSettings.objects.select_for_update().filter(pk=1).first()
-            or EmbeddingSettings.load()
-        )
-        if model_key == (config.active_model_key or default_model_key()):  # as active_model_key()
+        config = EmbeddingSettings.locked()
+        if model_key == config.active_key:
             raise ProtectedModel(
                 f"{model_key} is the active model: switch to another one before deleting its vectors"
             )
-        if model_key == config.building_model_key:
+        if model_key == config.building_key:
             raise ProtectedModel(
                 f"{model_key} is being built: cancel its jobs and choose another model first"
             )

@@ -1,8 +1,8 @@
-"""Which model serves: the active set keeps answering while a new one is built beside it.
+"""The admin's switch actions: the active set keeps answering while a new one is built beside it.
 
-A switch goes: `begin_switch` (the new model becomes `building_model_key` and its movie and
-series jobs start) → the jobs fill its table → `maybe_cut_over` makes it active once it covers
-the whole catalog (or an admin calls `switch_now`). The old set stays in its table, so
+A switch goes: `begin_switch` (the new model becomes the building one and its movie and
+series jobs start) → the jobs fill its table → `storage.maybe_cut_over` makes it active once it
+covers the whole catalog (or an admin calls `switch_now`). The old set stays in its table, so
 `switch_back` is instant until someone deletes it on the storage page.
 """
 
@@ -15,54 +15,13 @@ from django.db import transaction
 
 from catalog.models import CatalogItem
 from embeddings.jobs import JobRefused, cancel_job, start_job
-from embeddings.models import EmbeddingJob, EmbeddingSettings, table_for
-from embeddings.registry import default_model_key, resolve
-from embeddings.storage import Coverage, total_coverage
+from embeddings.models import EmbeddingJob, EmbeddingSettings
+from embeddings.registry import resolve
+from embeddings.storage import maybe_cut_over, set_exists
 
 
 class SwitchRefused(Exception):
     """A switch that cannot happen now, with the reason a person reads."""
-
-
-def active_model_key() -> str:
-    return EmbeddingSettings.load().active_model_key or default_model_key()
-
-
-def _locked_settings() -> EmbeddingSettings:
-    EmbeddingSettings.load()
-    return EmbeddingSettings.objects.select_for_update().get(pk=1)
-
-
-def maybe_cut_over() -> bool:
-    """Make the model being built active once its set covers the whole catalog."""
-    with transaction.atomic():
-        config = EmbeddingSettings.objects.select_for_update().filter(pk=1).first()
-        if config is None or not config.building_model_key:
-            return False
-        if not total_coverage(config.building_model_key).complete:
-            return False
-        config.previous_model_key = config.active_model_key
-        config.active_model_key = config.building_model_key
-        config.building_model_key = ""
-        config.save()
-        return True
-
-
-def set_coverage(model_key: str) -> Coverage | None:
-    """Coverage of a model's set, or None for a key the registry no longer knows."""
-    try:
-        return total_coverage(model_key)
-    except ValueError:
-        return None
-
-
-def set_exists(model_key: str) -> bool:
-    """Whether any vectors of this model are still stored."""
-    try:
-        table = table_for(resolve(model_key).dimensions)
-    except ValueError:
-        return False
-    return table.objects.for_model(model_key).exists()
 
 
 def begin_switch(model_key: str, user: Any = None) -> list[EmbeddingJob]:
@@ -77,17 +36,16 @@ def begin_switch(model_key: str, user: Any = None) -> list[EmbeddingJob]:
     """
     key = resolve(model_key).key
     with transaction.atomic():
-        config = _locked_settings()
-        active = config.active_model_key or default_model_key()
-        if key == active:
+        config = EmbeddingSettings.locked()
+        if key == config.active_key:
             raise SwitchRefused(f"Nothing to do: {key} is already the active model.")
-        if config.building_model_key == key:
+        if config.building_key == key:
             raise SwitchRefused(f"Already under way: {key} is being built.")
-        if config.building_model_key:
+        if config.building_key:
             raise SwitchRefused(
-                f"Another switch is under way ({config.building_model_key}); abandon it first."
+                f"Another switch is under way ({config.building_key}); abandon it first."
             )
-        config.active_model_key = active
+        config.active_model_key = config.active_key
         config.building_model_key = key
         config.save()
         mode = EmbeddingJob.Mode.MISSING if set_exists(key) else EmbeddingJob.Mode.ALL
@@ -105,28 +63,26 @@ def begin_switch(model_key: str, user: Any = None) -> list[EmbeddingJob]:
 def switch_now() -> str:
     """Make the model being built active before its set is complete; its jobs keep filling it."""
     with transaction.atomic():
-        config = _locked_settings()
-        if not config.building_model_key:
+        config = EmbeddingSettings.locked()
+        if not config.building_key:
             raise SwitchRefused("No model is being built.")
-        config.previous_model_key = config.active_model_key or default_model_key()
-        config.active_model_key = config.building_model_key
-        config.building_model_key = ""
+        key = config.cut_over()
         config.save()
-        return config.active_model_key
+        return key
 
 
 def switch_back() -> str:
     """Make the previous model active again; instant, because its vectors are still stored."""
     with transaction.atomic():
-        config = _locked_settings()
+        config = EmbeddingSettings.locked()
         previous = config.previous_model_key
         if not previous:
             raise SwitchRefused("There is no previous model to switch back to.")
         if not set_exists(previous):
             raise SwitchRefused(f"The vectors of {previous} were deleted; build it again instead.")
-        config.previous_model_key = config.active_model_key or default_model_key()
+        config.previous_model_key = config.active_key
         config.active_model_key = previous
-        if config.building_model_key == previous:
+        if config.building_key == previous:
             config.building_model_key = ""
         config.save()
         return previous
@@ -135,8 +91,8 @@ def switch_back() -> str:
 def abandon_switch() -> str:
     """Stop building the new model: cancel its jobs and keep the vectors already made."""
     with transaction.atomic():
-        config = _locked_settings()
-        key = config.building_model_key
+        config = EmbeddingSettings.locked()
+        key = config.building_key
         if not key:
             raise SwitchRefused("No model is being built.")
         config.building_model_key = ""

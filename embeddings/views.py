@@ -34,7 +34,7 @@ from embeddings.models import EmbeddingJob, EmbeddingSettings
 from embeddings.permissions import CHANGE_SETTINGS, RUN_JOBS, VIEW, role_required
 from embeddings.providers import EmbeddingError, get_provider
 from embeddings.readiness import readiness
-from embeddings.registry import MODELS, UnknownModel, default_model_key, resolve
+from embeddings.registry import MODELS, UnknownModel, resolve
 from embeddings.similarity import (
     MAX_K,
     METRIC_LABELS,
@@ -53,15 +53,14 @@ from embeddings.storage import (
     database_bytes,
     delete_model_set,
     model_usage,
+    set_coverage,
+    set_exists,
     table_usage,
 )
 from embeddings.switching import (
     SwitchRefused,
     abandon_switch,
-    active_model_key,
     begin_switch,
-    set_coverage,
-    set_exists,
     switch_back,
     switch_now,
 )
@@ -114,12 +113,11 @@ def _model_keys(active: str, building: str) -> list[str]:
 def jobs(request: HtmxHttpRequest) -> HttpResponse:
     job_runner.mark_interrupted()
     config = EmbeddingSettings.load()
-    active = active_model_key()
     context = {
         "jobs": EmbeddingJob.objects.select_related("created_by")[:30],
-        "active_model": active,
-        "building_model": config.building_model_key,
-        "model_keys": _model_keys(active, config.building_model_key),
+        "active_model": config.active_key,
+        "building_model": config.building_key,
+        "model_keys": _model_keys(config.active_key, config.building_key),
         "modes": EmbeddingJob.Mode.choices,
         "default_batch_size": settings.EMBEDDING_BATCH_SIZE,
     }
@@ -150,7 +148,7 @@ def job_start(request: HtmxHttpRequest) -> HttpResponse:
         try:
             job = job_runner.start_job(
                 one,
-                form.get("model_key") or active_model_key(),
+                form.get("model_key") or EmbeddingSettings.load().active_key,
                 form.get("mode") or EmbeddingJob.Mode.STALE,
                 user=request.user,
                 batch_size=batch_size,
@@ -223,8 +221,8 @@ def sync_content(request: HtmxHttpRequest) -> HttpResponse:
 def _switch_context() -> dict[str, Any]:
     """The state of the active, building and previous sets; cheap enough to poll."""
     config = EmbeddingSettings.load()
-    active = config.active_model_key or default_model_key()
-    building = config.building_model_key
+    active = config.active_key
+    building = config.building_key
     previous = config.previous_model_key
     jobs = EmbeddingJob.objects.filter(model_key=building).order_by("kind", "-created_at")
     return {
@@ -509,7 +507,7 @@ def similar(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
         )
     form = NeighbourForm(request.GET)
     form.is_valid()  # fills cleaned_data; the errors are shown beside their fields
-    active = active_model_key()
+    active = EmbeddingSettings.load().active_key
     vectors = stored_vectors(item.pk)
     model_key = form.value("model", active)
     compare_key = form.value("compare", "")
@@ -556,7 +554,7 @@ def similar_embed(request: HttpRequest, item_id: int) -> HttpResponse:
     item = _get_item(item_id)
     if item is None:
         return _item_not_found(request, f"No catalog item has the id {item_id}.")
-    model_key = request.POST.get("model", "").strip() or active_model_key()
+    model_key = request.POST.get("model", "").strip() or EmbeddingSettings.load().active_key
     try:
         result = job_runner.embed_items([item.pk], model_key)
     except (JobRefused, EmbeddingError) as exc:

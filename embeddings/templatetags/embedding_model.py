@@ -8,8 +8,7 @@ from typing import Any
 from django import template
 
 from embeddings.models import EmbeddingJob, EmbeddingSettings, HealthCheck
-from embeddings.registry import default_model_key
-from embeddings.switching import set_coverage
+from embeddings.storage import set_coverage
 
 register = template.Library()
 
@@ -43,9 +42,9 @@ def duration(seconds: float | None) -> str:
 def embedding_summary() -> dict[str, Any]:
     """Active model, model being built, last health check and running jobs, for the index."""
     config = EmbeddingSettings.load()
-    building = config.building_model_key
+    building = config.building_key
     return {
-        "active_key": config.active_model_key or default_model_key(),
+        "active_key": config.active_key,
         "building_key": building,
         "building_coverage": set_coverage(building) if building else None,
         "last_check": HealthCheck.objects.first(),

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from catalog.models import CatalogItem
 from embeddings.models import Embedding384, EmbeddingJob, EmbeddingSettings
-from embeddings.switching import active_model_key, maybe_cut_over
+from embeddings.storage import maybe_cut_over
 from tests.conftest import make_item
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +46,7 @@ def test_it_keeps_serving_the_old_model_until_the_new_one_is_complete(
     _vector(movie, NEW)
 
     assert not maybe_cut_over()
-    assert active_model_key() == OLD
+    assert EmbeddingSettings.load().active_key == OLD
     page = _page(role_clients["curator"])
     assert "1 of 2 items (50%)" in page
     assert 'hx-trigger="every 2s"' in page
@@ -87,7 +87,7 @@ def test_switch_now_makes_the_partial_set_active(role_clients: dict[str, Client]
     response = role_clients["admin"].post(reverse("embeddings:embedding_switch_now"), follow=True)
 
     assert f"Switched: {NEW} is now the active model." in response.content.decode()
-    assert active_model_key() == NEW
+    assert EmbeddingSettings.load().active_key == NEW
     assert EmbeddingSettings.load().previous_model_key == OLD
 
 
@@ -116,7 +116,7 @@ def test_switch_back_is_refused_once_the_previous_set_was_deleted(
     response = role_clients["admin"].post(reverse("embeddings:embedding_switch_back"), follow=True)
 
     assert f"The vectors of {OLD} were deleted" in response.content.decode()
-    assert active_model_key() == NEW
+    assert EmbeddingSettings.load().active_key == NEW
 
 
 def test_abandoning_a_switch_stops_its_jobs_and_keeps_what_was_built(
@@ -133,7 +133,7 @@ def test_abandoning_a_switch_stops_its_jobs_and_keeps_what_was_built(
     job.refresh_from_db()
     assert job.status in (EmbeddingJob.Status.CANCELLING, EmbeddingJob.Status.CANCELLED)
     assert EmbeddingSettings.load().building_model_key == ""
-    assert active_model_key() == OLD
+    assert EmbeddingSettings.load().active_key == OLD
     assert Embedding384.objects.filter(model_key=NEW).count() == 1
 
 

@@ -12,8 +12,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.models import CatalogItem
+from embeddings.models import EmbeddingSettings
 from embeddings.providers import EmbeddingError, get_provider
-from embeddings.switching import active_model_key
 from embeddings.text import item_text
 
 
@@ -55,7 +55,7 @@ class Command(BaseCommand):
             raise CommandError(f"no CSV at {path}")
         texts = [t for t in map(item_text, _items(path, options["count"])) if t]
         try:
-            provider = get_provider(options["model"] or active_model_key())
+            provider = get_provider(options["model"] or EmbeddingSettings.load().active_key)
             provider.embed(texts[:8])  # warm-up: load the model, open the connection
             tokens = sum(provider.count_tokens(provider.truncate(t)) for t in texts)
             started = time.perf_counter()

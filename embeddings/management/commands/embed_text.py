@@ -8,9 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from embeddings.models import EmbeddingSettings
 from embeddings.providers import EmbeddingError, get_provider
 from embeddings.registry import UnknownModel
-from embeddings.switching import active_model_key
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--query", action="store_true", help="embed as a search query")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        key = options["model"] or active_model_key()
+        key = options["model"] or EmbeddingSettings.load().active_key
         try:
             provider = get_provider(key)
             (vector,) = provider.embed([options["text"]], query=options["query"])

@@ -12,8 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from embeddings import jobs
-from embeddings.models import EmbeddingJob
-from embeddings.switching import active_model_key
+from embeddings.models import EmbeddingJob, EmbeddingSettings
 
 
 class Command(BaseCommand):
@@ -62,7 +61,7 @@ class Command(BaseCommand):
         try:
             job = jobs.create_job(
                 options["kind"],
-                options["model"] or active_model_key(),
+                options["model"] or EmbeddingSettings.load().active_key,
                 options["mode"],
                 batch_size=options["batch_size"],
                 spending_cap_usd=options["spending_cap"],
