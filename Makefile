@@ -15,8 +15,8 @@ test: lint
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	@# A placeholder URL: the type checker loads the settings but must not start a database.
-	DATABASE_URL=postgres://typecheck@localhost/typecheck SECRET_KEY=typecheck $(VENV)/bin/mypy .
+	@# Loading the settings starts and writes nothing, so the type checker needs no stand-ins.
+	$(VENV)/bin/mypy .
 
 install: $(VENV)/.installed
 

@@ -11,6 +11,11 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reclio_admin.settings")
     from django.core.management import execute_from_command_line
 
+    from reclio_admin import datadir
+
+    # The data folder and the installation's secret key exist before the settings are read; the
+    # embedded database starts on the first query of a command that needs it.
+    datadir.prepare()
     execute_from_command_line(sys.argv)
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.core import checks
 from django.db.models.signals import post_migrate
 
 
@@ -9,8 +10,11 @@ class EmbeddingsConfig(AppConfig):
     verbose_name = "Embeddings"
 
     def ready(self) -> None:
+        # Imported once the models are loaded, as Django asks of code that reaches them.
+        from embeddings.checks import check_embedding_model
         from embeddings.permissions import ensure_roles
 
+        checks.register(check_embedding_model)
         # Permissions are created by post_migrate handlers of every app; ours runs after them
         # because "embeddings" comes after auth and contenttypes in INSTALLED_APPS.
         post_migrate.connect(ensure_roles, sender=self, dispatch_uid="embeddings.ensure_roles")

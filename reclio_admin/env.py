@@ -7,8 +7,11 @@ fails at start-up with a sentence instead of misbehaving later.
 from __future__ import annotations
 
 import os
+import re
+import zoneinfo
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import URLValidator
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -71,4 +74,58 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = env_str(name, default).lower() or default
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+# PostgreSQL's memory units are case-sensitive: 512MB is a size, 512mb is an error.
+_MEMORY = re.compile(r"(\d+)\s*(B|kB|MB|GB|TB)?")
+_MEMORY_KB = {"B": 1 / 1024, "kB": 1, "MB": 1024, "GB": 1024**2, "TB": 1024**3}
+
+
+def env_memory(name: str, default: str, *, minimum_kb: int = 1024) -> str:
+    """A PostgreSQL memory size (`512MB`, `2GB`, `65536` kB); safe to put into a SET statement."""
+    raw = env_str(name, default) or default
+    match = _MEMORY.fullmatch(raw)
+    if match is None:
+        raise ImproperlyConfigured(
+            f"{name} must be a PostgreSQL memory size such as 512MB or 2GB, not {raw!r}"
+        )
+    kilobytes = int(match[1]) * _MEMORY_KB[match[2] or "kB"]
+    if kilobytes < minimum_kb:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum_kb}kB, not {raw!r}")
+    return f"{match[1]}{match[2] or 'kB'}"
+
+
+def with_scheme(url: str, scheme: str = "http") -> str:
+    """`localhost:11434` → `http://localhost:11434`, the way Ollama's own client reads a host."""
+    url = url.strip().rstrip("/")
+    return url if not url or "://" in url else f"{scheme}://{url}"
+
+
+def env_url(name: str, default: str = "", *, bare_host_scheme: str = "") -> str:
+    """An http(s) URL, or empty when unset and no default; with `bare_host_scheme` a value without
+    a scheme (`localhost:11434`) is read with that one."""
+    raw = env_str(name, default) or default
+    if not raw:
+        return ""
+    value = with_scheme(raw, bare_host_scheme) if bare_host_scheme else raw.rstrip("/")
+    try:
+        URLValidator(schemes=["http", "https"])(value)
+    except ValidationError:
+        # A password in the URL's user part stays out of the message.
+        shown = re.sub(r"//[^/@]*@", "//…@", raw)
+        raise ImproperlyConfigured(
+            f"{name} must be an http:// or https:// URL, not {shown!r}"
+        ) from None
+    return value
+
+
+def env_timezone(name: str, default: str) -> str:
+    value = env_str(name, default) or default
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(
+            f"{name} must be a time zone name such as UTC or Europe/Paris, not {value!r}"
+        ) from None
     return value

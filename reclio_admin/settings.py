@@ -4,17 +4,28 @@ locally; the README lists them all."""
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
 from reclio_admin.database import database_config
-from reclio_admin.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from reclio_admin.datadir import BASE_DIR, data_dir, static_root, stored_secret_key
+from reclio_admin.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_memory,
+    env_str,
+    env_timezone,
+    env_url,
+)
 from reclio_admin.logs import logging_config
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(env_str("RECLIO_DATA_DIR") or BASE_DIR / ".reclio").resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Importing this module starts nothing and writes nothing: `manage.py`, `wsgi.py` and `asgi.py`
+# prepare the data folder first (reclio_admin.datadir), the first database query starts the
+# embedded server (reclio_admin.embedded_postgres).
+DATA_DIR = data_dir()
 
 DEBUG = env_bool("DEBUG", False)
 
@@ -27,12 +38,10 @@ def _secret_key() -> str:
         raise ImproperlyConfigured(
             "SECRET_KEY must be set when DEBUG is off and DATABASE_URL is used"
         )
-    # A local run keeps one generated key, so sessions survive restarts.
-    path = DATA_DIR / "secret-key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    # A local run keeps the key its entry point generated, so sessions survive restarts; a
+    # process that never went through one (the test session, the type checker) gets a key for
+    # its own life.
+    return stored_secret_key(DATA_DIR) or secrets.token_urlsafe(50)
 
 
 SECRET_KEY = _secret_key()
@@ -87,7 +96,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": database_config(DATA_DIR)}
+DATABASES = {"default": database_config()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -96,13 +105,12 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env_str("TIME_ZONE", "UTC")
+TIME_ZONE = env_timezone("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)
+STATIC_ROOT = static_root(DATA_DIR)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -123,10 +131,11 @@ EMBEDDING_PROVIDER = env_choice(
 LLM_PROVIDER = env_str("LLM_PROVIDER").lower()
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL")  # a full model key overrides the provider default
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
-OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
-OLLAMA_HOST = env_str("OLLAMA_HOST", "http://localhost:11434")
+OPENAI_BASE_URL = env_url("OPENAI_BASE_URL")
+# Ollama's own client reads a bare host:port as http://host:port; so does this.
+OLLAMA_HOST = env_url("OLLAMA_HOST", "http://localhost:11434", bare_host_scheme="http")
 GOOGLE_API_KEY = env_str("GOOGLE_API_KEY")
-GOOGLE_BASE_URL = env_str("GOOGLE_BASE_URL", "https://generativelanguage.googleapis.com")
+GOOGLE_BASE_URL = env_url("GOOGLE_BASE_URL", "https://generativelanguage.googleapis.com")
 EMBEDDING_CONCURRENCY = env_int("EMBEDDING_CONCURRENCY", 4, minimum=1, maximum=64)
 EMBEDDING_TIMEOUT = env_float("EMBEDDING_TIMEOUT", 60.0, minimum=0.1)
 EMBEDDING_MAX_RETRIES = env_int("EMBEDDING_MAX_RETRIES", 5, minimum=0, maximum=20)
@@ -137,7 +146,8 @@ JOB_HEARTBEAT_TIMEOUT = env_int("JOB_HEARTBEAT_TIMEOUT", 120, minimum=5)
 JOB_MAX_FAILED_BATCHES = env_int("JOB_MAX_FAILED_BATCHES", 3, minimum=1)
 # A job at least this large into an empty table loads without the HNSW index, then builds it.
 JOB_BULK_LOAD_MIN_ITEMS = env_int("JOB_BULK_LOAD_MIN_ITEMS", 1000, minimum=1)
-HNSW_BUILD_MEMORY = env_str("HNSW_BUILD_MEMORY", "512MB")
+# Goes into a SET statement: only a well-formed PostgreSQL size gets this far.
+HNSW_BUILD_MEMORY = env_memory("HNSW_BUILD_MEMORY", "512MB")
 
 # --- Background work: django-q2 with the database as broker --------------------------------------
 _Q_TIMEOUT = env_int("Q_TIMEOUT", 6 * 3600, minimum=60)
@@ -163,6 +173,7 @@ if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
     raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long")
 
 # `text` for people, `json` (one object per line) for a log collector.
-LOGGING = logging_config(
-    env_choice("LOG_FORMAT", "text", ("text", "json")), env_str("LOG_LEVEL", "INFO").upper()
-)
+LOG_LEVEL = env_choice(
+    "LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
+).upper()
+LOGGING = logging_config(env_choice("LOG_FORMAT", "text", ("text", "json")), LOG_LEVEL)

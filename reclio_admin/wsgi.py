@@ -4,5 +4,8 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from reclio_admin import datadir
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reclio_admin.settings")
+datadir.prepare()
 application = get_wsgi_application()

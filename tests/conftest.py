@@ -24,6 +24,16 @@ CHROMIUM_ARGS = [
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The data folder, as `manage.py` prepares it; the embedded PostgreSQL starts on the first
+    query of the session (the test database's creation)."""
+    from django.conf import settings
+
+    from reclio_admin import datadir
+
+    datadir.prepare(settings.DATA_DIR)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Stop the embedded PostgreSQL when this test session was the one that started it."""
     from django.conf import settings

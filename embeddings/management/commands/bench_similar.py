@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
@@ -67,8 +66,9 @@ def _percentile(values: list[float], share: float) -> float:
 
 def _raw_connection() -> psycopg.Connection[Any]:
     """A connection of our own for COPY, so registering pgvector's binary types leaves Django's
-    connection as it is."""
-    db = settings.DATABASES["default"]
+    connection as it is. Django's connects first: that starts the embedded server."""
+    connection.ensure_connection()
+    db = connection.settings_dict
     conn = psycopg.connect(
         dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"] or None,
         host=db["HOST"] or None, port=db["PORT"] or None,

@@ -1,7 +1,7 @@
 """`python manage.py run`: the whole dashboard in one command (what `make run` calls).
 
-1. The embedded PostgreSQL is already up: importing the settings started or attached to it.
-2. Migrate, load the demo catalog when the catalog is empty, make sure the `admin` login exists.
+1. Migrate: its first query starts the embedded PostgreSQL, or attaches to the running one.
+2. Load the demo catalog when the catalog is empty, make sure the `admin` login exists.
 3. Prepare the embeddings side: the active model, the schedules, the first-run jobs.
 4. Start one django-q2 worker and the web server, print where to log in.
 5. On Ctrl-C or SIGTERM stop both, then the embedded server, and leave nothing behind.
