@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
@@ -82,9 +83,10 @@ def chosen_model_key(data: Mapping[str, str]) -> str:
 
 def probe(key: str) -> float:
     """Embed a probe with this model and record the outcome as a health check; returns the
-    latency in ms or raises EmbeddingError with a message safe to show."""
+    latency in ms or raises EmbeddingError with a message safe to show. A page waits at most
+    PROVIDER_DEADLINE seconds for it."""
     try:
-        latency = get_provider(key).check()
+        latency = get_provider(key).within(settings.PROVIDER_DEADLINE).check()
     except EmbeddingError as exc:
         HealthCheck.objects.create(model_key=key, ok=False, error=scrub(str(exc)))
         raise

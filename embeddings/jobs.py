@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -463,6 +464,7 @@ def _work(
         provider = provider or get_provider(key)
     except (UnknownModel, EmbeddingError) as exc:
         return _stop(job_id, Status.FAILED, str(exc), also_queued=True)
+    provider.on_wait = _waiting(job_id)
     table = table_for(provider.dimensions)
     joined = _join(job_id, table)
     if joined is None:
@@ -491,6 +493,28 @@ def _work(
         if not claimed_any:
             # The rest is in other workers' hands; they finish the job.
             return Status.RUNNING
+
+
+def _waiting(job_id: int) -> Callable[[EmbeddingError, float], None]:
+    """While a batch waits out a provider's back-pressure or retries, the job page shows the
+    provider's own error and the worker keeps beating."""
+
+    def write(message: str) -> None:
+        try:
+            EmbeddingJob.objects.filter(pk=job_id).update(
+                heartbeat_at=timezone.now(), last_error=message
+            )
+        finally:
+            connection.close()
+
+    def note(error: EmbeddingError, seconds: float) -> None:
+        # On a connection of its own, so the note commits (and locks nothing) while the
+        # batch's transaction is still open.
+        writer = threading.Thread(target=write, args=(f"Retrying in {seconds:.1f} s: {error}",))
+        writer.start()
+        writer.join()
+
+    return note
 
 
 def _join(job_id: int, table: type[EmbeddingBase]) -> tuple[EmbeddingJob, list[Work]] | None:

@@ -468,7 +468,8 @@ def _text_search(
     if table is None:
         return [], f"No vectors are stored for {model_key}."
     try:
-        [vector] = get_provider(model_key).embed([form.value("q")], query=True)
+        provider = get_provider(model_key).within(settings.PROVIDER_DEADLINE)
+        [vector] = provider.embed([form.value("q")], query=True)
     except (EmbeddingError, UnknownModel) as exc:
         return [], f"{model_key} could not embed the text: {exc}"
     found = neighbours(

@@ -141,6 +141,11 @@ EMBEDDING_TIMEOUT = env_float("EMBEDDING_TIMEOUT", 60.0, minimum=0.1)
 EMBEDDING_MAX_RETRIES = env_int("EMBEDDING_MAX_RETRIES", 5, minimum=0, maximum=20)
 # Seconds before the first retry; it doubles (with jitter) on each further one.
 EMBEDDING_RETRY_BACKOFF = env_float("EMBEDDING_RETRY_BACKOFF", 1.0, minimum=0.0)
+# Seconds of a provider's own Retry-After waits one call may spend before it gives up (they do
+# not use up EMBEDDING_MAX_RETRIES: back-pressure slows a job, it does not fail it).
+EMBEDDING_RATE_LIMIT_WAIT = env_float("EMBEDDING_RATE_LIMIT_WAIT", 600.0, minimum=0.0)
+# Seconds a web request waits for a provider in all (test connection, free-text search).
+PROVIDER_DEADLINE = env_float("PROVIDER_DEADLINE", 5.0, minimum=0.5)
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 128, minimum=1, maximum=2048)
 JOB_HEARTBEAT_TIMEOUT = env_int("JOB_HEARTBEAT_TIMEOUT", 120, minimum=5)
 JOB_MAX_FAILED_BATCHES = env_int("JOB_MAX_FAILED_BATCHES", 3, minimum=1)

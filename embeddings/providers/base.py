@@ -97,30 +97,78 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, seconds) if seconds is not None and math.isfinite(seconds) else None
 
 
-def with_retries(call: Callable[[], T], *, what: str) -> T:
-    """Run `call`, retrying retryable EmbeddingErrors up to EMBEDDING_MAX_RETRIES times.
+def with_retries(
+    call: Callable[[], T],
+    *,
+    what: str,
+    deadline: Deadline | None = None,
+    on_wait: WaitHook | None = None,
+) -> T:
+    """Run `call`, retrying retryable EmbeddingErrors.
 
-    1. A 429 waits for the server's Retry-After when it gave one.
-    2. Otherwise the wait is EMBEDDING_RETRY_BACKOFF doubled each attempt, with full jitter so
-       that concurrent requests do not retry in lock-step.
+    1. A 429 that says how long to wait (Retry-After) is back-pressure, not failure: it waits
+       that long (plus up to a tenth, so concurrent requests spread out) and uses up no retry,
+       until EMBEDDING_RATE_LIMIT_WAIT seconds of such waits in one call.
+    2. Any other retryable error waits EMBEDDING_RETRY_BACKOFF doubled each attempt, with full
+       jitter, up to EMBEDDING_MAX_RETRIES times.
     3. Anything not retryable (400/401/403/404, a wrong dimension) is raised at once.
+    4. With a deadline, a wait that would end past it is not started: the caller gets a
+       ProviderTimeout that names the deadline and the provider's last error.
+    5. `on_wait(error, seconds)` hears of every wait before it starts (a job writes its heartbeat
+       and the provider's error there, and may raise to stop waiting).
     """
     attempt = 0
+    rate_limited_for = 0.0
     while True:
         try:
             return call()
         except EmbeddingError as error:
-            if not error.retryable or attempt >= settings.EMBEDDING_MAX_RETRIES:
+            if not error.retryable:
                 raise
-            backoff = settings.EMBEDDING_RETRY_BACKOFF * (2**attempt)
-            retry_after = getattr(error, "retry_after", None)
-            if retry_after is not None:
-                wait = min(retry_after, MAX_RETRY_AFTER) + random.uniform(0, backoff)
-            else:
+            asked = getattr(error, "retry_after", None) or 0.0
+            if asked > 0 and rate_limited_for + asked <= settings.EMBEDDING_RATE_LIMIT_WAIT:
+                wait = min(asked, MAX_RETRY_AFTER) * random.uniform(1.0, 1.1)
+                rate_limited_for += wait
+            elif attempt < settings.EMBEDDING_MAX_RETRIES:
+                backoff = settings.EMBEDDING_RETRY_BACKOFF * (2**attempt)
                 wait = random.uniform(backoff / 2, backoff)
-            attempt += 1
-            log.warning("%s failed (%s); retry %d in %.2fs", what, error, attempt, wait)
+                attempt += 1
+            else:
+                raise
+            if deadline is not None and deadline.remaining() < wait:
+                raise deadline.expired(error) from None
+            log.warning("%s: %s; retrying in %.2fs", what, error, wait)
+            if on_wait is not None:
+                on_wait(error, wait)
             time.sleep(wait)
+
+
+class Deadline:
+    """The total time a caller (a web request) gives a provider, retries and waits included."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return self.ends - time.monotonic()
+
+    def request_timeout(self, timeout: float) -> float:
+        """One request's timeout: the provider's own, cut to what is left of the deadline."""
+        left = self.remaining()
+        if left <= 0:
+            raise self.expired(None)
+        return min(timeout, left)
+
+    def expired(self, error: EmbeddingError | None) -> ProviderTimeout:
+        last = f" (last answer: {error})" if error is not None else ""
+        return ProviderTimeout(
+            f"no answer within the {self.seconds:g} s a page waits for a provider{last}",
+            retryable=False,
+        )
+
+
+WaitHook = Callable[[EmbeddingError, float], None]
 
 
 class Provider:
@@ -143,6 +191,24 @@ class Provider:
         self.tokens_used = 0  # as reported by the provider, when it reports usage
         self._lock = threading.Lock()
         self._local = threading.local()
+        self.deadline: Deadline | None = None
+        self.on_wait: WaitHook | None = None
+
+    def within(self, seconds: float) -> Provider:
+        """Give every call from now on `seconds` in all, retries and waits included."""
+        self.deadline = Deadline(seconds)
+        return self
+
+    def request_timeout(self) -> float:
+        """The timeout of one HTTP request: EMBEDDING_TIMEOUT, or less when a deadline is near."""
+        timeout = float(settings.EMBEDDING_TIMEOUT)
+        return self.deadline.request_timeout(timeout) if self.deadline else timeout
+
+    def timed_out(self, who: str) -> ProviderTimeout:
+        """A request's timeout, named: the deadline's when that is what ran out."""
+        if self.deadline is not None and self.deadline.remaining() <= 0.05:
+            return self.deadline.expired(None)
+        return ProviderTimeout(f"{who} did not answer within {settings.EMBEDDING_TIMEOUT:g} s")
 
     def embed(self, texts: list[str], *, query: bool = False) -> list[list[float]]:
         """Embed any number of texts (document or query side): each truncated to the model's limit
@@ -211,7 +277,12 @@ class Provider:
             yield batch
 
     def _embed_with_retries(self, texts: list[str], query: bool) -> list[list[float]]:
-        vectors = with_retries(lambda: self._embed_batch(texts, query=query), what=self.key)
+        vectors = with_retries(
+            lambda: self._embed_batch(texts, query=query),
+            what=self.key,
+            deadline=self.deadline,
+            on_wait=self.on_wait,
+        )
         if len(vectors) != len(texts):
             raise InvalidResponse(
                 f"{self.key} returned {len(vectors)} vectors for {len(texts)} texts"

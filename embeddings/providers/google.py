@@ -15,7 +15,6 @@ from embeddings.providers.base import (
     MissingCredentials,
     ModelNotAvailable,
     Provider,
-    ProviderTimeout,
     ProviderUnreachable,
     RateLimited,
     ServerError,
@@ -68,12 +67,10 @@ class GoogleProvider(Provider):
                 self.base_url + path,
                 json=payload,
                 headers={"x-goog-api-key": self.api_key},
-                timeout=settings.EMBEDDING_TIMEOUT,
+                timeout=self.request_timeout(),
             )
-        except requests.ReadTimeout:
-            raise ProviderTimeout(
-                f"Google did not answer within {settings.EMBEDDING_TIMEOUT:g} s"
-            ) from None
+        except requests.Timeout:
+            raise self.timed_out("Google") from None
         except requests.RequestException:
             raise ProviderUnreachable(f"cannot connect to Google at {self.base_url}") from None
         try:

@@ -6,14 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import requests
-from django.conf import settings
 
 from embeddings.providers.base import (
     EmbeddingError,
     InvalidResponse,
     ModelNotAvailable,
     Provider,
-    ProviderTimeout,
     ProviderUnreachable,
     RateLimited,
     ServerError,
@@ -68,12 +66,10 @@ class OllamaProvider(Provider):
         """The one place this provider talks HTTP; every failure leaves as a named error."""
         try:
             response = self._session().request(
-                method, self.host + path, json=payload, timeout=settings.EMBEDDING_TIMEOUT
+                method, self.host + path, json=payload, timeout=self.request_timeout()
             )
-        except requests.ReadTimeout:
-            raise ProviderTimeout(
-                f"Ollama at {self.host} did not answer within {settings.EMBEDDING_TIMEOUT:g} s"
-            ) from None
+        except requests.Timeout:
+            raise self.timed_out(f"Ollama at {self.host}") from None
         except requests.RequestException:
             raise ProviderUnreachable(f"cannot connect to Ollama at {self.host}") from None
         if response.status_code == 404:

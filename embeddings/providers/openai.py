@@ -18,7 +18,6 @@ from embeddings.providers.base import (
     MissingCredentials,
     ModelNotAvailable,
     Provider,
-    ProviderTimeout,
     ProviderUnreachable,
     RateLimited,
     ServerError,
@@ -85,7 +84,10 @@ class OpenAIProvider(Provider):
             options["dimensions"] = self.dimensions
         try:
             response = self.client.embeddings.create(
-                model=self.model.spec.name, input=texts, **options
+                model=self.model.spec.name,
+                input=texts,
+                timeout=self.request_timeout(),
+                **options,
             )
         except openai.APIError as error:
             raise self._named(error) from None
@@ -104,7 +106,7 @@ class OpenAIProvider(Provider):
         for 400s (it says what was wrong with the input); a 401's message echoes part of the key."""
         name = self.model.spec.name
         if isinstance(error, openai.APITimeoutError):
-            return ProviderTimeout(f"OpenAI did not answer within {self._timeout():g} s")
+            return self.timed_out("OpenAI")
         if isinstance(error, openai.APIConnectionError):
             return ProviderUnreachable(f"cannot connect to OpenAI at {self.base_url}")
         if isinstance(error, openai.AuthenticationError):
@@ -117,16 +119,16 @@ class OpenAIProvider(Provider):
             if _code(error) == "insufficient_quota":
                 return EmbeddingError("OpenAI says the account's quota is used up: check billing")
             retry_after = parse_retry_after(error.response.headers.get("retry-after"))
-            return RateLimited("OpenAI is rate limiting requests", retry_after=retry_after)
+            return RateLimited(
+                f"OpenAI is rate limiting requests: {_message(error, self.api_key)}",
+                retry_after=retry_after,
+            )
         if isinstance(error, openai.BadRequestError):
             return EmbeddingError(f"OpenAI refused the request: {_message(error, self.api_key)}")
         if isinstance(error, openai.APIStatusError):
             return ServerError(f"OpenAI answered HTTP {error.status_code}")
         # APIResponseValidationError and friends: a 200 whose body is not the embeddings shape.
         return ServerError("OpenAI sent an answer that is not valid embeddings JSON")
-
-    def _timeout(self) -> float:
-        return float(settings.EMBEDDING_TIMEOUT)
 
 
 def _code(error: openai.APIError) -> str:
