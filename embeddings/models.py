@@ -17,6 +17,7 @@ from pgvector.django import (
 
 from catalog.models import CatalogItem
 from embeddings.registry import DIMENSIONS, default_model_key
+from reclio_admin.encryption import EncryptedField
 
 # Distance operators by metric. Only cosine has an HNSW index; L2 and inner product scan exactly.
 METRICS: dict[str, type[CosineDistance | L2Distance | MaxInnerProduct]] = {
@@ -185,10 +186,11 @@ class EmbeddingSettings(models.Model):
     active_model_key = models.CharField(max_length=200, blank=True)
     building_model_key = models.CharField(max_length=200, blank=True)
     previous_model_key = models.CharField(max_length=200, blank=True)
-    openai_api_key = models.CharField(max_length=500, blank=True)
+    # Stored encrypted (FIELD_ENCRYPTION_KEY); read back in clear. A dump shows only tokens.
+    openai_api_key = EncryptedField(blank=True)
     openai_base_url = models.CharField(max_length=500, blank=True)
     ollama_host = models.CharField(max_length=500, blank=True)
-    google_api_key = models.CharField(max_length=500, blank=True)
+    google_api_key = EncryptedField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

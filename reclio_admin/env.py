@@ -6,10 +6,14 @@ fails at start-up with a sentence instead of misbehaving later.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import zoneinfo
 
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import URLValidator
 
@@ -68,6 +72,28 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def env_fernet_keys(name: str, secret_key: str) -> list[str]:
+    """Fernet keys, newest first, separated by commas; when the variable is unset, one key
+    derived from `secret_key` (HKDF-SHA256)."""
+    keys = env_list(name, []) or [_derived_fernet_key(secret_key)]
+    for key in keys:
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must be Fernet keys separated by commas (32 url-safe base64-encoded "
+                "bytes each; make one with `manage.py generate_encryption_key`)"
+            ) from None
+    return keys
+
+
+def _derived_fernet_key(secret_key: str) -> str:
+    raw = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"reclio-admin field encryption"
+    ).derive(secret_key.encode("utf-8"))
+    return base64.urlsafe_b64encode(raw).decode("ascii")
 
 
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:

@@ -12,6 +12,7 @@ from reclio_admin.datadir import BASE_DIR, data_dir, static_root, stored_secret_
 from reclio_admin.env import (
     env_bool,
     env_choice,
+    env_fernet_keys,
     env_float,
     env_int,
     env_list,
@@ -45,6 +46,8 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Encrypts API keys at rest (reclio_admin/encryption.py): newest first; all decrypt.
+FIELD_ENCRYPTION_KEYS = env_fernet_keys("FIELD_ENCRYPTION_KEY", SECRET_KEY)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
