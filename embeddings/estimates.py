@@ -7,16 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import Avg
 
 from catalog.models import CatalogItem
-from embeddings.models import EMBEDDING_TABLES, EmbeddingJob
-from embeddings.registry import MODELS, ModelSpec, resolve
+from embeddings.models import EmbeddingJob
+from embeddings.registry import MODELS, ModelSpec, resolve, vector_bytes
+from embeddings.storage import table_usage
 from embeddings.tokens import TokenTotal, catalog_tokens
 
 LIBRARY_SIZES = (500, 2_000, 10_000)
-MILLION = Decimal(1_000_000)
 # Vectors plus the HNSW index, when no stored set exists to measure: the index keeps a copy of
 # every vector and its neighbour links, so about twice the raw vectors.
 DEFAULT_INDEX_FACTOR = 2.2
@@ -51,21 +50,9 @@ class Estimate:
     duration: Duration
 
 
-def vector_bytes(dimensions: int) -> int:
-    # The 3072 table stores halfvec: two bytes a dimension instead of four.
-    return dimensions * (2 if dimensions == 3072 else 4)
-
-
 def table_sizes() -> dict[int, tuple[int, int]]:
     """Rows and total bytes (table, TOAST and indexes) of every embedding table."""
-    sizes = {}
-    with connection.cursor() as cursor:
-        for dims, model in EMBEDDING_TABLES.items():
-            table = model._meta.db_table
-            cursor.execute(f'SELECT count(*), pg_total_relation_size(%s) FROM "{table}"', [table])
-            rows, size = cursor.fetchone()
-            sizes[dims] = (int(rows), int(size))
-    return sizes
+    return {usage.dimensions: (usage.rows, usage.total_bytes) for usage in table_usage()}
 
 
 def storage_for(dimensions: int, items: int, sizes: dict[int, tuple[int, int]]) -> Storage:
@@ -103,10 +90,6 @@ def duration_for(key: str, provider: str, items: int, rates: dict[str, float]) -
     return Duration(None, "")
 
 
-def _cost(tokens: float, price: Decimal) -> Decimal:
-    return Decimal(round(tokens)) * price / MILLION
-
-
 def estimate_models(keys: list[str] | None = None) -> list[Estimate]:
     """One estimate per model key (every registry model at its full dimensions by default)."""
     resolved = [resolve(key) for key in (keys or [spec.key for spec in MODELS])]
@@ -119,11 +102,11 @@ def estimate_models(keys: list[str] | None = None) -> list[Estimate]:
         spec = model.spec
         total = tokens.get(spec.key)
         known = total is not None and not total.counting
-        cost = _cost(total.tokens, spec.price_per_million) if known and total else None
+        cost = model.cost(total.tokens) if known and total else None
         libraries = [
             (
                 size,
-                _cost(total.per_item * size, spec.price_per_million) if known and total else None,
+                model.cost(total.per_item * size) if known and total else None,
             )
             for size in LIBRARY_SIZES
         ]

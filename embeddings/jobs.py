@@ -36,11 +36,10 @@ from embeddings.models import (
     JobFailure,
     drop_hnsw_index,
     ensure_hnsw_index,
-    table_for,
 )
 from embeddings.providers import EmbeddingError, Provider, get_provider
-from embeddings.registry import UnknownModel, resolve
-from embeddings.storage import maybe_cut_over
+from embeddings.registry import ResolvedModel, UnknownModel, resolve, storage_type
+from embeddings.storage import maybe_cut_over, set_exists
 from embeddings.text import TEXT_FIELDS, ItemFields, item_text, source_hash
 from reclio_admin.logs import log_context
 
@@ -77,7 +76,7 @@ class EmbedResult:
 
 def create_job(
     kind: str,
-    model_key: str,
+    model: str | ResolvedModel,
     mode: str = Mode.STALE,
     *,
     user: Any = None,
@@ -89,10 +88,7 @@ def create_job(
         raise JobRefused(f"Unknown kind {kind!r}: choose movie or series")
     if mode not in Mode.values:
         raise JobRefused(f"Unknown mode {mode!r}: choose {', '.join(Mode.values)}")
-    try:
-        resolved = resolve(model_key)
-    except UnknownModel as exc:
-        raise JobRefused(str(exc)) from None
+    resolved = _resolved(model)
     if resolved.provider == "none":
         raise JobRefused("Embeddings are turned off (provider none): there is nothing to generate")
     size = batch_size or settings.EMBEDDING_BATCH_SIZE
@@ -119,7 +115,7 @@ def create_job(
 
 def start_job(
     kind: str,
-    model_key: str,
+    model: str | ResolvedModel,
     mode: str = Mode.STALE,
     *,
     user: Any = None,
@@ -129,7 +125,7 @@ def start_job(
 ) -> EmbeddingJob:
     """Record a job and queue it for the workers; `workers` tasks share it batch by batch."""
     job = create_job(
-        kind, model_key, mode, user=user, batch_size=batch_size, spending_cap_usd=spending_cap_usd
+        kind, model, mode, user=user, batch_size=batch_size, spending_cap_usd=spending_cap_usd
     )
     for _ in range(max(1, workers)):
         _enqueue(job)
@@ -220,6 +216,16 @@ def mark_interrupted() -> int:
         # A worker killed during a bulk load leaves its table without the HNSW index.
         _restore_index(job_id)
     return cancelled + interrupted
+
+
+def _resolved(model: str | ResolvedModel) -> ResolvedModel:
+    """A model key from a form or a shell, resolved once; an unknown one refuses the job."""
+    if isinstance(model, ResolvedModel):
+        return model
+    try:
+        return resolve(model)
+    except UnknownModel as exc:
+        raise JobRefused(str(exc)) from None
 
 
 def _already_running(kind: str, key: str) -> str:
@@ -321,7 +327,7 @@ def store_vectors(
         raise EmbeddingError(
             f"vectors of shape {matrix.shape} cannot go in the {table.dimensions} table"
         )
-    column = "halfvec" if table.dimensions > 2000 else "vector"
+    column = storage_type(table.dimensions)
     sql = (
         f"INSERT INTO {table._meta.db_table} (item_id, model_key, source_hash, created_at, embedding) "
         f"VALUES (%s, %s, %s, %s, CAST(%b AS {column}({table.dimensions}))) "
@@ -372,14 +378,11 @@ def embed_batch(
     return embedded, vectors, failures
 
 
-def embed_items(item_ids: list[int], model_key: str) -> EmbedResult:
+def embed_items(item_ids: list[int], model: str | ResolvedModel) -> EmbedResult:
     """Embed these items now, in this process (missing or changed ones; up-to-date and empty
     ones are skipped)."""
-    try:
-        provider = get_provider(model_key)
-    except UnknownModel as exc:
-        raise JobRefused(str(exc)) from None
-    table = table_for(provider.dimensions)
+    provider = get_provider(_resolved(model))
+    table = provider.model.table
     items = CatalogItem.objects.filter(id__in=item_ids)
     work, skipped = pending_work(items, table, provider.key, Mode.STALE, None)
     result = EmbedResult(skipped=skipped)
@@ -465,7 +468,7 @@ def _work(
     except (UnknownModel, EmbeddingError) as exc:
         return _stop(job_id, Status.FAILED, str(exc), also_queued=True)
     provider.on_wait = _waiting(job_id)
-    table = table_for(provider.dimensions)
+    table = provider.model.table
     joined = _join(job_id, table)
     if joined is None:
         return EmbeddingJob.objects.values_list("status", flat=True).get(pk=job_id)
@@ -652,7 +655,7 @@ def _price(provider: Provider, work: Iterable[Work]) -> tuple[int, Decimal]:
         min(provider.count_tokens(w.text), limit) if limit else provider.count_tokens(w.text)
         for w in work
     )
-    return tokens, Decimal(tokens) * provider.model.spec.price_per_million / Decimal(1_000_000)
+    return tokens, provider.model.cost(tokens)
 
 
 class _Meter:
@@ -703,8 +706,8 @@ def _stopping(job_id: int) -> str | None:
 def _restore_index(job_id: int) -> None:
     """A job that ends, however it ends, leaves its table indexed again."""
     key = EmbeddingJob.objects.values_list("model_key", flat=True).get(pk=job_id)
-    with contextlib.suppress(UnknownModel, ValueError):
-        ensure_hnsw_index(table_for(resolve(key).dimensions))
+    with contextlib.suppress(UnknownModel):
+        ensure_hnsw_index(resolve(key).table)
 
 
 def _stop(job_id: int, status: str, error: str, *, also_queued: bool = False) -> str:
@@ -799,16 +802,13 @@ def first_run_jobs() -> list[EmbeddingJob]:
         resolved = resolve(key)
     except UnknownModel:
         return []
-    if (
-        resolved.provider == "none"
-        or table_for(resolved.dimensions).objects.for_model(resolved.key).exists()
-    ):
+    if resolved.provider == "none" or set_exists(resolved):
         return []
     jobs = []
     for kind in TASK_NAMES:
         if CatalogItem.objects.filter(kind=kind).exists():
             try:
-                jobs.append(start_job(kind, resolved.key, Mode.STALE))
+                jobs.append(start_job(kind, resolved, Mode.STALE))
             except JobRefused:
                 continue  # already queued by an earlier start
     return jobs

@@ -16,7 +16,7 @@ from pgvector.django import (
 )
 
 from catalog.models import CatalogItem
-from embeddings.registry import DIMENSIONS, default_model_key
+from embeddings.registry import DIMENSIONS, default_model_key, storage_type
 from reclio_admin.encryption import EncryptedField
 
 # Distance operators by metric. Only cosine has an HNSW index; L2 and inner product scan exactly.
@@ -73,7 +73,12 @@ def check_dimensions(vector: Any, dimensions: int) -> None:
         raise ValidationError(f"expected a vector of {dimensions} dimensions, got {size}")
 
 
-def _meta(dimensions: int, opclass: str) -> Any:
+def _vector_field(dimensions: int) -> VectorField | HalfVectorField:
+    field = HalfVectorField if storage_type(dimensions) == "halfvec" else VectorField
+    return field(dimensions=dimensions)
+
+
+def _meta(dimensions: int) -> Any:
     table = f"embeddings_{dimensions}"
     return type(
         "Meta",
@@ -93,7 +98,7 @@ def _meta(dimensions: int, opclass: str) -> Any:
                     fields=["embedding"],
                     m=16,
                     ef_construction=64,
-                    opclasses=[opclass],
+                    opclasses=[f"{storage_type(dimensions)}_cosine_ops"],
                 ),
             ],
         },
@@ -102,34 +107,32 @@ def _meta(dimensions: int, opclass: str) -> Any:
 
 class Embedding384(EmbeddingBase):
     dimensions = 384
-    embedding = VectorField(dimensions=384)
-    Meta = _meta(384, "vector_cosine_ops")
+    embedding = _vector_field(384)
+    Meta = _meta(384)
 
 
 class Embedding768(EmbeddingBase):
     dimensions = 768
-    embedding = VectorField(dimensions=768)
-    Meta = _meta(768, "vector_cosine_ops")
+    embedding = _vector_field(768)
+    Meta = _meta(768)
 
 
 class Embedding1024(EmbeddingBase):
     dimensions = 1024
-    embedding = VectorField(dimensions=1024)
-    Meta = _meta(1024, "vector_cosine_ops")
+    embedding = _vector_field(1024)
+    Meta = _meta(1024)
 
 
 class Embedding1536(EmbeddingBase):
     dimensions = 1536
-    embedding = VectorField(dimensions=1536)
-    Meta = _meta(1536, "vector_cosine_ops")
+    embedding = _vector_field(1536)
+    Meta = _meta(1536)
 
 
 class Embedding3072(EmbeddingBase):
-    """pgvector indexes `vector` up to 2,000 dimensions; `halfvec` up to 4,000."""
-
     dimensions = 3072
-    embedding = HalfVectorField(dimensions=3072)
-    Meta = _meta(3072, "halfvec_cosine_ops")
+    embedding = _vector_field(3072)
+    Meta = _meta(3072)
 
 
 EMBEDDING_TABLES: dict[int, type[EmbeddingBase]] = {

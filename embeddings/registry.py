@@ -13,11 +13,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
+from django.apps import apps
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from embeddings.models import EmbeddingBase
 
 # The dimensions a table exists for (one table each, see embeddings.models).
 DIMENSIONS = (384, 768, 1024, 1536, 3072)
+
+
+def storage_type(dimensions: int) -> str:
+    """How the table of this dimension stores vectors. pgvector indexes `vector` (4 bytes a
+    dimension) up to 2,000 dimensions and `halfvec` (2 bytes) up to 4,000, so the 3072 table
+    stores halfvec."""
+    return "halfvec" if dimensions > 2000 else "vector"
+
+
+def vector_bytes(dimensions: int) -> int:
+    """The raw numbers of one vector of this dimension, as its table stores them."""
+    return dimensions * (2 if storage_type(dimensions) == "halfvec" else 4)
+
 
 RECOMMENDED = "recommended"
 LEGACY = "legacy"
@@ -61,6 +79,22 @@ class ResolvedModel:
     @property
     def provider(self) -> str:
         return self.spec.provider
+
+    @property
+    def table(self) -> type[EmbeddingBase]:
+        """The model class of the table that stores this model's vectors (looked up by name:
+        the tables' module imports this one)."""
+        return cast(
+            "type[EmbeddingBase]", apps.get_model("embeddings", f"Embedding{self.dimensions}")
+        )
+
+    @property
+    def storage_type(self) -> str:
+        return storage_type(self.dimensions)
+
+    def cost(self, tokens: float) -> Decimal:
+        """What embedding this many tokens costs, in dollars."""
+        return Decimal(round(tokens)) * self.spec.price_per_million / Decimal(1_000_000)
 
 
 class UnknownModel(ValueError):

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F, Subquery
 
 from catalog.models import CatalogItem
-from embeddings.models import EMBEDDING_TABLES, EmbeddingBase, EmbeddingQuerySet, table_for
+from embeddings.models import EMBEDDING_TABLES, EmbeddingBase, EmbeddingQuerySet
 from embeddings.registry import UnknownModel, resolve
 
 MAX_K = 100
@@ -107,8 +107,8 @@ def table_of(model_key: str) -> type[EmbeddingBase] | None:
     """The table that holds this model's vectors: from the registry, else where its rows are
     (synthetic or retired keys the registry no longer knows)."""
     try:
-        return table_for(resolve(model_key).dimensions)
-    except (UnknownModel, ValueError):
+        return resolve(model_key).table
+    except UnknownModel:
         pass
     for table in EMBEDDING_TABLES.values():
         if table.objects.for_model(model_key).exists():

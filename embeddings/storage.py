@@ -10,8 +10,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Max
 
 from catalog.models import CatalogItem
-from embeddings.models import EMBEDDING_TABLES, EmbeddingSettings, table_for
-from embeddings.registry import resolve
+from embeddings.models import EMBEDDING_TABLES, EmbeddingSettings
+from embeddings.registry import ResolvedModel, UnknownModel, resolve, storage_type, vector_bytes
 from embeddings.text import TEXT_FIELDS, ItemFields, item_text, source_hash
 
 
@@ -29,12 +29,11 @@ class Coverage:
         return 100.0 * self.covered / self.total if self.total else 0.0
 
 
-def coverage(model_key: str) -> dict[str, Coverage]:
+def coverage(model: ResolvedModel) -> dict[str, Coverage]:
     """Rows of this model per kind, against the catalog's items of that kind."""
-    table = table_for(resolve(model_key).dimensions)
     totals = dict(CatalogItem.objects.values_list("kind").annotate(n=Count("id")).order_by())
     covered = dict(
-        table.objects.for_model(model_key)
+        model.table.objects.for_model(model.key)
         .values_list("item__kind")
         .annotate(n=Count("id"))
         .order_by()
@@ -45,26 +44,30 @@ def coverage(model_key: str) -> dict[str, Coverage]:
     }
 
 
-def total_coverage(model_key: str) -> Coverage:
-    parts = coverage(model_key).values()
+def total_coverage(model: ResolvedModel) -> Coverage:
+    parts = coverage(model).values()
     return Coverage(sum(p.covered for p in parts), sum(p.total for p in parts))
 
 
 def set_coverage(model_key: str) -> Coverage | None:
     """Coverage of a model's set, or None for a key the registry no longer knows."""
     try:
-        return total_coverage(model_key)
-    except ValueError:
+        return total_coverage(resolve(model_key))
+    except UnknownModel:
         return None
 
 
-def set_exists(model_key: str) -> bool:
+def set_exists(model: ResolvedModel) -> bool:
     """Whether any vectors of this model are still stored."""
+    return model.table.objects.for_model(model.key).exists()
+
+
+def stored_set_exists(model_key: str) -> bool:
+    """`set_exists` for a key read back from the settings, which the registry may no longer know."""
     try:
-        table = table_for(resolve(model_key).dimensions)
-    except ValueError:
+        return set_exists(resolve(model_key))
+    except UnknownModel:
         return False
-    return table.objects.for_model(model_key).exists()
 
 
 def maybe_cut_over() -> bool:
@@ -73,7 +76,7 @@ def maybe_cut_over() -> bool:
         config = EmbeddingSettings.locked()
         if not config.building_key:
             return False
-        if not total_coverage(config.building_key).complete:
+        if not total_coverage(resolve(config.building_key)).complete:
             return False
         config.cut_over()
         config.save()
@@ -84,6 +87,7 @@ def maybe_cut_over() -> bool:
 class TableUsage:
     dimensions: int
     table: str
+    storage_type: str  # vector or halfvec
     rows: int
     table_bytes: int  # heap and TOAST
     index_bytes: int
@@ -103,8 +107,8 @@ class ModelUsage:
 
     @property
     def bytes_per_vector(self) -> int:
-        """What one stored vector takes: 4 bytes a dimension (2 for halfvec) plus an 8-byte header."""
-        return (2 if self.dimensions == 3072 else 4) * self.dimensions + 8
+        """What one stored vector takes: its numbers plus an 8-byte header."""
+        return vector_bytes(self.dimensions) + 8
 
     @property
     def deletable(self) -> bool:
@@ -123,7 +127,12 @@ def table_usage() -> list[TableUsage]:
                 [table, table, table],
             )
             rows, table_bytes, index_bytes, total_bytes = cursor.fetchone()
-            usage.append(TableUsage(dimensions, table, rows, table_bytes, index_bytes, total_bytes))
+            usage.append(
+                TableUsage(
+                    dimensions, table, storage_type(dimensions), rows,
+                    table_bytes, index_bytes, total_bytes,
+                )
+            )  # fmt: skip
     return usage
 
 

@@ -17,7 +17,7 @@ from catalog.models import CatalogItem
 from embeddings.jobs import JobRefused, cancel_job, start_job
 from embeddings.models import EmbeddingJob, EmbeddingSettings
 from embeddings.registry import resolve
-from embeddings.storage import maybe_cut_over, set_exists
+from embeddings.storage import maybe_cut_over, set_exists, stored_set_exists
 
 
 class SwitchRefused(Exception):
@@ -34,7 +34,8 @@ def begin_switch(model_key: str, user: Any = None) -> list[EmbeddingJob]:
        when part of the set exists from an earlier attempt, else "all".
     4. Cut over at once when the set happens to be complete already.
     """
-    key = resolve(model_key).key
+    model = resolve(model_key)
+    key = model.key
     with transaction.atomic():
         config = EmbeddingSettings.locked()
         if key == config.active_key:
@@ -48,12 +49,12 @@ def begin_switch(model_key: str, user: Any = None) -> list[EmbeddingJob]:
         config.active_model_key = config.active_key
         config.building_model_key = key
         config.save()
-        mode = EmbeddingJob.Mode.MISSING if set_exists(key) else EmbeddingJob.Mode.ALL
+        mode = EmbeddingJob.Mode.MISSING if set_exists(model) else EmbeddingJob.Mode.ALL
         kinds = CatalogItem.objects.order_by().values_list("kind", flat=True).distinct()
         jobs = []
         for kind in sorted(set(kinds)):
             try:
-                jobs.append(start_job(kind, key, mode, user=user))
+                jobs.append(start_job(kind, model, mode, user=user))
             except JobRefused as exc:
                 raise SwitchRefused(str(exc)) from None
     maybe_cut_over()
@@ -78,7 +79,7 @@ def switch_back() -> str:
         previous = config.previous_model_key
         if not previous:
             raise SwitchRefused("There is no previous model to switch back to.")
-        if not set_exists(previous):
+        if not stored_set_exists(previous):
             raise SwitchRefused(f"The vectors of {previous} were deleted; build it again instead.")
         config.previous_model_key = config.active_key
         config.active_model_key = previous

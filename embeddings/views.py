@@ -54,7 +54,7 @@ from embeddings.storage import (
     delete_model_set,
     model_usage,
     set_coverage,
-    set_exists,
+    stored_set_exists,
     table_usage,
 )
 from embeddings.switching import (
@@ -231,7 +231,7 @@ def _switch_context() -> dict[str, Any]:
         "active_coverage": set_coverage(active),
         "building_coverage": set_coverage(building) if building else None,
         "building_jobs": list(jobs) if building else [],
-        "previous_available": bool(previous) and set_exists(previous),
+        "previous_available": bool(previous) and stored_set_exists(previous),
     }
 
 

@@ -29,6 +29,7 @@ from pgvector.psycopg import register_vector
 
 from catalog.models import CatalogItem
 from embeddings.models import EMBEDDING_TABLES, EmbeddingBase, table_for
+from embeddings.registry import storage_type
 from embeddings.similarity import Filters, Neighbour, StoredVector, exact_neighbour_ids, neighbours
 
 MODEL_KEY = "bench:synthetic"
@@ -211,7 +212,7 @@ class Command(BaseCommand):
         dims, now = table.dimensions, datetime.now(UTC)
         basis = rng.standard_normal((LATENT_DIMS, dims), dtype=np.float32)
         basis /= np.linalg.norm(basis, axis=1, keepdims=True)
-        kind = "halfvec" if dims == 3072 else "vector"
+        kind = storage_type(dims)
         sql = f"COPY {table._meta.db_table} (item_id, model_key, embedding, source_hash, created_at) FROM STDIN WITH (FORMAT BINARY)"
         with conn.cursor() as cursor, cursor.copy(sql) as copy:
             copy.set_types(["bigint", "varchar", kind, "varchar", "timestamptz"])
