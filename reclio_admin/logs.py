@@ -41,12 +41,29 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class OneLineForbidden(logging.Filter):
+    """A 403 is an answer, not a fault: Django logs it with the PermissionDenied's traceback;
+    this keeps the line and the reason and drops the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) == 403 and record.exc_info:
+            reason = str(record.exc_info[1] or "")
+            record.msg = record.getMessage() + (f" ({reason})" if reason else "")
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def logging_config(log_format: str, level: str) -> dict[str, Any]:
     """Django's LOGGING for `text` or `json` output on stderr."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": ContextFilter}},
+        "filters": {
+            "context": {"()": ContextFilter},
+            "one_line_403": {"()": OneLineForbidden},
+        },
         "formatters": {
             "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
             "json": {
@@ -67,5 +84,8 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
             }
         },
         "root": {"handlers": ["console"], "level": level},
-        "loggers": {name: {"level": "WARNING"} for name in QUIET_LOGGERS},
+        "loggers": {
+            **{name: {"level": "WARNING"} for name in QUIET_LOGGERS},
+            "django.request": {"filters": ["one_line_403"]},
+        },
     }
