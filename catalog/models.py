@@ -1,16 +1,119 @@
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
+from typing import Any
+
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
-from django.db import models
+from django.contrib.postgres.search import SearchVector
+from django.db import connections, models, transaction
+
+from embeddings.text import TEXT_FIELDS, ItemFields, text_hash
+
+HASH_CHUNK = 2000
+# The words of the titles, as the admin's search reads them through an index.
+TITLE_WORDS = SearchVector("title", "original_title", config="simple")
+
+
+def _touches_text(fields: Iterable[str]) -> bool:
+    return not set(TEXT_FIELDS).isdisjoint(fields)
 
 
 class CatalogItemQuerySet(models.QuerySet["CatalogItem"]):
+    """Every bulk path keeps `text_hash` current, so what is stale can be decided in SQL."""
+
     def movies(self) -> CatalogItemQuerySet:
         return self.filter(kind=CatalogItem.Kind.MOVIE)
 
     def series(self) -> CatalogItemQuerySet:
         return self.filter(kind=CatalogItem.Kind.SERIES)
+
+    def bulk_create(
+        self,
+        objs: Iterable[Any],  # CatalogItem; the stubs' covariant type variable admits no narrower
+        batch_size: int | None = None,
+        ignore_conflicts: bool = False,
+        update_conflicts: bool = False,
+        update_fields: Collection[str] | None = None,
+        unique_fields: Collection[str] | None = None,
+    ) -> list[Any]:
+        objs = list(objs)
+        for item in objs:
+            item.text_hash = text_hash(item)
+        if update_fields and _touches_text(update_fields):
+            update_fields = [*update_fields, "text_hash"]
+        return super().bulk_create(
+            objs,
+            batch_size=batch_size,
+            ignore_conflicts=ignore_conflicts,
+            update_conflicts=update_conflicts,
+            update_fields=update_fields,
+            unique_fields=unique_fields,
+        )
+
+    def bulk_update(
+        self, objs: Iterable[Any], fields: Iterable[str], batch_size: int | None = None
+    ) -> int:
+        fields = list(fields)
+        if _touches_text(fields):
+            objs = list(objs)
+            for item in objs:
+                item.text_hash = text_hash(item)
+            fields.append("text_hash")
+        return super().bulk_update(objs, fields, batch_size=batch_size)
+
+    def update(self, **kwargs: Any) -> int:
+        """An UPDATE that changes a text field hashes the rows it changed again afterwards."""
+        if not _touches_text(kwargs):
+            return super().update(**kwargs)
+        with transaction.atomic(using=self.db):
+            ids = list(self.values_list("pk", flat=True))
+            changed = super().update(**kwargs)
+            for start in range(0, len(ids), HASH_CHUNK):
+                CatalogItem.objects.filter(
+                    pk__in=ids[start : start + HASH_CHUNK]
+                ).refresh_text_hashes()
+        return changed
+
+    def refresh_text_hashes(self) -> int:
+        """Hash these items' texts again, in primary-key chunks; returns how many hashes changed.
+
+        For writers that bypass the ORM, and after a change to how `item_text` builds a text."""
+        return refresh_text_hashes(self)
+
+
+def refresh_text_hashes(items: models.QuerySet[Any]) -> int:
+    """`refresh_text_hashes` for any queryset of catalog rows (the migration passes its
+    historical model's).
+
+    1. Read a chunk of (id, stored hash, text fields) in primary-key order after the last id.
+    2. Hash each text; keep the rows whose hash differs from the stored one.
+    3. Write those in one UPDATE … FROM unnest(…); go on after the chunk's last id.
+    """
+    table = items.model._meta.db_table
+    changed, last = 0, 0
+    while True:
+        rows = list(
+            items.filter(pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", "text_hash", *TEXT_FIELDS)[:HASH_CHUNK]
+        )
+        if not rows:
+            return changed
+        last = rows[-1][0]
+        fresh = [
+            (pk, digest)
+            for pk, old, *fields in rows
+            if (digest := text_hash(ItemFields(*fields))) != old
+        ]
+        if fresh:
+            with connections[items.db].cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} AS t SET text_hash = f.digest "
+                    "FROM unnest(%s::bigint[], %s::text[]) AS f(id, digest) WHERE t.id = f.id",
+                    [[pk for pk, _ in fresh], [digest for _, digest in fresh]],
+                )
+            changed += len(fresh)
 
 
 class CatalogItem(models.Model):
@@ -47,6 +150,9 @@ class CatalogItem(models.Model):
     popularity = models.FloatField(null=True, blank=True)
     vote_average = models.FloatField(null=True, blank=True)
     vote_count = models.PositiveIntegerField(null=True, blank=True)
+    # sha256 of `item_text(self)`, "" when the item has no text: what an embedding row's
+    # `source_hash` is compared with, so stale and missing items are found in SQL.
+    text_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -64,7 +170,19 @@ class CatalogItem(models.Model):
             models.Index(fields=["kind", "year"], name="catalog_item_kind_year"),
             models.Index(fields=["title"], name="catalog_item_title"),
             models.Index(fields=["collection"], name="catalog_item_collection"),
+            GinIndex(TITLE_WORDS, name="catalog_item_title_words"),
+            # Stale checks read (kind, id, text_hash) from the index alone.
+            models.Index(
+                fields=["kind", "id"], include=["text_hash"], name="catalog_item_kind_id_hash"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.year})" if self.year else self.title
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.text_hash = text_hash(self)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and _touches_text(update_fields):
+            kwargs["update_fields"] = {*update_fields, "text_hash"}
+        super().save(*args, **kwargs)

@@ -92,7 +92,12 @@ def _meta(dimensions: int) -> Any:
                 ),
             ],
             "indexes": [
-                models.Index(fields=["model_key", "item"], name=f"{table}_model_item"),
+                # Covers the stale check (`embeddings.stale`): an index-only anti-join.
+                models.Index(
+                    fields=["model_key", "item"],
+                    include=["source_hash", "created_at"],
+                    name=f"{table}_model_item",
+                ),
                 HnswIndex(
                     name=f"{table}_hnsw_cosine",
                     fields=["embedding"],

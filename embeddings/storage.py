@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Count
 
 from catalog.models import CatalogItem
 from embeddings.models import EMBEDDING_TABLES, EmbeddingSettings
 from embeddings.registry import ResolvedModel, UnknownModel, resolve, storage_type, vector_bytes
-from embeddings.text import TEXT_FIELDS, ItemFields, item_text, source_hash
 
 
 @dataclass(frozen=True)
@@ -142,53 +140,25 @@ def database_bytes() -> int:
         return int(cursor.fetchone()[0])
 
 
-def current_hashes() -> tuple[list[int], list[str]]:
-    """Every item's id and the hash of the text it would be embedded from now; rebuilt only when
-    the catalog changed (its size or latest edit), since building 10k texts takes most of a second."""
-    version = CatalogItem.objects.aggregate(n=Count("id"), last=Max("updated_at"))
-    last = version["last"].timestamp() if version["last"] else 0
-    key = f"reclio-current-hashes-{version['n']}-{last}"
-    cached = cache.get(key)
-    if cached is None:
-        cached = _compute_hashes()
-        cache.set(key, cached, timeout=3600)
-    return cached
-
-
-def _compute_hashes() -> tuple[list[int], list[str]]:
-    ids, hashes = [], []
-    rows = CatalogItem.objects.order_by().values_list("id", *TEXT_FIELDS)
-    for item_id, *fields in rows.iterator(chunk_size=2000):
-        ids.append(item_id)
-        hashes.append(source_hash(item_text(ItemFields(*fields))))
-    return ids, hashes
-
-
 def model_usage() -> list[ModelUsage]:
-    """Per model: rows, coverage of movies and series, and stale rows, in one query.
-
-    The text of an item is built in Python (`item_text`), so its current hashes are computed
-    once and sent as two arrays; PostgreSQL joins them against every table's `source_hash`.
-    """
-    ids, hashes = current_hashes()
+    """Per model: rows, coverage of movies and series, and stale rows, in one query that joins
+    every table's `source_hash` with the catalog's `text_hash`."""
     branches = " UNION ALL ".join(
         f"SELECT {dims:d} AS dims, item_id, model_key, source_hash FROM {model._meta.db_table}"
         for dims, model in sorted(EMBEDDING_TABLES.items())
     )
     sql = f"""
-        WITH current_hash AS (SELECT * FROM unnest(%s::bigint[], %s::text[]) AS c(item_id, hash))
         SELECT e.dims, e.model_key, count(*),
                count(*) FILTER (WHERE i.kind = 'movie'),
                count(*) FILTER (WHERE i.kind = 'series'),
-               count(*) FILTER (WHERE c.hash IS DISTINCT FROM e.source_hash)
+               count(*) FILTER (WHERE i.text_hash IS DISTINCT FROM e.source_hash)
         FROM ({branches}) e
         JOIN catalog_catalogitem i ON i.id = e.item_id
-        LEFT JOIN current_hash c ON c.item_id = e.item_id
         GROUP BY e.dims, e.model_key
         ORDER BY e.dims, e.model_key
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [ids, hashes])
+        cursor.execute(sql)
         found = cursor.fetchall()
     totals = dict(CatalogItem.objects.values_list("kind").annotate(n=Count("id")).order_by())
     config = EmbeddingSettings.load()

@@ -73,3 +73,10 @@ def item_text(item: CatalogItem | ItemFields) -> str:
 
 def source_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def text_hash(item: CatalogItem | ItemFields) -> str:
+    """What `CatalogItem.text_hash` holds: the hash of the item's text, "" when it has none (an
+    item without text is never embedded, so nothing about it is ever stale)."""
+    text = item_text(item)
+    return source_hash(text) if text else ""

@@ -4,17 +4,19 @@
 from __future__ import annotations
 
 import logging
+import operator
 from dataclasses import dataclass
+from functools import reduce
 
 from django.core.cache import cache
-from django.db.models import Aggregate, Count, IntegerField, Max, Q, Sum, Value
+from django.db.models import Aggregate, Count, Exists, IntegerField, Max, OuterRef, Q, Sum, Value
 from django.db.models.functions import Least
 
 from catalog.models import CatalogItem
 from embeddings.models import TokenCount
 from embeddings.providers import EmbeddingError, Provider, get_provider
 from embeddings.registry import MODELS, ModelSpec
-from embeddings.text import item_text, source_hash
+from embeddings.text import TEXT_FIELDS, ItemFields, item_text, source_hash
 
 log = logging.getLogger(__name__)
 
@@ -40,31 +42,48 @@ def refresh_token_counts(batch_size: int = 500) -> int:
     """Count tokens of items whose text changed since they were counted; returns how many counts
     were written.
 
-    1. Walk the catalog in primary-key batches, building each item's text and hash.
-    2. Compare with the stored counts of that batch, for every tokenizer.
-    3. Count only what is missing or stale, and upsert those rows.
+    1. Ask SQL for items lacking a count, for some tokenizer, of their current
+       `text_hash`, a primary-key chunk at a time.
+    2. Build those items' texts and count each with the tokenizers that lack it.
+    3. Upsert those rows.
     """
     providers = counting_providers()
+    if not providers:
+        cache.delete(QUEUED_KEY)
+        return 0
     written = 0
     last_id = 0
+    lacking = [
+        ~Exists(
+            TokenCount.objects.filter(
+                item_id=OuterRef("pk"), tokenizer=name, source_hash=OuterRef("text_hash")
+            )
+        )
+        for name in providers
+    ]
+    candidates = CatalogItem.objects.filter(reduce(operator.or_, lacking)).order_by("id")
     while True:
-        items = list(CatalogItem.objects.filter(id__gt=last_id).order_by("id")[:batch_size])
-        if not items:
+        chunk = list(candidates.filter(id__gt=last_id).values_list("id", *TEXT_FIELDS)[:batch_size])
+        if not chunk:
             break
-        last_id = items[-1].id
+        last_id = chunk[-1][0]
         stored = {
-            (row.item_id, row.tokenizer): row.source_hash
-            for row in TokenCount.objects.filter(item__in=items, tokenizer__in=providers)
+            (item_id, tokenizer): digest
+            for item_id, tokenizer, digest in TokenCount.objects.filter(
+                item_id__in=[row[0] for row in chunk], tokenizer__in=providers
+            ).values_list("item_id", "tokenizer", "source_hash")
         }
         rows = []
-        for item in items:
-            text = item_text(item)
-            digest = source_hash(text)
+        for item_id, *fields in chunk:
+            text = item_text(ItemFields(*fields))
+            digest = source_hash(text) if text else ""  # as CatalogItem.text_hash
             for name, provider in providers.items():
-                if stored.get((item.id, name)) != digest:
+                if stored.get((item_id, name)) != digest:
                     tokens = provider.count_tokens(text)
                     rows.append(
-                        TokenCount(item=item, tokenizer=name, source_hash=digest, tokens=tokens)
+                        TokenCount(
+                            item_id=item_id, tokenizer=name, source_hash=digest, tokens=tokens
+                        )
                     )
         TokenCount.objects.bulk_create(
             rows,
