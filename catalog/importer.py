@@ -6,18 +6,19 @@ Items are matched on (kind, TMDB id), so running the same file twice changes not
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
-from django.utils import timezone
 from tqdm import tqdm
 
 from catalog.models import CatalogItem
@@ -60,6 +61,11 @@ class ImportReport:
     superseded: list[int] = field(default_factory=list)
     kinds: dict[str, int] = field(default_factory=dict)
 
+    def progress(self) -> str:
+        return (
+            f"{self.created:,} created, {self.updated:,} updated, {len(self.rejected):,} rejected"
+        )
+
     def summary(self, limit: int = 50) -> list[str]:
         """The lines to show a person: counts first, then each rejected row with its reason."""
         films, series = self.kinds.get("movie", 0), self.kinds.get("series", 0)
@@ -80,53 +86,196 @@ class ImportReport:
 
 
 def import_catalog(
-    path: str | Path, *, kind: str = "movie", progress: bool = False
+    path: str | Path, *, kind: str = "movie", progress: bool = False, batch_size: int = BATCH_SIZE
 ) -> ImportReport:
-    """Upsert every valid row of the file.
+    """Upsert every valid row of the file, streaming it: memory stays flat whatever its size.
 
-    1. Read and validate all rows; a later row with the same (kind, TMDB id) replaces an earlier one.
-    2. Fetch the existing items for those keys in one query.
-    3. Sort rows into new, changed and unchanged by comparing the fields the file provides.
-    4. Write new and changed items with bulk_create / bulk_update in batches, in one transaction.
+    1. Read the file a row at a time; a row that cannot be read or validated is reported with
+       its line and skipped.
+    2. Every `batch_size` good rows, write the batch (`_Batch.write`); a later row with the same
+       (kind, TMDB id) replaces an earlier one, in the same batch or an earlier one.
+    3. Each batch commits on its own, so a million-row import holds no long transaction; a row
+       the database refuses is reported like any other bad row.
     """
+    source = Path(path)
     report = ImportReport()
-    rows: dict[tuple[str, int], dict[str, Any]] = {}
-    lines: dict[tuple[str, int], int] = {}
-    for line, raw in _read(Path(path), progress):
-        try:
-            fields = parse_row(raw, default_kind=kind)
-        except RowError as exc:
-            report.rejected.append(Rejection(line, str(exc)))
-            continue
-        key = (fields["kind"], fields["tmdb_id"])
-        if key in rows:
-            report.superseded.append(lines[key])
-        rows[key] = fields
-        lines[key] = line
-    for item_kind, _ in rows:
-        report.kinds[item_kind] = report.kinds.get(item_kind, 0) + 1
-
-    existing = {(item.kind, item.tmdb_id): item for item in _existing(rows)}
-    to_create: list[CatalogItem] = []
-    to_update: list[CatalogItem] = []
-    changed_fields: set[str] = set()
-    for key, fields in rows.items():
-        item = existing.get(key)
-        if item is None:
-            to_create.append(CatalogItem(**fields))
-            continue
-        changed = [name for name, value in fields.items() if getattr(item, name) != value]
-        if not changed:
-            report.unchanged += 1
-            continue
-        for name in changed:
-            setattr(item, name, fields[name])
-        changed_fields.update(changed)
-        to_update.append(item)
-
-    _write(to_create, to_update, changed_fields, progress)
-    report.created, report.updated = len(to_create), len(to_update)
+    with _Seen() as seen, _bar(source, progress) as bar:
+        batch = _Batch(report, seen)
+        for line, raw in _read(source, bar):
+            try:
+                fields = parse_row(raw, default_kind=kind)
+            except (RowError, ValueError, TypeError, RecursionError) as exc:
+                report.rejected.append(Rejection(line, _reason(exc)))
+                continue
+            batch.add(line, fields)
+            if len(batch) >= batch_size:
+                batch.write()
+                bar.set_postfix_str(report.progress(), refresh=False)
+        batch.write()
     return report
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return "is nested too deeply to read"
+    return (
+        str(exc) if isinstance(exc, RowError) else f"cannot be read ({type(exc).__name__}: {exc})"
+    )
+
+
+class _Seen:
+    """Which (kind, TMDB id) earlier batches of this file held, and on which line: a temporary
+    table, so a million keys cost the importer no memory."""
+
+    TABLE = "catalog_import_seen"
+
+    def __enter__(self) -> _Seen:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.TABLE} "
+                "(kind text, tmdb_id integer, line integer, PRIMARY KEY (kind, tmdb_id))"
+            )
+            cursor.execute(f"TRUNCATE {self.TABLE}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
+
+    def record(self, lines: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+        """Remember these keys' lines; return the earlier line of each key seen before."""
+        kinds, ids, numbers = zip(*((k, i, n) for (k, i), n in lines.items()), strict=True)
+        with connection.cursor() as cursor:
+            # One statement: every part of it sees the table as it was before the insert.
+            cursor.execute(
+                f"""
+                WITH incoming AS (
+                    SELECT * FROM unnest(%s::text[], %s::integer[], %s::integer[])
+                        AS r(kind, tmdb_id, line)
+                ), earlier AS (
+                    SELECT s.kind, s.tmdb_id, s.line FROM {self.TABLE} s
+                    JOIN incoming USING (kind, tmdb_id)
+                ), recorded AS (
+                    INSERT INTO {self.TABLE} SELECT * FROM incoming
+                    ON CONFLICT (kind, tmdb_id) DO UPDATE SET line = EXCLUDED.line
+                )
+                SELECT kind, tmdb_id, line FROM earlier
+                """,
+                [list(kinds), list(ids), list(numbers)],
+            )
+            return {(k, i): n for k, i, n in cursor.fetchall()}
+
+
+class _Batch:
+    """Up to `batch_size` validated rows on their way to the database."""
+
+    def __init__(self, report: ImportReport, seen: _Seen) -> None:
+        self.report = report
+        self.seen = seen
+        self.rows: dict[tuple[str, int], dict[str, Any]] = {}
+        self.lines: dict[tuple[str, int], int] = {}
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def add(self, line: int, fields: dict[str, Any]) -> None:
+        key = (fields["kind"], fields["tmdb_id"])
+        if key in self.rows:
+            self.report.superseded.append(self.lines[key])
+            del self.rows[key]  # the later row goes to the end, as in the file
+        self.rows[key] = fields
+        self.lines[key] = line
+
+    def write(self) -> None:
+        """1. Note keys an earlier batch held (superseded; their item is counted once).
+        2. Fetch the existing items of the batch's keys in one query.
+        3. Sort rows into new, changed and unchanged, comparing the fields the file provides.
+        4. Insert the new and upsert the changed, in one transaction; if the database refuses
+           the batch, write it row by row, so only the rows it cannot store are rejected."""
+        if not self.rows:
+            return
+        earlier = self.seen.record(self.lines)
+        self.report.superseded += sorted(earlier.values())
+        existing = {(item.kind, item.tmdb_id): item for item in _existing(self.rows)}
+        plan = _Plan(
+            [
+                _entry(self.lines[key], fields, existing.get(key), counted=key in earlier)
+                for key, fields in self.rows.items()
+            ]
+        )
+        self.rows.clear()
+        self.lines.clear()
+        try:
+            with transaction.atomic():
+                plan.write()
+        except DatabaseError:
+            for single in plan.singles():
+                try:
+                    with transaction.atomic():
+                        single.write()
+                except DatabaseError as exc:
+                    (entry,) = single.entries
+                    self.report.rejected.append(Rejection(entry.line, _refusal(exc)))
+                    continue
+                single.count(self.report)
+        else:
+            plan.count(self.report)
+
+
+def _refusal(exc: DatabaseError) -> str:
+    first = str(exc).strip().splitlines()
+    return f"cannot be stored ({first[0] if first else type(exc).__name__})"
+
+
+@dataclass
+class _Entry:
+    line: int
+    item: CatalogItem
+    outcome: str  # "created", "updated" or "unchanged": the report's counter
+    changed: list[str]
+    counted: bool  # an earlier batch held the same key and counted its item already
+
+
+def _entry(line: int, fields: dict[str, Any], item: CatalogItem | None, *, counted: bool) -> _Entry:
+    if item is None:
+        return _Entry(line, CatalogItem(**fields), "created", [], counted)
+    changed = [name for name, value in fields.items() if getattr(item, name) != value]
+    for name in changed:
+        setattr(item, name, fields[name])
+    return _Entry(line, item, "updated" if changed else "unchanged", changed, counted)
+
+
+@dataclass
+class _Plan:
+    """What a batch (or one row of it) writes, and how it counts in the report."""
+
+    entries: list[_Entry]
+
+    def write(self) -> None:
+        created = [e.item for e in self.entries if e.outcome == "created"]
+        updated = [e for e in self.entries if e.outcome == "updated"]
+        if created:
+            CatalogItem.objects.bulk_create(created)
+        if updated:
+            # One INSERT … ON CONFLICT DO UPDATE of the fields the file changed: bulk_update's
+            # CASE per field and row costs many times more.
+            fields = {name for e in updated for name in e.changed}
+            CatalogItem.objects.bulk_create(
+                [e.item for e in updated],
+                update_conflicts=True,
+                unique_fields=["kind", "tmdb_id"],
+                update_fields=sorted(fields | {"updated_at"}),
+            )
+
+    def count(self, report: ImportReport) -> None:
+        for e in self.entries:
+            if not e.counted:
+                setattr(report, e.outcome, getattr(report, e.outcome) + 1)
+                report.kinds[e.item.kind] = report.kinds.get(e.item.kind, 0) + 1
+
+    def singles(self) -> Iterator[_Plan]:
+        """The same writes, one row each."""
+        return (_Plan([e]) for e in self.entries)
 
 
 def _existing(rows: dict[tuple[str, int], dict[str, Any]]) -> list[CatalogItem]:
@@ -141,36 +290,6 @@ def _existing(rows: dict[tuple[str, int], dict[str, Any]]) -> list[CatalogItem]:
     return list(CatalogItem.objects.filter(match))
 
 
-def _write(
-    to_create: list[CatalogItem],
-    to_update: list[CatalogItem],
-    changed_fields: set[str],
-    progress: bool,
-) -> None:
-    # bulk_update bypasses auto_now, so the time of the change is set here.
-    now = timezone.now()
-    for item in to_update:
-        item.updated_at = now
-    update_fields = sorted(changed_fields | {"updated_at"})
-    with (
-        tqdm(
-            total=len(to_create) + len(to_update),
-            desc="Writing",
-            unit=" items",
-            disable=not progress,
-        ) as bar,
-        transaction.atomic(),
-    ):
-        for start in range(0, len(to_create), BATCH_SIZE):
-            batch = to_create[start : start + BATCH_SIZE]
-            CatalogItem.objects.bulk_create(batch)
-            bar.update(len(batch))
-        for start in range(0, len(to_update), BATCH_SIZE):
-            batch = to_update[start : start + BATCH_SIZE]
-            CatalogItem.objects.bulk_update(batch, update_fields)
-            bar.update(len(batch))
-
-
 def _count(number: int, noun: str) -> str:
     return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
 
@@ -178,7 +297,15 @@ def _count(number: int, noun: str) -> str:
 # --- Reading
 
 
-def _read(path: Path, progress: bool) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+def _bar(path: Path, progress: bool) -> Any:
+    """Progress through the file's bytes, drawn only on a terminal."""
+    size = path.stat().st_size if path.is_file() else 0
+    return tqdm(
+        total=size, desc="Importing", unit="B", unit_scale=True, disable=not progress, smoothing=0.1
+    )
+
+
+def _read(path: Path, bar: Any) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     if not path.is_file():
         raise CatalogFileError(f"{path}: no such file")
     file_format = FORMATS.get(path.suffix.lower())
@@ -186,22 +313,23 @@ def _read(path: Path, progress: bool) -> Iterator[tuple[int, dict[str, Any] | Ro
         raise CatalogFileError(
             f"{path}: unknown format {path.suffix or '(no extension)'!r}; use .csv, .jsonl or .ndjson"
         )
-    reader = _read_csv if file_format == "csv" else _read_jsonl
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            yield from tqdm(reader(handle), desc="Reading", unit=" rows", disable=not progress)
-    except UnicodeDecodeError as exc:
-        raise CatalogFileError(
-            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
-        ) from None
-    except csv.Error as exc:
-        raise CatalogFileError(f"{path}: not a readable CSV file ({exc})") from None
+    with path.open("rb") as handle:
+        if file_format == "jsonl":
+            yield from _read_jsonl(handle, bar)
+            return
+        try:
+            yield from _read_csv(handle, bar)
+        except csv.Error as exc:  # the header itself
+            raise CatalogFileError(f"{path}: not a readable CSV file ({exc})") from None
 
 
-def _read_csv(handle: Any) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+def _read_csv(binary: BinaryIO, bar: Any) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    # Bytes that are not UTF-8 become lone surrogates here and reject their row in `_text`.
+    handle = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")
     reader = csv.DictReader(handle)
     if reader.fieldnames is None:  # reads the header, so line_num counts from it
         return
+    position = 0
     while True:
         # A quoted field may span lines: the row starts on the line after the previous row ended.
         line = reader.line_num + 1
@@ -209,20 +337,46 @@ def _read_csv(handle: Any) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
             row = next(reader)
         except StopIteration:
             return
+        except csv.Error as exc:
+            yield line, RowError(f"is not a readable CSV row ({exc})")
+            if reader.line_num < line:
+                return  # the reader cannot get past it
+            continue
+        if reader.line_num % 1000 == 0:
+            bar.update(binary.tell() - position)
+            position = binary.tell()
         if None in row:
             yield line, RowError(f"has {len(row[None])} more field(s) than the header")  # type: ignore[index]
         else:
             yield line, _from_csv(row)
+    bar.update(binary.tell() - position)
 
 
-def _read_jsonl(handle: Any) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
-    for line, text in enumerate(handle, start=1):
+def _read_jsonl(binary: BinaryIO, bar: Any) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    for line, data in enumerate(binary, start=1):
+        bar.update(len(data))
+        if line == 1 and data.startswith(codecs.BOM_UTF8):
+            data = data[len(codecs.BOM_UTF8) :]
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield (
+                line,
+                RowError(f"is not UTF-8 text ({exc.reason} at byte {exc.start + 1} of the line)"),
+            )
+            continue
         if not text.strip():
             continue
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
             yield line, RowError(f"is not valid JSON ({exc.msg} at column {exc.colno})")
+            continue
+        except RecursionError:
+            yield line, RowError("is nested too deeply to read")
+            continue
+        except ValueError as exc:  # e.g. an integer of more digits than Python converts
+            yield line, RowError(f"is not valid JSON ({exc})")
             continue
         if isinstance(value, dict):
             yield line, value
@@ -294,7 +448,16 @@ def _text(value: Any) -> str:
     text = str(value).strip()
     if "\x00" in text:
         raise RowError("contains a NUL character")
-    return _repair_mojibake(text) if not text.isascii() else text
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # A lone surrogate: from a JSON escape such as \ud800, or a byte that is not UTF-8.
+        raise RowError(
+            f"has text that is not valid Unicode ({exc.object[exc.start]!a} at character {exc.start + 1})"
+        ) from None
+    return _repair_mojibake(text)
 
 
 def _repair_mojibake(text: str) -> str:
