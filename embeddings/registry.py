@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, cast
 from django.apps import apps
 from django.conf import settings
 
+from embeddings import local_models
+
 if TYPE_CHECKING:
     from embeddings.models import EmbeddingBase
 
@@ -156,9 +158,7 @@ def resolve(key: str) -> ResolvedModel:
     spec = _BY_KEY.get(base)
     if spec is None and provider == "local" and Path(name).is_dir():
         path = name
-        spec = ModelSpec("local", Path(name).name, _local_dimensions(name), _local_max_tokens(name),
-                         Decimal("0"), "A sentence-transformers model from a local directory.",
-                         tokenizer=f"local:{name}")  # fmt: skip
+        spec = _local_spec(name)
     if spec is None and provider == "openai" and dims_text.isdigit():
         # Native size 0: the server decides it, the key declares it, and no `dimensions`
         # parameter is sent. 512 tokens is the common limit of the open models such servers run.
@@ -180,16 +180,16 @@ def resolve(key: str) -> ResolvedModel:
     return ResolvedModel(spec, dimensions, path)
 
 
-def _local_dimensions(path: str) -> int:
-    from embeddings.providers.local import model_dimensions
-
-    return model_dimensions(path)
-
-
-def _local_max_tokens(path: str) -> int:
-    from embeddings.providers.local import load_model
-
-    return int(load_model(path).max_seq_length or 512)
+def _local_spec(path: str) -> ModelSpec:
+    """A sentence-transformers folder, described from its config files (the weights stay on
+    disk until the provider embeds with them)."""
+    try:
+        dimensions = local_models.dimensions(path)
+    except local_models.NotAModelFolder as exc:
+        raise UnknownModel(str(exc)) from None
+    return ModelSpec("local", Path(path).name, dimensions, local_models.max_tokens(path),
+                     Decimal("0"), "A sentence-transformers model from a local directory.",
+                     tokenizer=f"local:{path}")  # fmt: skip
 
 
 def default_model_key() -> str:

@@ -15,28 +15,25 @@ from embeddings.providers.base import (
     RateLimited,
     ServerError,
 )
+from embeddings.providers.google import GoogleProvider
+from embeddings.providers.local import LocalProvider
+from embeddings.providers.none import NoneProvider
+from embeddings.providers.ollama import OllamaProvider
+from embeddings.providers.openai import OpenAIProvider
 from embeddings.registry import ResolvedModel, resolve
 
-
-def _provider_classes() -> dict[str, type[Provider]]:
-    from embeddings.providers.google import GoogleProvider
-    from embeddings.providers.local import LocalProvider
-    from embeddings.providers.none import NoneProvider
-    from embeddings.providers.ollama import OllamaProvider
-    from embeddings.providers.openai import OpenAIProvider
-
-    return {
-        "openai": OpenAIProvider,
-        "ollama": OllamaProvider,
-        "google": GoogleProvider,
-        "local": LocalProvider,
-        "none": NoneProvider,
-    }
+PROVIDERS: dict[str, type[Provider]] = {
+    "openai": OpenAIProvider,
+    "ollama": OllamaProvider,
+    "google": GoogleProvider,
+    "local": LocalProvider,
+    "none": NoneProvider,
+}
 
 
 def get_provider(model: str | ResolvedModel) -> Provider:
     resolved = resolve(model) if isinstance(model, str) else model
-    return _provider_classes()[resolved.provider](resolved)
+    return PROVIDERS[resolved.provider](resolved)
 
 
 __all__ = [

@@ -11,13 +11,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import requests
 from django.conf import settings
 
-from embeddings.registry import ResolvedModel
+if TYPE_CHECKING:
+    from embeddings.registry import ResolvedModel
 
 log = logging.getLogger(__name__)
 

