@@ -10,6 +10,7 @@ text-embeddings-inference) that OPENAI_BASE_URL points at, e.g. `openai:BAAI/bge
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -156,9 +157,9 @@ def resolve(key: str) -> ResolvedModel:
         raise UnknownModel(f"model key {key!r} must read provider:model")
     path = ""
     spec = _BY_KEY.get(base)
-    if spec is None and provider == "local" and Path(name).is_dir():
-        path = name
-        spec = _local_spec(name)
+    if spec is None and provider == "local":
+        path = allowed_local_dir(name)
+        spec = _local_spec(path)
     if spec is None and provider == "openai" and dims_text.isdigit():
         # Native size 0: the server decides it, the key declares it, and no `dimensions`
         # parameter is sent. 512 tokens is the common limit of the open models such servers run.
@@ -178,6 +179,24 @@ def resolve(key: str) -> ResolvedModel:
     if dimensions not in DIMENSIONS:
         raise UnknownModel(f"{key} makes {dimensions}-dimension vectors, and no table stores those")
     return ResolvedModel(spec, dimensions, path)
+
+
+def allowed_local_dir(name: str) -> str:
+    """A `local:` key's directory, normalised (`/m`, `/m/` and `/m/.` are one model), when
+    LOCAL_MODEL_DIRS (or EMBEDDING_MODEL) lists it; anything else is refused before the file
+    system is even looked at, with one answer whether the path exists or not."""
+    allowed = set(settings.LOCAL_MODEL_DIRS)
+    if settings.EMBEDDING_MODEL.startswith("local:/"):
+        allowed.add(os.path.normpath(settings.EMBEDDING_MODEL.partition(":")[2].partition("@")[0]))
+    path = os.path.normpath(name) if name.startswith("/") and "\x00" not in name else ""
+    if path not in allowed:
+        raise UnknownModel(
+            f"unknown embedding model 'local:{name[:200]}': a local model must be one of the "
+            "directories listed in LOCAL_MODEL_DIRS"
+        )
+    if not Path(path).is_dir():
+        raise UnknownModel(f"the local model directory {path} in LOCAL_MODEL_DIRS is missing")
+    return path
 
 
 def _local_spec(path: str) -> ModelSpec:

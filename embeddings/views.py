@@ -419,6 +419,26 @@ class NeighbourForm(forms.Form):
         # A field with an error is missing from cleaned_data, so it takes the default.
         return self.cleaned_data.get(name) or default
 
+    def clean_model(self) -> str:
+        return _shown_model_key(self.cleaned_data["model"])
+
+    def clean_compare(self) -> str:
+        return _shown_model_key(self.cleaned_data["compare"])
+
+
+def _shown_model_key(key: str) -> str:
+    """A model the page may show: one the registry resolves (a local directory only when
+    LOCAL_MODEL_DIRS lists it), or a retired key that still has stored vectors. Nothing is
+    loaded to decide."""
+    if not key:
+        return key
+    try:
+        return resolve(key).key
+    except UnknownModel as exc:
+        if table_of(key) is None:
+            raise ValidationError(str(exc)) from None
+    return key
+
 
 @dataclass
 class Column:
@@ -512,7 +532,9 @@ def similar(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     vectors = stored_vectors(item.pk)
     model_key = form.value("model", active)
     compare_key = form.value("compare", "")
-    text_results, text_error = _text_search(item, model_key, form) if form.value("q") else ([], "")
+    # A refused model is not replaced by another for the search: the field says what is wrong.
+    searching = form.value("q") and "model" not in form.errors
+    text_results, text_error = _text_search(item, model_key, form) if searching else ([], "")
     columns = [_column(item, vectors, model_key, form)]
     if compare_key and compare_key != model_key:
         columns.append(_column(item, vectors, compare_key, form))

@@ -96,6 +96,15 @@ def _derived_fernet_key(secret_key: str) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii")
 
 
+def env_dirs(name: str) -> list[str]:
+    """Absolute directory paths separated by commas, normalised (`/m/` and `/m/.` are `/m`)."""
+    paths = env_list(name, [])
+    for path in paths:
+        if not os.path.isabs(path) or "\x00" in path:
+            raise ImproperlyConfigured(f"{name} must list absolute directory paths, not {path!r}")
+    return [os.path.normpath(path) for path in paths]
+
+
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = env_str(name, default).lower() or default
     if value not in choices:

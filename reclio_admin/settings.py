@@ -12,6 +12,7 @@ from reclio_admin.datadir import BASE_DIR, data_dir, static_root, stored_secret_
 from reclio_admin.env import (
     env_bool,
     env_choice,
+    env_dirs,
     env_fernet_keys,
     env_float,
     env_int,
@@ -147,6 +148,8 @@ EMBEDDING_PROVIDER = env_choice(
     "EMBEDDING_PROVIDER", "auto", ("auto", "openai", "ollama", "google", "local", "none")
 )
 LLM_PROVIDER = env_str("LLM_PROVIDER").lower()
+# The only local sentence-transformers directories a `local:/path` model key may name.
+LOCAL_MODEL_DIRS = env_dirs("LOCAL_MODEL_DIRS")
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL")  # a full model key overrides the provider default
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 OPENAI_BASE_URL = env_url("OPENAI_BASE_URL")

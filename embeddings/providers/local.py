@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import Any
 
 from embeddings import local_models
@@ -11,12 +12,16 @@ from embeddings.providers.base import EmbeddingError, Provider
 from embeddings.providers.tokenizers import count_with, load_tokenizer, truncate_with
 
 _lock = threading.Lock()
-_models: dict[str, Any] = {}
+# Loaded models, least recently used first. Bounded: a process keeps at most this many (only
+# the registry's model and the directories in LOCAL_MODEL_DIRS ever get here).
+MAX_LOADED_MODELS = 3
+_models: OrderedDict[str, Any] = OrderedDict()
 
 
 def load_model(name_or_path: str) -> Any:
-    """The model, loaded on first use and then kept for the life of the process. Threads that
-    ask at the same time wait for the one load instead of each loading their own copy."""
+    """The model, loaded on first use and then kept for the life of the process (up to
+    MAX_LOADED_MODELS of them). Threads that ask at the same time wait for the one load instead
+    of each loading their own copy. Callers pass a resolved model's name or normalised path."""
     with _lock:
         if name_or_path not in _models:
             try:
@@ -30,7 +35,16 @@ def load_model(name_or_path: str) -> Any:
                 raise EmbeddingError(
                     f"cannot load the local model {name_or_path!r}: {exc}"
                 ) from None
+            while len(_models) > MAX_LOADED_MODELS:
+                _models.popitem(last=False)
+        _models.move_to_end(name_or_path)
         return _models[name_or_path]
+
+
+def loaded_models() -> list[str]:
+    """Names and paths of the models this process holds, least recently used first."""
+    with _lock:
+        return list(_models)
 
 
 class LocalProvider(Provider):

