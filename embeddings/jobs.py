@@ -53,6 +53,10 @@ SCHEDULE_SYNC = "Daily content sync"
 SCHEDULE_HEALTH = "Hourly provider health check"
 
 
+# What the job's spending_cap_usd column holds: 12 digits, 2 of them cents.
+MAX_SPENDING_CAP = Decimal("9999999999.99")
+
+
 class JobRefused(Exception):
     """Why a job cannot be started, cancelled or resumed; shown to the user as is."""
 
@@ -92,7 +96,7 @@ def create_job(
     resolved = _resolved(model)
     if resolved.provider == "none":
         raise JobRefused("Embeddings are turned off (provider none): there is nothing to generate")
-    size = batch_size or settings.EMBEDDING_BATCH_SIZE
+    size = settings.EMBEDDING_BATCH_SIZE if batch_size is None else batch_size
     if not 1 <= size <= 2048:
         raise JobRefused("The batch size must be between 1 and 2048")
     try:
@@ -101,8 +105,10 @@ def create_job(
         raise JobRefused(
             f"The spending cap must be an amount in dollars, not {spending_cap_usd!r}"
         ) from None
-    if cap is not None and not (cap.is_finite() and cap > 0):
-        raise JobRefused("A spending cap must be more than $0")
+    if cap is not None and not (cap.is_finite() and 0 < cap <= MAX_SPENDING_CAP):
+        raise JobRefused(f"A spending cap must be more than $0 and at most ${MAX_SPENDING_CAP:,}")
+    if cap is not None and cap != cap.quantize(Decimal("0.01")):
+        raise JobRefused(f"A spending cap is in whole cents, not ${spending_cap_usd}")
     user = user if getattr(user, "is_authenticated", False) else None
     try:
         with transaction.atomic():

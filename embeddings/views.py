@@ -167,7 +167,7 @@ def job_start(request: HtmxHttpRequest) -> HttpResponse:
 def _whole_number(value: str | None) -> int | None:
     if not value or not value.strip():
         return None
-    if not value.strip().isdigit():
+    if not (value.strip().isascii() and value.strip().isdigit()):  # "²".isdigit() is true
         raise JobRefused(f"The batch size must be a whole number, not {value!r}")
     return int(value)
 
