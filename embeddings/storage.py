@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 
 from catalog.models import CatalogItem
-from embeddings.models import EMBEDDING_TABLES, EmbeddingSettings
+from embeddings.models import EMBEDDING_TABLES, EmbeddingJob, EmbeddingSettings
 from embeddings.registry import ResolvedModel, UnknownModel, resolve, storage_type, vector_bytes
 
 
@@ -181,9 +181,21 @@ def model_usage() -> list[ModelUsage]:
 def delete_model_set(model_key: str) -> int:
     """Delete every vector of a model that neither serves nor is being built; return the count.
 
-    Raises ProtectedModel for the active model and the one being built."""
+    Raises ProtectedModel for the active model, the one being built, and any model a job is
+    still writing (its worker would write the rows again and count them twice)."""
     with transaction.atomic():
         config = EmbeddingSettings.locked()
+        writing = list(
+            EmbeddingJob.objects.filter(
+                model_key=model_key, status__in=EmbeddingJob.ACTIVE_STATUSES
+            ).values_list("pk", flat=True)
+        )
+        if writing:
+            numbers = ", ".join(f"#{pk}" for pk in writing)
+            raise ProtectedModel(
+                f"job {numbers} is writing {model_key}'s vectors: cancel it on the jobs page, "
+                "or let it finish, then delete"
+            )
         if model_key == config.active_key:
             raise ProtectedModel(
                 f"{model_key} is the active model: switch to another one before deleting its vectors"
