@@ -22,7 +22,7 @@ from prometheus_client.registry import Collector
 from catalog.models import CatalogItem
 from embeddings.models import EmbeddingJob, EmbeddingSettings, HealthCheck, JobFailure
 from embeddings.permissions import CHANGE_SETTINGS
-from embeddings.registry import UnknownModel, default_model_key, resolve
+from embeddings.registry import UnknownModel, resolve
 from embeddings.storage import ModelUsage, model_usage
 
 JOB_LABELS = ["job", "kind", "model"]
@@ -30,8 +30,8 @@ JOB_LABELS = ["job", "kind", "model"]
 
 def _roles(config: EmbeddingSettings) -> dict[str, str]:
     """Model key → its role: active, building or previous (any other stored set is "stored")."""
-    roles = {config.previous_model_key: "previous", config.building_model_key: "building"}
-    roles[config.active_model_key or default_model_key()] = "active"
+    roles = {config.previous_model_key: "previous", config.building_key: "building"}
+    roles[config.active_key] = "active"
     roles.pop("", None)
     return roles
 
