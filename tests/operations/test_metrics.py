@@ -182,7 +182,7 @@ def test_the_scrape_reads_the_same_few_queries_whatever_the_number_of_jobs(
 ) -> None:
     running_job()
     client = Client()
-    scrape(client, Authorization=f"Bearer {TOKEN}")  # the catalog's text hashes are cached now
+    scrape(client, Authorization=f"Bearer {TOKEN}")  # warm: the first request opens the session
     with CaptureQueriesContext(connection) as one_job:
         scrape(client, Authorization=f"Bearer {TOKEN}")
     for n in range(6):
