@@ -7,7 +7,6 @@ from functools import cached_property
 from django.contrib import admin
 from django.contrib.postgres.search import SearchQuery
 from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -53,11 +52,7 @@ class GenreFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         # The genres the catalog really has: films and series use different TMDb names.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT DISTINCT unnest(genres) AS g FROM {CatalogItem._meta.db_table} ORDER BY g"
-            )
-            return [(genre, genre) for (genre,) in cursor.fetchall()]
+        return [(genre, genre) for genre in CatalogItem.objects.genres()]
 
     def queryset(
         self, request: HttpRequest, queryset: QuerySet[CatalogItem]

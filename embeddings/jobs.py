@@ -11,21 +11,17 @@ import contextlib
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import numpy as np
-import psycopg
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
-from pgvector.psycopg import register_vector
 
 from catalog.models import CatalogItem
 from embeddings.models import (
@@ -38,7 +34,7 @@ from embeddings.models import (
     ensure_hnsw_index,
 )
 from embeddings.providers import EmbeddingError, Provider, get_provider
-from embeddings.registry import ResolvedModel, UnknownModel, resolve, storage_type
+from embeddings.registry import ResolvedModel, UnknownModel, resolve
 from embeddings.stale import needing_work
 from embeddings.storage import maybe_cut_over, set_exists
 from embeddings.text import TEXT_FIELDS, ItemFields, item_text, source_hash
@@ -141,26 +137,25 @@ def start_job(
 
 def cancel_job(job_id: int) -> EmbeddingJob:
     """Queued or orphaned jobs stop at once; a running one stops after its batch in flight."""
-    with transaction.atomic():
-        job = _locked(job_id)
-        if job.status == Status.RUNNING:
-            job.status = Status.CANCELLING
-        elif job.status in (Status.QUEUED, Status.INTERRUPTED):
-            job.status = Status.CANCELLED
-            job.finished_at = timezone.now()
-        else:
-            raise JobRefused(
-                f"Job #{job.pk} is {job.get_status_display().lower()}; there is nothing to cancel"
-            )
-        job.save(update_fields=["status", "finished_at"])
-    return job
+    mark_interrupted()
+    job = EmbeddingJob.objects.filter(pk=job_id)
+    stopped = job.move(Status.CANCELLING, from_=[Status.RUNNING]) or job.move(
+        Status.CANCELLED, from_=[Status.QUEUED, Status.INTERRUPTED], finished_at=timezone.now()
+    )
+    found = _get(job_id)
+    if not stopped:
+        raise JobRefused(
+            f"Job #{found.pk} is {found.get_status_display().lower()}; there is nothing to cancel"
+        )
+    return found
 
 
 def resume_job(job_id: int) -> EmbeddingJob:
     """Queue a stopped job again; it continues with what is still missing."""
+    mark_interrupted()
     with transaction.atomic():
         job = _locked(job_id)
-        if job.status not in (Status.INTERRUPTED, Status.FAILED, Status.CANCELLED):
+        if job.status not in EmbeddingJob.STOPPED_STATUSES:
             raise JobRefused(
                 f"Job #{job.pk} is {job.get_status_display().lower()}; only stopped jobs resume"
             )
@@ -171,6 +166,7 @@ def resume_job(job_id: int) -> EmbeddingJob:
 
 def retry_failed(job_id: int) -> EmbeddingJob:
     """Forget the job's failed items and queue it again, so they are tried once more."""
+    mark_interrupted()
     with transaction.atomic():
         job = _locked(job_id)
         if job.status in EmbeddingJob.ACTIVE_STATUSES:
@@ -194,9 +190,7 @@ def start_content_sync(user: Any = None) -> list[EmbeddingJob]:
         try:
             jobs.append(start_job(kind, key, Mode.STALE, user=user))
         except JobRefused:
-            if running := EmbeddingJob.objects.filter(
-                kind=kind, model_key=key, status__in=EmbeddingJob.ACTIVE_STATUSES
-            ).first():
+            if running := EmbeddingJob.objects.active().filter(kind=kind, model_key=key).first():
                 jobs.append(running)
             else:
                 raise
@@ -205,21 +199,19 @@ def start_content_sync(user: Any = None) -> list[EmbeddingJob]:
 
 def mark_interrupted() -> int:
     """Jobs whose worker stopped beating: running ones become interrupted (resumable), cancelling
-    ones cancelled. Returns how many changed."""
-    cutoff = timezone.now() - timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT)
-    stale = EmbeddingJob.objects.filter(heartbeat_at__lt=cutoff)
-    now = timezone.now()
-    orphaned = list(
-        stale.filter(status__in=[Status.RUNNING, Status.CANCELLING]).values_list("pk", flat=True)
+    ones cancelled. Returns how many changed. Workers and the schedule call this, and so does
+    every action on a job (a POST), never a page."""
+    orphaned = EmbeddingJob.objects.orphaned()
+    found = list(orphaned.values_list("pk", flat=True))
+    cancelled = orphaned.move(
+        Status.CANCELLED, from_=[Status.CANCELLING], finished_at=timezone.now()
     )
-    cancelled = stale.filter(status=Status.CANCELLING).update(
-        status=Status.CANCELLED, finished_at=now
-    )
-    interrupted = stale.filter(status=Status.RUNNING).update(
-        status=Status.INTERRUPTED,
+    interrupted = orphaned.move(
+        Status.INTERRUPTED,
+        from_=[Status.RUNNING],
         last_error=f"No heartbeat for {settings.JOB_HEARTBEAT_TIMEOUT} s: the worker stopped.",
     )
-    for job_id in orphaned:
+    for job_id in found:
         # A worker killed during a bulk load leaves its table without the HNSW index.
         _restore_index(job_id)
     return cancelled + interrupted
@@ -241,7 +233,11 @@ def _already_running(kind: str, key: str) -> str:
 
 
 def _locked(job_id: int) -> EmbeddingJob:
-    job = EmbeddingJob.objects.select_for_update().filter(pk=job_id).first()
+    return _get(job_id, EmbeddingJob.objects.select_for_update())
+
+
+def _get(job_id: int, jobs: QuerySet[EmbeddingJob] | None = None) -> EmbeddingJob:
+    job = (EmbeddingJob.objects.all() if jobs is None else jobs).filter(pk=job_id).first()
     if job is None:
         raise JobRefused(f"There is no job #{job_id}")
     return job
@@ -313,45 +309,8 @@ def store_vectors(
     work: Sequence[Work],
     vectors: Sequence[Sequence[float]],
 ) -> None:
-    """Upsert one batch; running it twice leaves the same rows.
-
-    Vectors travel in pgvector's binary format (a float32 array each) in one pipelined
-    `executemany`: formatting 384 or 3,072 numbers as text per row cost more than the upsert."""
-    if not work:
-        return
-    matrix = np.asarray(vectors, dtype=np.float32)
-    if matrix.shape != (len(work), table.dimensions):
-        raise EmbeddingError(
-            f"vectors of shape {matrix.shape} cannot go in the {table.dimensions} table"
-        )
-    column = storage_type(table.dimensions)
-    sql = (
-        f"INSERT INTO {table._meta.db_table} (item_id, model_key, source_hash, created_at, embedding) "
-        f"VALUES (%s, %s, %s, %s, CAST(%b AS {column}({table.dimensions}))) "
-        "ON CONFLICT (item_id, model_key) DO UPDATE SET embedding = EXCLUDED.embedding, "
-        "source_hash = EXCLUDED.source_hash, created_at = EXCLUDED.created_at"
-    )
-    now = timezone.now()
-    # Django's cursors bind parameters on the client, as text; this one, on the same connection
-    # and in the same transaction, sends the vectors as binary.
-    with psycopg.Cursor(_vector_connection()) as cursor:
-        cursor.executemany(
-            sql,
-            [(w.item_id, model_key, w.hash, now, row) for w, row in zip(work, matrix, strict=True)],
-        )
-
-
-_registered: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
-def _vector_connection() -> Any:
-    """The raw connection under Django's, taught pgvector's binary formats (once each)."""
-    connection.ensure_connection()
-    raw = connection.connection
-    if raw not in _registered:
-        register_vector(raw)
-        _registered.add(raw)
-    return raw
+    """Upsert one batch; running it twice leaves the same rows."""
+    table.objects.upsert(model_key, [(w.item_id, w.hash) for w in work], vectors)
 
 
 def embed_batch(
@@ -431,6 +390,7 @@ def work_on_job(
 ) -> WorkerReport:
     """`run_job`, reporting what this worker did itself."""
     report = WorkerReport()
+    mark_interrupted()  # a worker coming up is where jobs orphaned by a dead one are found
     key = EmbeddingJob.objects.filter(pk=job_id).values_list("model_key", flat=True).first()
     with log_context(job_id=job_id, model_key=key):
         try:
@@ -708,21 +668,24 @@ def _restore_index(job_id: int) -> None:
 
 
 def _stop(job_id: int, status: str, error: str, *, also_queued: bool = False) -> str:
-    fields: dict[str, Any] = {"status": status, "finished_at": timezone.now(), "eta_seconds": None}
+    fields: dict[str, Any] = {"finished_at": timezone.now(), "eta_seconds": None}
     if error:
         fields["last_error"] = error
     stoppable = [Status.RUNNING, Status.CANCELLING] + ([Status.QUEUED] if also_queued else [])
-    EmbeddingJob.objects.filter(pk=job_id, status__in=stoppable).update(**fields)
-    logger.info(
-        "Embedding job #%s stopped: %s %s", job_id, status, error, extra=_event(f"job_{status}")
-    )
+    if EmbeddingJob.objects.filter(pk=job_id).move(status, from_=stoppable, **fields):
+        logger.info(
+            "Embedding job #%s stopped: %s %s", job_id, status, error, extra=_event(f"job_{status}")
+        )
     _restore_index(job_id)
     return EmbeddingJob.objects.values_list("status", flat=True).get(pk=job_id)
 
 
 def _complete(job_id: int, on_progress: ProgressCallback | None) -> str:
-    EmbeddingJob.objects.filter(pk=job_id, status__in=(Status.RUNNING, Status.CANCELLING)).update(
-        status=Status.COMPLETED, finished_at=timezone.now(), eta_seconds=0
+    completed = EmbeddingJob.objects.filter(pk=job_id).move(
+        Status.COMPLETED,
+        from_=EmbeddingJob.BEATING_STATUSES,
+        finished_at=timezone.now(),
+        eta_seconds=0,
     )
     _restore_index(job_id)
     job = EmbeddingJob.objects.get(pk=job_id)
@@ -733,7 +696,7 @@ def _complete(job_id: int, on_progress: ProgressCallback | None) -> str:
     )  # fmt: skip
     if on_progress:
         on_progress(job)
-    if job.status == Status.COMPLETED and maybe_cut_over():
+    if completed and maybe_cut_over():
         logger.info(
             "Embedding job #%s completed the set of %s; it now serves",
             job_id,

@@ -119,7 +119,7 @@ class EmbeddingCollector(Collector):
                 ("heartbeat_timestamp_seconds", "Last sign of life of a running job (heartbeat, else start, else creation), as a Unix time."),
             )
         }  # fmt: skip
-        active = EmbeddingJob.objects.filter(status__in=EmbeddingJob.ACTIVE_STATUSES).order_by("id")
+        active = EmbeddingJob.objects.active().order_by("id")
         for job in active:
             labels = [str(job.pk), job.kind, job.model_key]
             families["items_total"].add_metric(labels, job.total)

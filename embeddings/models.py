@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from typing import Any
 
+import numpy as np
+import psycopg
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, models
@@ -14,6 +19,7 @@ from pgvector.django import (
     MaxInnerProduct,
     VectorField,
 )
+from pgvector.psycopg import register_vector
 
 from catalog.models import CatalogItem
 from embeddings.registry import DIMENSIONS, default_model_key, storage_type
@@ -36,6 +42,79 @@ class EmbeddingQuerySet(models.QuerySet[Any]):
         value: cosine distance, L2 distance, or the negated inner product)."""
         distance = METRICS[metric]("embedding", vector)
         return self.annotate(distance=distance).order_by("distance")[:k]
+
+    def of_items(
+        self,
+        *,
+        kind: str = "",
+        year_min: int | None = None,
+        year_max: int | None = None,
+        genre: str = "",
+        exclude_item_id: int | None = None,
+    ) -> EmbeddingQuerySet:
+        """Rows whose catalog item passes a curator's filters (empty ones filter nothing)."""
+        rows = self
+        if exclude_item_id is not None:
+            rows = rows.exclude(item_id=exclude_item_id)
+        if kind:
+            rows = rows.filter(item__kind=kind)
+        if year_min is not None:
+            rows = rows.filter(item__year__gte=year_min)
+        if year_max is not None:
+            rows = rows.filter(item__year__lte=year_max)
+        if genre:
+            rows = rows.filter(item__genres__contains=[genre])
+        return rows
+
+    def upsert(
+        self,
+        model_key: str,
+        rows: Sequence[tuple[int, str]],
+        vectors: Sequence[Sequence[float]],
+    ) -> None:
+        """Store one vector per (item id, source hash) row for this model; running it twice
+        leaves the same rows.
+
+        Vectors travel in pgvector's binary format (a float32 array each) in one pipelined
+        `executemany`: formatting 384 or 3,072 numbers as text per row cost more than the upsert."""
+        if not rows:
+            return
+        table: type[EmbeddingBase] = self.model
+        matrix = np.asarray(vectors, dtype=np.float32)
+        if matrix.shape != (len(rows), table.dimensions):
+            raise ValueError(
+                f"vectors of shape {matrix.shape} cannot go in the {table.dimensions} table"
+            )
+        sql = (
+            f"INSERT INTO {table._meta.db_table} (item_id, model_key, source_hash, created_at, embedding) "
+            f"VALUES (%s, %s, %s, %s, CAST(%b AS {storage_type(table.dimensions)}({table.dimensions}))) "
+            "ON CONFLICT (item_id, model_key) DO UPDATE SET embedding = EXCLUDED.embedding, "
+            "source_hash = EXCLUDED.source_hash, created_at = EXCLUDED.created_at"
+        )
+        now = timezone.now()
+        # Django's cursors bind parameters on the client, as text; this one, on the same connection
+        # and in the same transaction, sends the vectors as binary.
+        with psycopg.Cursor(_vector_connection()) as cursor:
+            cursor.executemany(
+                sql,
+                [
+                    (item_id, model_key, digest, now, vector)
+                    for (item_id, digest), vector in zip(rows, matrix, strict=True)
+                ],
+            )
+
+
+_registered: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _vector_connection() -> Any:
+    """The raw connection under Django's, taught pgvector's binary formats (once each)."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw not in _registered:
+        register_vector(raw)
+        _registered.add(raw)
+    return raw
 
 
 class EmbeddingBase(models.Model):
@@ -246,6 +325,28 @@ class EmbeddingSettings(models.Model):
         return self.active_model_key
 
 
+def heartbeat_cutoff() -> Any:
+    """A running job whose last heartbeat is older than this has lost its worker."""
+    return timezone.now() - timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT)
+
+
+class EmbeddingJobQuerySet(models.QuerySet["EmbeddingJob"]):
+    def active(self) -> EmbeddingJobQuerySet:
+        """Queued, running or cancelling: a worker has or will have it in hand."""
+        return self.filter(status__in=EmbeddingJob.ACTIVE_STATUSES)
+
+    def orphaned(self) -> EmbeddingJobQuerySet:
+        """Running or cancelling, but their worker stopped beating."""
+        return self.filter(
+            status__in=EmbeddingJob.BEATING_STATUSES, heartbeat_at__lt=heartbeat_cutoff()
+        )
+
+    def move(self, to: str, *, from_: Iterable[str], **fields: Any) -> int:
+        """Set status `to` on the rows still in one of `from_`, in one conditional UPDATE;
+        returns how many moved (0 when another worker or a person moved them first)."""
+        return self.filter(status__in=list(from_)).update(status=to, **fields)
+
+
 class EmbeddingJob(models.Model):
     """A regeneration run for one kind of item into one model's set. Its state lives here, so a
     reload, a crashed worker or a second worker never loses it."""
@@ -269,6 +370,8 @@ class EmbeddingJob(models.Model):
         COMPLETED = "completed", "Completed"
 
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.CANCELLING)
+    BEATING_STATUSES = (Status.RUNNING, Status.CANCELLING)  # a worker heartbeats them
+    STOPPED_STATUSES = (Status.INTERRUPTED, Status.FAILED, Status.CANCELLED)  # resumable
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     model_key = models.CharField(max_length=200)
@@ -295,6 +398,8 @@ class EmbeddingJob(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    objects = EmbeddingJobQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -310,12 +415,30 @@ class EmbeddingJob(models.Model):
         return f"{self.get_kind_display()} → {self.model_key} ({self.status})"
 
     @property
+    def state(self) -> str:
+        """The status as a page shows it: a running (or cancelling) job whose worker stopped
+        beating reads interrupted (or cancelled) before the worker or the schedule records it."""
+        orphaned = (
+            self.status in self.BEATING_STATUSES
+            and self.heartbeat_at is not None
+            and self.heartbeat_at < heartbeat_cutoff()
+        )
+        if not orphaned:
+            return self.status
+        return (
+            self.Status.INTERRUPTED if self.status == self.Status.RUNNING else self.Status.CANCELLED
+        )
+
+    def get_state_display(self) -> str:
+        return str(self.Status(self.state).label)
+
+    @property
     def is_active(self) -> bool:
-        return self.status in self.ACTIVE_STATUSES
+        return self.state in self.ACTIVE_STATUSES
 
     @property
     def can_resume(self) -> bool:
-        return self.status in (self.Status.INTERRUPTED, self.Status.FAILED, self.Status.CANCELLED)
+        return self.state in self.STOPPED_STATUSES
 
     @property
     def processed(self) -> int:

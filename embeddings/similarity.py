@@ -8,7 +8,7 @@ scan keeps walking the graph until k rows pass the filter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -137,17 +137,12 @@ def neighbours(
     """
     k = max(1, min(k, MAX_K))
     # The neighbours' own vectors are not shown; parsing them would cost more than the search.
-    rows = table.objects.for_model(model_key).select_related("item").defer("embedding")
-    if exclude_item_id is not None:
-        rows = rows.exclude(item_id=exclude_item_id)
-    if filters.kind:
-        rows = rows.filter(item__kind=filters.kind)
-    if filters.year_min is not None:
-        rows = rows.filter(item__year__gte=filters.year_min)
-    if filters.year_max is not None:
-        rows = rows.filter(item__year__lte=filters.year_max)
-    if filters.genre:
-        rows = rows.filter(item__genres__contains=[filters.genre])
+    rows = (
+        table.objects.for_model(model_key)
+        .of_items(**asdict(filters), exclude_item_id=exclude_item_id)
+        .select_related("item")
+        .defer("embedding")
+    )
     found = _ordered(rows, vector, k, metric, _graph_settings(k) if metric == "cosine" else NO_JIT)
     if len(found) < k and metric == "cosine":
         # The graph walk gave up (max_scan_tuples) before k rows passed a very selective filter:
@@ -194,9 +189,7 @@ def exact_neighbour_ids(
     exclude_item_id: int | None = None,
 ) -> list[int]:
     """The true top k by cosine, with index scans off: the yardstick for recall."""
-    rows = table.objects.for_model(model_key)
-    if exclude_item_id is not None:
-        rows = rows.exclude(item_id=exclude_item_id)
+    rows = table.objects.for_model(model_key).of_items(exclude_item_id=exclude_item_id)
     with transaction.atomic(), connection.cursor() as cursor:
         # Every planner setting the graph walk changes is named here: inside a caller's
         # transaction its SET LOCALs (no sorting, no JIT) would still be in force.
@@ -211,14 +204,10 @@ def catalog_genres() -> list[str]:
     """The genres the catalog has (films and series use different TMDb names), cached briefly:
     reading them scans every item."""
 
-    def read() -> list[str]:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT DISTINCT unnest(genres) AS g FROM {CatalogItem._meta.db_table} ORDER BY g"
-            )
-            return [genre for (genre,) in cursor.fetchall()]
-
-    genres: list[str] = cache.get_or_set("similar:catalog-genres", read, GENRES_CACHE_SECONDS) or []
+    genres: list[str] = (
+        cache.get_or_set("similar:catalog-genres", CatalogItem.objects.genres, GENRES_CACHE_SECONDS)
+        or []
+    )
     return genres
 
 

@@ -98,7 +98,7 @@ def abandon_switch() -> str:
             raise SwitchRefused("No model is being built.")
         config.building_model_key = ""
         config.save()
-    running = EmbeddingJob.objects.filter(model_key=key, status__in=EmbeddingJob.ACTIVE_STATUSES)
+    running = EmbeddingJob.objects.active().filter(model_key=key)
     for job_id in running.values_list("id", flat=True):
         # A job that ended between the query and the cancel has nothing left to stop.
         with contextlib.suppress(JobRefused):

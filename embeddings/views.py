@@ -111,7 +111,6 @@ def _model_keys(active: str, building: str) -> list[str]:
 
 @role_required(VIEW)
 def jobs(request: HtmxHttpRequest) -> HttpResponse:
-    job_runner.mark_interrupted()
     config = EmbeddingSettings.load()
     context = {
         "jobs": EmbeddingJob.objects.select_related("created_by")[:30],
@@ -126,7 +125,6 @@ def jobs(request: HtmxHttpRequest) -> HttpResponse:
 
 @role_required(VIEW)
 def job_row(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
-    job_runner.mark_interrupted()
     job = _get_job(job_id)
     if not request.htmx:
         return redirect(f"{reverse('embeddings:jobs')}#job-{job.pk}")
