@@ -82,13 +82,13 @@ class CatalogItemQuerySet(models.QuerySet["CatalogItem"]):
         For writers that bypass the ORM, and after a change to how `item_text` builds a text."""
         return refresh_text_hashes(self)
 
-
     def genres(self) -> list[str]:
         """Every genre these items carry, once each, in order (one scan of the rows)."""
         names = self.annotate(genre=Func(F("genres"), function="unnest")).values_list(
             "genre", flat=True
         )
         return list(names.order_by("genre").distinct())
+
 
 def refresh_text_hashes(items: models.QuerySet[Any]) -> int:
     """`refresh_text_hashes` for any queryset of catalog rows (the migration passes its
