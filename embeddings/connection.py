@@ -13,10 +13,12 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.utils import timezone
 
+from embeddings.addresses import AddressRefused, check_provider_url
 from embeddings.models import EmbeddingSettings, HealthCheck
 from embeddings.providers import EmbeddingError, get_provider
+from embeddings.providers.base import trying
 from embeddings.readiness import credential, mask
 from embeddings.registry import DEPRECATED, LEGACY, MODELS, UnknownModel, resolve
 
@@ -111,32 +113,53 @@ def model_to_test(provider: str, config: EmbeddingSettings) -> str:
     return current[0].key
 
 
+# What the settings row's text columns are meant to hold; longer is a typo or an attack.
+MAX_VALUE_LENGTH = 500
+
+
 def save_connection(data: Mapping[str, str]) -> dict[str, float]:
     """Apply the connection form; returns the latency of every provider whose credentials changed.
 
-    Everything happens in one transaction that a failing probe rolls back, so a wrong key
-    shows its error and leaves the stored settings as they were. A blank key field keeps the
-    stored key, since the page never renders it back.
+    1. Read only what the form sent: a field it left out keeps its stored value, a blank key
+       keeps the stored key (the page never renders it back), `clear_<field>` empties a key.
+    2. Check every value: at most MAX_VALUE_LENGTH characters; URLs are http(s) and point at
+       neither a link-local nor a cloud-metadata address.
+    3. Probe every provider whose credentials changed, with the new values, outside any
+       transaction or lock (each probe is bounded by PROVIDER_DEADLINE). A failing probe
+       raises, and nothing is saved.
+    4. Save only the changed fields, in one short UPDATE.
     """
-    with transaction.atomic():
-        config = EmbeddingSettings.locked()
-        changed: set[str] = set()
-        for name, (provider, secret, label) in FIELDS.items():
-            value = (data.get(name) or "").strip()
-            if secret and data.get(f"clear_{name}"):
-                value = ""
-            elif secret and not value:
-                continue
-            elif not secret and value:
-                try:
-                    URLValidator(schemes=["http", "https"])(value)
-                except ValidationError:
-                    raise ValidationError(
-                        f"{label}: enter a URL such as http://host:port."
-                    ) from None
-            if value != getattr(config, name):
-                setattr(config, name, value)
-                if value:
-                    changed.add(provider)
-        config.save()
-        return {key: probe(key) for key in (model_to_test(p, config) for p in sorted(changed))}
+    config = EmbeddingSettings.load()
+    changes: dict[str, str] = {}
+    for name, (_, secret, label) in FIELDS.items():
+        if name not in data and f"clear_{name}" not in data:
+            continue
+        value = "" if secret and data.get(f"clear_{name}") else _checked(data, name, label)
+        if secret and not value and not data.get(f"clear_{name}"):
+            continue
+        if value != getattr(config, name):
+            changes[name] = value
+    for name, value in changes.items():
+        setattr(config, name, value)
+    changed = sorted({FIELDS[name][0] for name, value in changes.items() if value})
+    with trying(config):
+        latencies = {key: probe(key) for key in (model_to_test(p, config) for p in changed)}
+    if changes:
+        EmbeddingSettings.objects.filter(pk=config.pk).update(**changes, updated_at=timezone.now())
+    return latencies
+
+
+def _checked(data: Mapping[str, str], name: str, label: str) -> str:
+    value = (data.get(name) or "").strip()
+    if len(value) > MAX_VALUE_LENGTH:
+        raise ValidationError(f"{label}: at most {MAX_VALUE_LENGTH} characters, not {len(value)}.")
+    if value and not FIELDS[name][1]:
+        try:
+            URLValidator(schemes=["http", "https"])(value)
+        except ValidationError:
+            raise ValidationError(f"{label}: enter a URL such as http://host:port.") from None
+        try:
+            check_provider_url(value)
+        except AddressRefused as exc:
+            raise ValidationError(f"{label}: not allowed: {exc}.") from None
+    return value

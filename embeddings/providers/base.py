@@ -4,6 +4,7 @@ only says how one batch goes over its wire (`_embed_batch`) and how it counts to
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import math
 import random
@@ -11,7 +12,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, TypeVar
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import requests
@@ -302,9 +304,24 @@ class Provider:
         return (array / norm).tolist()
 
 
+_unsaved: contextvars.ContextVar[Any] = contextvars.ContextVar("unsaved_settings", default=None)
+
+
+@contextmanager
+def trying(config: Any) -> Iterator[None]:
+    """Inside the block, providers built in this thread read their credentials from `config`,
+    an EmbeddingSettings not saved yet: the connection form tests new values before it keeps
+    them, without holding the settings row meanwhile."""
+    token = _unsaved.set(config)
+    try:
+        yield
+    finally:
+        _unsaved.reset(token)
+
+
 def configured(field: str, setting: str) -> str:
     """A credential or address: what an admin saved on the settings page, else the environment."""
     from embeddings.models import EmbeddingSettings
 
-    saved = getattr(EmbeddingSettings.load(), field, "") or ""
+    saved = getattr(_unsaved.get() or EmbeddingSettings.load(), field, "") or ""
     return (saved or getattr(settings, setting, "") or "").strip()
