@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -27,8 +27,6 @@ from catalog.models import CatalogItem
 from embeddings.models import (
     EmbeddingBase,
     EmbeddingJob,
-    EmbeddingSettings,
-    HealthCheck,
     JobFailure,
     drop_hnsw_index,
     ensure_hnsw_index,
@@ -36,7 +34,7 @@ from embeddings.models import (
 from embeddings.providers import EmbeddingError, Provider, get_provider
 from embeddings.registry import ResolvedModel, UnknownModel, resolve
 from embeddings.stale import needing_work
-from embeddings.storage import maybe_cut_over, set_exists
+from embeddings.storage import maybe_cut_over
 from embeddings.text import TEXT_FIELDS, ItemFields, item_text, source_hash
 from reclio_admin.logs import log_context
 
@@ -45,8 +43,6 @@ logger = logging.getLogger(__name__)
 Status = EmbeddingJob.Status
 Mode = EmbeddingJob.Mode
 TASK_NAMES = {"movie": "generate-movie-embeddings", "series": "generate-series-embeddings"}
-SCHEDULE_SYNC = "Daily content sync"
-SCHEDULE_HEALTH = "Hourly provider health check"
 
 
 # What the job's spending_cap_usd column holds: 12 digits, 2 of them cents.
@@ -180,21 +176,6 @@ def retry_failed(job_id: int) -> EmbeddingJob:
         _requeue(job)
     _enqueue(job)
     return job
-
-
-def start_content_sync(user: Any = None) -> list[EmbeddingJob]:
-    """The daily sync: a `stale` job per kind for the active model; one already running is kept."""
-    key = EmbeddingSettings.load().active_key
-    jobs = []
-    for kind in TASK_NAMES:
-        try:
-            jobs.append(start_job(kind, key, Mode.STALE, user=user))
-        except JobRefused:
-            if running := EmbeddingJob.objects.active().filter(kind=kind, model_key=key).first():
-                jobs.append(running)
-            else:
-                raise
-    return jobs
 
 
 def mark_interrupted() -> int:
@@ -704,71 +685,3 @@ def _complete(job_id: int, on_progress: ProgressCallback | None) -> str:
             extra=_event("model_cut_over"),
         )
     return job.status
-
-
-# --- Health check, schedules, first run ---------------------------------------------------------
-
-
-def health_check() -> HealthCheck:
-    """Probe the active model's provider and keep the result for the admin index."""
-    key = EmbeddingSettings.load().active_key
-    try:
-        latency = get_provider(key).check()
-    except (EmbeddingError, UnknownModel) as exc:
-        error = str(exc) or type(exc).__name__
-        logger.warning(
-            "Health check of %s failed: %s",
-            key,
-            error,
-            extra=_event("health_check_failed") | {"model_key": key},
-        )
-        return HealthCheck.objects.create(model_key=key, ok=False, error=error)
-    return HealthCheck.objects.create(model_key=key, ok=True, latency_ms=latency)
-
-
-def ensure_schedules() -> None:
-    """The daily content sync at 03:00 (local time) and the hourly health check; idempotent."""
-    from django_q.models import Schedule
-
-    now = timezone.localtime()
-    three = now.replace(hour=3, minute=0, second=0, microsecond=0)
-    specs = {
-        SCHEDULE_SYNC: (
-            "embeddings.jobs.start_content_sync",
-            Schedule.DAILY,
-            three if three > now else three + timedelta(days=1),
-        ),
-        SCHEDULE_HEALTH: (
-            "embeddings.jobs.health_check",
-            Schedule.HOURLY,
-            now + timedelta(minutes=1),
-        ),
-    }
-    for name, (func, kind, first_run) in specs.items():
-        schedule, created = Schedule.objects.get_or_create(
-            name=name,
-            defaults={"func": func, "schedule_type": kind, "next_run": first_run, "repeats": -1},
-        )
-        if not created and (schedule.func, schedule.schedule_type) != (func, kind):
-            Schedule.objects.filter(pk=schedule.pk).update(
-                func=func, schedule_type=kind, next_run=first_run
-            )
-
-
-def first_run_jobs() -> list[EmbeddingJob]:
-    """When the active model has no embeddings at all, queue a job per kind that has items."""
-    key = EmbeddingSettings.load().active_key
-    try:
-        resolved = resolve(key)
-    except UnknownModel:
-        return []
-    if resolved.provider == "none" or set_exists(resolved):
-        return []
-    jobs = []
-    for kind in TASK_NAMES:
-        if CatalogItem.objects.filter(kind=kind).exists():
-            try:
-                jobs.append(start_job(kind, resolved, Mode.STALE))
-            except JobRefused:
-                continue  # already queued by an earlier start
-    return jobs

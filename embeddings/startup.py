@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from embeddings.jobs import mark_interrupted
 from embeddings.models import EmbeddingSettings
+from embeddings.schedules import ensure_schedules, first_run_jobs
 
 
 def prepare() -> Iterator[str]:
@@ -18,13 +20,11 @@ def prepare() -> Iterator[str]:
 
 def _prepare_jobs() -> Iterator[str]:
     """Orphaned jobs, the schedules, and on the very first run the jobs that fill the active set."""
-    from embeddings import jobs
-
-    if stopped := jobs.mark_interrupted():
+    if stopped := mark_interrupted():
         yield f"{stopped} job(s) lost their worker; resume them on the jobs page"
-    jobs.ensure_schedules()
+    ensure_schedules()
     yield "Schedules: content sync daily at 03:00, provider health check hourly"
-    if started := jobs.first_run_jobs():
+    if started := first_run_jobs():
         kinds = " and ".join(job.get_kind_display().lower() for job in started)
         yield (
             f"No embeddings yet for {started[0].model_key}: queued the {kinds} jobs; "

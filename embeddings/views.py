@@ -35,6 +35,7 @@ from embeddings.permissions import CHANGE_SETTINGS, RUN_JOBS, VIEW, role_require
 from embeddings.providers import EmbeddingError, get_provider
 from embeddings.readiness import readiness
 from embeddings.registry import MODELS, UnknownModel, resolve
+from embeddings.schedules import start_content_sync
 from embeddings.similarity import (
     MAX_K,
     METRIC_LABELS,
@@ -204,7 +205,7 @@ def job_retry_failed(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
 @role_required(RUN_JOBS)
 def sync_content(request: HtmxHttpRequest) -> HttpResponse:
     try:
-        started = job_runner.start_content_sync(user=request.user)
+        started = start_content_sync(user=request.user)
     except JobRefused as exc:
         messages.error(request, str(exc))
     else:

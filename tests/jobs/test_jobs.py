@@ -14,6 +14,7 @@ from catalog.models import CatalogItem
 from embeddings import jobs
 from embeddings.models import Embedding384, EmbeddingJob, EmbeddingSettings, HealthCheck
 from embeddings.providers import get_provider
+from embeddings.schedules import SCHEDULE_HEALTH, SCHEDULE_SYNC, health_check
 from embeddings.startup import prepare
 from embeddings.text import item_text, source_hash
 from tests.conftest import make_item
@@ -209,9 +210,9 @@ def test_the_health_check_records_the_latency_of_a_working_model_and_the_error_o
     None
 ):
     EmbeddingSettings.objects.update_or_create(pk=1, defaults={"active_model_key": LOCAL_MODEL})
-    ok = jobs.health_check()
+    ok = health_check()
     EmbeddingSettings.objects.filter(pk=1).update(active_model_key="none:disabled")
-    broken = jobs.health_check()
+    broken = health_check()
 
     assert ok.ok and ok.latency_ms is not None and ok.latency_ms > 0
     assert not broken.ok and "turned off" in broken.error
@@ -233,10 +234,10 @@ def test_the_first_run_creates_the_schedules_and_queues_the_movie_and_series_job
     assert set(queued.values_list("mode", flat=True)) == {"stale"}
     schedules = dict(Schedule.objects.values_list("name", "func"))
     assert schedules == {
-        jobs.SCHEDULE_SYNC: "embeddings.jobs.start_content_sync",
-        jobs.SCHEDULE_HEALTH: "embeddings.jobs.health_check",
+        SCHEDULE_SYNC: "embeddings.schedules.start_content_sync",
+        SCHEDULE_HEALTH: "embeddings.schedules.health_check",
     }
-    sync = Schedule.objects.get(name=jobs.SCHEDULE_SYNC)
+    sync = Schedule.objects.get(name=SCHEDULE_SYNC)
     assert sync.schedule_type == Schedule.DAILY
     assert timezone.localtime(sync.next_run).hour == 3
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from embeddings import jobs
+from embeddings import schedules
 from embeddings.models import EmbeddingJob, JobFailure
 from tests.conftest import make_item
 from tests.jobs.conftest import LOCAL_MODEL
@@ -230,7 +230,7 @@ def test_sync_content_is_post_only_and_for_staff(role_clients: dict[str, Client]
 
 
 def test_the_content_sync_schedule_function_starts_the_same_jobs() -> None:
-    started = jobs.start_content_sync()
+    started = schedules.start_content_sync()
 
     assert {job.kind for job in started} == {"movie", "series"}
     assert {job.status for job in started} == {Status.QUEUED}
