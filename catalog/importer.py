@@ -13,15 +13,19 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import psycopg
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
+from django.utils import timezone
 from tqdm import tqdm
 
 from catalog.models import CatalogItem
+from embeddings.text import text_hash
 
 BATCH_SIZE = 1000
 MAX_INT = 2_147_483_647  # PostgreSQL integer, the column type of the count fields
@@ -99,8 +103,8 @@ def import_catalog(
     """
     source = Path(path)
     report = ImportReport()
-    with _Seen() as seen, _bar(source, progress) as bar:
-        batch = _Batch(report, seen)
+    with _Scratch() as scratch, _bar(source, progress) as bar:
+        batch = _Batch(report, scratch)
         for line, raw in _read(source, bar):
             try:
                 fields = parse_row(raw, default_kind=kind)
@@ -123,24 +127,29 @@ def _reason(exc: Exception) -> str:
     )
 
 
-class _Seen:
-    """Which (kind, TMDB id) earlier batches of this file held, and on which line: a temporary
-    table, so a million keys cost the importer no memory."""
+class _Scratch:
+    """Temporary tables of one import: which (kind, TMDB id) earlier batches held and on which
+    line (a million keys cost the importer no memory), and the staging table of updates."""
 
-    TABLE = "catalog_import_seen"
+    SEEN = "catalog_import_seen"
+    STAGE = "catalog_import_stage"
 
-    def __enter__(self) -> _Seen:
+    def __enter__(self) -> _Scratch:
         with connection.cursor() as cursor:
             cursor.execute(
-                f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.TABLE} "
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.SEEN} "
                 "(kind text, tmdb_id integer, line integer, PRIMARY KEY (kind, tmdb_id))"
             )
-            cursor.execute(f"TRUNCATE {self.TABLE}")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.STAGE} "
+                f"(LIKE {CatalogItem._meta.db_table})"
+            )
+            cursor.execute(f"TRUNCATE {self.SEEN}, {self.STAGE}")
         return self
 
     def __exit__(self, *exc: object) -> None:
         with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
+            cursor.execute(f"DROP TABLE IF EXISTS {self.SEEN}, {self.STAGE}")
 
     def record(self, lines: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
         """Remember these keys' lines; return the earlier line of each key seen before."""
@@ -153,10 +162,10 @@ class _Seen:
                     SELECT * FROM unnest(%s::text[], %s::integer[], %s::integer[])
                         AS r(kind, tmdb_id, line)
                 ), earlier AS (
-                    SELECT s.kind, s.tmdb_id, s.line FROM {self.TABLE} s
+                    SELECT s.kind, s.tmdb_id, s.line FROM {self.SEEN} s
                     JOIN incoming USING (kind, tmdb_id)
                 ), recorded AS (
-                    INSERT INTO {self.TABLE} SELECT * FROM incoming
+                    INSERT INTO {self.SEEN} SELECT * FROM incoming
                     ON CONFLICT (kind, tmdb_id) DO UPDATE SET line = EXCLUDED.line
                 )
                 SELECT kind, tmdb_id, line FROM earlier
@@ -169,9 +178,9 @@ class _Seen:
 class _Batch:
     """Up to `batch_size` validated rows on their way to the database."""
 
-    def __init__(self, report: ImportReport, seen: _Seen) -> None:
+    def __init__(self, report: ImportReport, scratch: _Scratch) -> None:
         self.report = report
-        self.seen = seen
+        self.scratch = scratch
         self.rows: dict[tuple[str, int], dict[str, Any]] = {}
         self.lines: dict[tuple[str, int], int] = {}
 
@@ -194,7 +203,7 @@ class _Batch:
            the batch, write it row by row, so only the rows it cannot store are rejected."""
         if not self.rows:
             return
-        earlier = self.seen.record(self.lines)
+        earlier = self.scratch.record(self.lines)
         self.report.superseded += sorted(earlier.values())
         existing = {(item.kind, item.tmdb_id): item for item in _existing(self.rows)}
         plan = _Plan(
@@ -207,13 +216,13 @@ class _Batch:
         self.lines.clear()
         try:
             with transaction.atomic():
-                plan.write()
-        except DatabaseError:
+                plan.write(self.scratch.STAGE)
+        except (DatabaseError, psycopg.Error):
             for single in plan.singles():
                 try:
                     with transaction.atomic():
-                        single.write()
-                except DatabaseError as exc:
+                        single.write(self.scratch.STAGE)
+                except (DatabaseError, psycopg.Error) as exc:
                     (entry,) = single.entries
                     self.report.rejected.append(Rejection(entry.line, _refusal(exc)))
                     continue
@@ -222,7 +231,7 @@ class _Batch:
             plan.count(self.report)
 
 
-def _refusal(exc: DatabaseError) -> str:
+def _refusal(exc: DatabaseError | psycopg.Error) -> str:
     first = str(exc).strip().splitlines()
     return f"cannot be stored ({first[0] if first else type(exc).__name__})"
 
@@ -251,21 +260,33 @@ class _Plan:
 
     entries: list[_Entry]
 
-    def write(self) -> None:
+    def write(self, stage: str) -> None:
+        """COPY the new rows into the catalog; COPY the changed ones into the staging table and
+        UPDATE from it the fields the file changed. Many times faster than bulk_create's
+        INSERT with a parameter per field and row."""
+        now = timezone.now()
         created = [e.item for e in self.entries if e.outcome == "created"]
         updated = [e for e in self.entries if e.outcome == "updated"]
+        for item in created:
+            item.created_at = item.updated_at = now
         if created:
-            CatalogItem.objects.bulk_create(created)
-        if updated:
-            # One INSERT … ON CONFLICT DO UPDATE of the fields the file changed: bulk_update's
-            # CASE per field and row costs many times more.
-            fields = {name for e in updated for name in e.changed}
-            CatalogItem.objects.bulk_create(
-                [e.item for e in updated],
-                update_conflicts=True,
-                unique_fields=["kind", "tmdb_id"],
-                update_fields=sorted(fields | {"updated_at"}),
+            _copy(CatalogItem._meta.db_table, created, with_id=False)
+        if not updated:
+            return
+        for e in updated:
+            e.item.updated_at = now
+        _copy(stage, [e.item for e in updated], with_id=True)
+        names = sorted({name for e in updated for name in e.changed} | {"updated_at", "text_hash"})
+        quote = connection.ops.quote_name
+        by_name = {f.name: str(f.column) for f in CatalogItem._meta.concrete_fields}
+        columns = [quote(by_name[name]) for name in names]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {CatalogItem._meta.db_table} AS c SET "
+                + ", ".join(f"{column} = s.{column}" for column in columns)
+                + f" FROM {stage} AS s WHERE c.id = s.id"
             )
+            cursor.execute(f"DELETE FROM {stage}")
 
     def count(self, report: ImportReport) -> None:
         for e in self.entries:
@@ -276,6 +297,47 @@ class _Plan:
     def singles(self) -> Iterator[_Plan]:
         """The same writes, one row each."""
         return (_Plan([e]) for e in self.entries)
+
+
+def _copy(table: str, items: list[CatalogItem], *, with_id: bool) -> None:
+    """COPY every concrete field of these items into `table` (the id too when `with_id`), their
+    text hashes computed here, as `CatalogItem.save` would."""
+    fields = [f for f in CatalogItem._meta.concrete_fields if with_id or not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+    names = [f.attname for f in fields]
+    connection.ensure_connection()
+    # Django's connection, in the batch's transaction; its own cursors have no COPY.
+    with (
+        psycopg.Cursor(connection.connection) as cursor,
+        cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        for item in items:
+            item.text_hash = text_hash(item)
+        copy.write("".join(_copy_line([getattr(item, name) for name in names]) for item in items))
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_line(values: list[Any]) -> str:
+    """One row in COPY's text format (psycopg's own row writer took most of an import's time)."""
+    return "\t".join(map(_copy_value, values)) + "\n"
+
+
+def _copy_value(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, list):
+        value = "{" + ",".join('"' + _array_escape(v) + '"' for v in value) + "}"
+    elif isinstance(value, datetime):
+        value = value.isoformat()
+    else:
+        value = str(value)
+    return value.translate(_COPY_ESCAPES)
+
+
+def _array_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _existing(rows: dict[tuple[str, int], dict[str, Any]]) -> list[CatalogItem]:
@@ -474,6 +536,7 @@ def _repair_mojibake(text: str) -> str:
     return text
 
 
+@cache
 def _max_length(name: str) -> int:
     """The column's max_length (of each element for a list); 0 for unlimited text."""
     model_field = CatalogItem._meta.get_field(name)

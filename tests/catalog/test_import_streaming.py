@@ -100,3 +100,32 @@ def test_batches_count_a_key_repeated_across_them_once_and_keep_its_last_row(
     assert (again.created, again.updated, again.unchanged) == (0, 1, 3)
     assert CatalogItem.objects.get(tmdb_id=1).title == "Final Cut"
     assert CatalogItem.objects.count() == 4
+
+
+def test_text_with_tabs_backslashes_quotes_and_braces_is_stored_exactly(tmp_path: Path) -> None:
+    row = {
+        "tmdb_id": 7,
+        "title": 'The "Quoted" \\ Back\\slash',
+        "overview": "Line one.\nLine two,\twith a tab.\r\nAnd {braces}, NULL and \\N.",
+        "cast": ['Dwayne "The Rock" Johnson', "A, B", "{x}", "back\\slash", "NULL"],
+        "keywords": [],
+        "runtime": 101,
+        "vote_average": 7.25,
+    }
+    path = tmp_path / "films.jsonl"
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    import_catalog(path)
+    item = CatalogItem.objects.get(tmdb_id=7)
+    assert (item.title, item.overview, item.cast, item.keywords) == (
+        row["title"], row["overview"], row["cast"], [],
+    )  # fmt: skip
+    assert (item.runtime, item.vote_average, item.text_hash) == (101, 7.25, text_hash(item))
+    row["overview"] = "Changed\tagain\\."
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    assert import_catalog(path).updated == 1
+    item.refresh_from_db()
+    assert (item.overview, item.cast, item.text_hash) == (
+        row["overview"],
+        row["cast"],
+        text_hash(item),
+    )

@@ -31,6 +31,7 @@ from django.db import connection, connections
 
 from catalog.models import CatalogItem
 from embeddings import jobs
+from embeddings.management.bench import synthetic_item
 from embeddings.models import Embedding384, EmbeddingJob, drop_hnsw_index, ensure_hnsw_index
 from embeddings.providers import get_provider
 from embeddings.providers.base import Provider
@@ -39,11 +40,6 @@ from embeddings.text import item_text
 
 SCRATCH_DB = "reclio_bench"
 FREE_SPEC = ModelSpec("bench", "precomputed", 384, 0, Decimal(0), "Benchmark only: costs nothing.")
-WORDS = [
-    "storm", "harbour", "detective", "orphan", "kingdom", "robot", "desert", "heist", "comedy",
-    "wedding", "war", "letter", "train", "island", "mother", "secret", "river", "music", "winter",
-    "revenge", "circus", "doctor", "spy", "garden", "ghost", "night",
-]  # fmt: skip
 
 
 class PrecomputedProvider(Provider):
@@ -214,17 +210,7 @@ def _worker(job_id: int, provider: Provider) -> None:
 
 
 def _synthetic(rng: random.Random, i: int) -> CatalogItem:
-    return CatalogItem(
-        kind="movie",
-        tmdb_id=i + 1,
-        title=f"{rng.choice(WORDS).title()} {i}",
-        year=1960 + i % 60,
-        overview=" ".join(rng.choices(WORDS, k=40)),
-        genres=rng.sample(WORDS, 2),
-        keywords=rng.sample(WORDS, 4),
-        cast=[f"Actor {rng.randrange(5000)}" for _ in range(5)],
-        director=f"Director {rng.randrange(900)}",
-    )
+    return CatalogItem(**synthetic_item(rng, i))
 
 
 def _copy_as_series(count: int) -> int:

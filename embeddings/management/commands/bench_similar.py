@@ -25,12 +25,13 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
-from pgvector.psycopg import register_vector
 
 from catalog.models import CatalogItem
+from embeddings.management.bench import drop_index_for_load, percentile, raw_connection
 from embeddings.models import EMBEDDING_TABLES, EmbeddingBase, table_for
 from embeddings.registry import storage_type
 from embeddings.similarity import Filters, Neighbour, StoredVector, exact_neighbour_ids, neighbours
+from embeddings.text import ItemFields, text_hash
 
 MODEL_KEY = "bench:synthetic"
 MARKER = "bench:synthetic"  # original_title of the synthetic items, so cleanup finds only them
@@ -58,24 +59,6 @@ def _vectors(
         )
         vectors = rng.standard_normal((n, LATENT_DIMS), dtype=np.float32) @ basis + noise
     return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def _raw_connection() -> psycopg.Connection[Any]:
-    """A connection of our own for COPY, so registering pgvector's binary types leaves Django's
-    connection as it is. Django's connects first: that starts the embedded server."""
-    connection.ensure_connection()
-    db = connection.settings_dict
-    conn = psycopg.connect(
-        dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"] or None,
-        host=db["HOST"] or None, port=db["PORT"] or None,
-    )  # fmt: skip
-    register_vector(conn)
-    return conn
 
 
 class Command(BaseCommand):
@@ -124,10 +107,10 @@ class Command(BaseCommand):
             "items": n,
             "dims": options["dims"],
             "distribution": self.distribution,
-            "query_p50_ms": round(_percentile(query_ms, 0.50), 2),
-            "query_p95_ms": round(_percentile(query_ms, 0.95), 2),
-            "page_p50_ms": round(_percentile(page_ms, 0.50), 2),
-            "page_p95_ms": round(_percentile(page_ms, 0.95), 2),
+            "query_p50_ms": round(percentile(query_ms, 0.50), 2),
+            "query_p95_ms": round(percentile(query_ms, 0.95), 2),
+            "page_p50_ms": round(percentile(page_ms, 0.50), 2),
+            "page_p95_ms": round(percentile(page_ms, 0.95), 2),
             "recall_at_10": round(recall, 4),
             "load_s": round(load_seconds, 1),
             "index_build_s": round(index_seconds, 1),
@@ -147,9 +130,9 @@ class Command(BaseCommand):
             return 0.0, 0.0
         self._clean_up()
         started = time.perf_counter()
-        with _raw_connection() as conn:
+        with raw_connection() as conn:
             item_ids = self._copy_items(conn, n, rng)
-            index_sql = self._drop_index(conn, table)
+            index_sql = drop_index_for_load(conn, table._meta.db_table)
             try:
                 self._copy_vectors(conn, table, item_ids, rng)
                 loaded = time.perf_counter()
@@ -172,7 +155,7 @@ class Command(BaseCommand):
         now = datetime.now(UTC)
         columns = (
             'kind, tmdb_id, imdb_id, title, original_title, year, tagline, overview, genres, keywords, "cast", '
-            "director, collection, created_at, updated_at"
+            "director, collection, created_at, updated_at, text_hash"
         )
         years = rng.integers(1950, 2025, size=n)
         genres = rng.integers(0, len(GENRES), size=n)
@@ -181,26 +164,26 @@ class Command(BaseCommand):
             cursor.copy(f"COPY {CatalogItem._meta.db_table} ({columns}) FROM STDIN") as copy,
         ):
             for i in range(n):
+                fields = ItemFields(
+                    "movie",
+                    f"Synthetic {i:06d}",
+                    int(years[i]),
+                    "",
+                    "",
+                    [GENRES[genres[i]]],
+                    [],
+                    [],
+                    "",
+                )
                 copy.write_row(
-                    ("movie", FIRST_TMDB_ID + i, "", f"Synthetic {i:06d}", MARKER, int(years[i]), "", "",
-                     [GENRES[genres[i]]], [], [], "", "", now, now)
+                    ("movie", FIRST_TMDB_ID + i, "", fields.title, MARKER, fields.year, "", "",
+                     fields.genres, [], [], "", "", now, now, text_hash(fields))
                 )  # fmt: skip
         rows = conn.execute(
             f"SELECT id FROM {CatalogItem._meta.db_table} WHERE original_title = %s ORDER BY id",
             [MARKER],
         ).fetchall()
         return [row[0] for row in rows]
-
-    def _drop_index(self, conn: psycopg.Connection[Any], table: type[EmbeddingBase]) -> str:
-        name = f"{table._meta.db_table}_hnsw_cosine"
-        row = conn.execute(
-            "SELECT indexdef FROM pg_indexes WHERE indexname = %s", [name]
-        ).fetchone()
-        if row is None:
-            raise RuntimeError(f"the index {name} is missing: run migrate")
-        conn.execute(f"DROP INDEX {name}")
-        conn.commit()
-        return str(row[0])
 
     def _copy_vectors(
         self,
