@@ -11,16 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.utils import timezone
 
-from embeddings.addresses import AddressRefused, check_provider_url
 from embeddings.models import EmbeddingSettings, HealthCheck
 from embeddings.providers import EmbeddingError, get_provider
 from embeddings.providers.base import trying
 from embeddings.readiness import credential, mask
-from embeddings.registry import DEPRECATED, LEGACY, MODELS, UnknownModel, resolve
+from embeddings.registry import DEPRECATED, LEGACY, MODELS
 
 PROVIDER_NAMES = {
     "openai": "OpenAI",
@@ -71,18 +68,6 @@ def scrub(message: str) -> str:
     return _KEY_LIKE.sub(lambda m: mask(m.group(0)), message)
 
 
-def chosen_model_key(data: Mapping[str, str]) -> str:
-    """The model key a form names: `model` plus an optional reduced `dimensions`."""
-    model = (data.get("model") or "").strip()
-    if not model:
-        raise UnknownModel("Choose a model first.")
-    dims = (data.get("dimensions") or "").strip()
-    resolved = resolve(model)
-    if dims and dims != str(resolved.dimensions):
-        resolved = resolve(f"{resolved.spec.key}@{dims}")
-    return resolved.key
-
-
 def probe(key: str) -> float:
     """Embed a probe with this model and record the outcome as a health check; returns the
     latency in ms or raises EmbeddingError with a message safe to show. A page waits at most
@@ -117,28 +102,18 @@ def model_to_test(provider: str, config: EmbeddingSettings) -> str:
 MAX_VALUE_LENGTH = 500
 
 
-def save_connection(data: Mapping[str, str]) -> dict[str, float]:
-    """Apply the connection form; returns the latency of every provider whose credentials changed.
+def save_connection(values: Mapping[str, str]) -> dict[str, float]:
+    """Apply the connection form's checked values (`ConnectionForm.values`); returns the latency
+    of every provider whose credentials changed.
 
-    1. Read only what the form sent: a field it left out keeps its stored value, a blank key
-       keeps the stored key (the page never renders it back), `clear_<field>` empties a key.
-    2. Check every value: at most MAX_VALUE_LENGTH characters; URLs are http(s) and point at
-       neither a link-local nor a cloud-metadata address.
-    3. Probe every provider whose credentials changed, with the new values, outside any
+    1. Keep what differs from the stored settings.
+    2. Probe every provider whose credentials changed, with the new values, outside any
        transaction or lock (each probe is bounded by PROVIDER_DEADLINE). A failing probe
        raises, and nothing is saved.
-    4. Save only the changed fields, in one short UPDATE.
+    3. Save only the changed fields, in one short UPDATE.
     """
     config = EmbeddingSettings.load()
-    changes: dict[str, str] = {}
-    for name, (_, secret, label) in FIELDS.items():
-        if name not in data and f"clear_{name}" not in data:
-            continue
-        value = "" if secret and data.get(f"clear_{name}") else _checked(data, name, label)
-        if secret and not value and not data.get(f"clear_{name}"):
-            continue
-        if value != getattr(config, name):
-            changes[name] = value
+    changes = {name: value for name, value in values.items() if value != getattr(config, name)}
     for name, value in changes.items():
         setattr(config, name, value)
     changed = sorted({FIELDS[name][0] for name, value in changes.items() if value})
@@ -147,19 +122,3 @@ def save_connection(data: Mapping[str, str]) -> dict[str, float]:
     if changes:
         EmbeddingSettings.objects.filter(pk=config.pk).update(**changes, updated_at=timezone.now())
     return latencies
-
-
-def _checked(data: Mapping[str, str], name: str, label: str) -> str:
-    value = (data.get(name) or "").strip()
-    if len(value) > MAX_VALUE_LENGTH:
-        raise ValidationError(f"{label}: at most {MAX_VALUE_LENGTH} characters, not {len(value)}.")
-    if value and not FIELDS[name][1]:
-        try:
-            URLValidator(schemes=["http", "https"])(value)
-        except ValidationError:
-            raise ValidationError(f"{label}: enter a URL such as http://host:port.") from None
-        try:
-            check_provider_url(value)
-        except AddressRefused as exc:
-            raise ValidationError(f"{label}: not allowed: {exc}.") from None
-    return value

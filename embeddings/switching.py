@@ -16,7 +16,7 @@ from django.db import transaction
 from catalog.models import CatalogItem
 from embeddings.jobs import JobRefused, cancel_job, start_job
 from embeddings.models import EmbeddingJob, EmbeddingSettings
-from embeddings.registry import resolve
+from embeddings.registry import ResolvedModel
 from embeddings.storage import maybe_cut_over, set_exists, stored_set_exists
 
 
@@ -24,8 +24,8 @@ class SwitchRefused(Exception):
     """A switch that cannot happen now, with the reason a person reads."""
 
 
-def begin_switch(model_key: str, user: Any = None) -> list[EmbeddingJob]:
-    """Start building `model_key` beside the active set; returns the jobs started.
+def begin_switch(model: ResolvedModel, user: Any = None) -> list[EmbeddingJob]:
+    """Start building `model` beside the active set; returns the jobs started.
 
     1. Lock the settings row, so a double click or a second admin waits here and then finds the
        switch already under way instead of starting a second set of jobs.
@@ -34,7 +34,6 @@ def begin_switch(model_key: str, user: Any = None) -> list[EmbeddingJob]:
        when part of the set exists from an earlier attempt, else "all".
     4. Cut over at once when the set happens to be complete already.
     """
-    model = resolve(model_key)
     key = model.key
     with transaction.atomic():
         config = EmbeddingSettings.locked()

@@ -29,15 +29,22 @@ urlpatterns = [
     ),
     path(
         "settings/embedding-model/switch-now/",
-        views.embedding_switch_now,
+        views.embedding_switch,
+        {"action": "now"},
         name="embedding_switch_now",
     ),
     path(
         "settings/embedding-model/switch-back/",
-        views.embedding_switch_back,
+        views.embedding_switch,
+        {"action": "back"},
         name="embedding_switch_back",
     ),
-    path("settings/embedding-model/abandon/", views.embedding_abandon, name="embedding_abandon"),
+    path(
+        "settings/embedding-model/abandon/",
+        views.embedding_switch,
+        {"action": "abandon"},
+        name="embedding_abandon",
+    ),
     path(
         "settings/embedding-model/connection/",
         views.embedding_connection,

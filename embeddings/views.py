@@ -3,14 +3,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
-from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,13 +19,13 @@ from embeddings import jobs as job_runner
 from embeddings import registry
 from embeddings.connection import (
     PROVIDER_NAMES,
-    chosen_model_key,
     connection_fields,
     probe,
     save_connection,
     scrub,
 )
 from embeddings.estimates import Estimate, estimate_models
+from embeddings.forms import ConnectionForm, JobStartForm, ModelChoiceForm, NeighbourForm, errors_of
 from embeddings.jobs import JobRefused
 from embeddings.models import EmbeddingJob, EmbeddingSettings
 from embeddings.permissions import CHANGE_SETTINGS, RUN_JOBS, VIEW, role_required
@@ -37,13 +34,11 @@ from embeddings.readiness import readiness
 from embeddings.registry import MODELS, UnknownModel, resolve
 from embeddings.schedules import start_content_sync
 from embeddings.similarity import (
-    MAX_K,
     METRIC_LABELS,
     Comparison,
     Filters,
     Neighbour,
     StoredVector,
-    catalog_genres,
     find_titles,
     neighbours,
     stored_vectors,
@@ -135,23 +130,20 @@ def job_row(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
 @require_POST
 @role_required(RUN_JOBS)
 def job_start(request: HtmxHttpRequest) -> HttpResponse:
-    form = request.POST
-    kind = form.get("kind", "both")
-    try:
-        batch_size = _whole_number(form.get("batch_size"))
-        cap = _dollars(form.get("spending_cap_usd"))
-    except JobRefused as exc:
-        messages.error(request, str(exc))
+    form = JobStartForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, errors_of(form))
         return redirect("embeddings:jobs")
-    for one in list(job_runner.TASK_NAMES) if kind == "both" else [kind]:
+    data = form.cleaned_data
+    for kind in form.kinds():
         try:
             job = job_runner.start_job(
-                one,
-                form.get("model_key") or EmbeddingSettings.load().active_key,
-                form.get("mode") or EmbeddingJob.Mode.STALE,
+                kind,
+                data["model_key"] or EmbeddingSettings.load().active_key,
+                data["mode"] or EmbeddingJob.Mode.STALE,
                 user=request.user,
-                batch_size=batch_size,
-                spending_cap_usd=cap,
+                batch_size=data["batch_size"],
+                spending_cap_usd=data["spending_cap_usd"],
             )
         except JobRefused as exc:
             messages.error(request, str(exc))
@@ -161,26 +153,6 @@ def job_start(request: HtmxHttpRequest) -> HttpResponse:
                 f"Started job #{job.pk}: {job.get_kind_display().lower()} → {job.model_key}.",
             )
     return redirect("embeddings:jobs")
-
-
-def _whole_number(value: str | None) -> int | None:
-    if not value or not value.strip():
-        return None
-    if not (value.strip().isascii() and value.strip().isdigit()):  # "²".isdigit() is true
-        raise JobRefused(f"The batch size must be a whole number, not {value!r}")
-    return int(value)
-
-
-def _dollars(value: str | None) -> Decimal | None:
-    if not value or not value.strip():
-        return None
-    try:
-        amount = Decimal(value.strip())
-    except InvalidOperation:
-        raise JobRefused(f"The spending cap must be an amount in dollars, not {value!r}") from None
-    if not amount.is_finite():
-        raise JobRefused(f"The spending cap must be an amount in dollars, not {value!r}")
-    return amount
 
 
 @require_POST
@@ -261,11 +233,11 @@ def embedding_model(request: HtmxHttpRequest) -> HttpResponse:
 @role_required(CHANGE_SETTINGS)
 def embedding_model_choose(request: HttpRequest) -> HttpResponse:
     """The confirmation page: what the switch costs, before anything starts."""
-    try:
-        key = chosen_model_key(request.GET)
-    except UnknownModel as exc:
-        messages.error(request, str(exc))
+    form = ModelChoiceForm(request.GET)
+    if not form.is_valid():
+        messages.error(request, errors_of(form))
         return redirect("embeddings:embedding_model")
+    key = form.resolved.key
     context = _switch_context() | _admin_context(request, f"Switch to {key}?")
     context["estimate"] = estimate_models([key])[0]
     return render(request, "embeddings/embedding_model_confirm.html", context)
@@ -274,47 +246,41 @@ def embedding_model_choose(request: HttpRequest) -> HttpResponse:
 @require_POST
 @role_required(CHANGE_SETTINGS)
 def embedding_model_confirm(request: HttpRequest) -> HttpResponse:
+    form = ModelChoiceForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, errors_of(form))
+        return redirect("embeddings:embedding_model")
+    model = form.resolved
     try:
-        key = chosen_model_key(request.POST)
-        probe(key)
-        jobs = begin_switch(key, request.user)
-    except (UnknownModel, SwitchRefused) as exc:
+        probe(model.key)
+        jobs = begin_switch(model, request.user)
+    except SwitchRefused as exc:
         messages.error(request, str(exc))
     except EmbeddingError as exc:
         messages.error(
-            request, f"The model {key} did not answer: {scrub(str(exc))}. Nothing was changed."
+            request,
+            f"The model {model.key} did not answer: {scrub(str(exc))}. Nothing was changed.",
         )
     else:
-        messages.success(request, f"Building {key}: {len(jobs)} jobs started.")
+        messages.success(request, f"Building {model.key}: {len(jobs)} jobs started.")
     return redirect("embeddings:embedding_model")
+
+
+# The switch actions of the settings page: what each does, and what it says when done.
+SWITCH_ACTIONS: dict[str, tuple[Callable[[], str], str]] = {
+    "now": (switch_now, "Switched: {} is now the active model."),
+    "back": (switch_back, "Switched back: {} is the active model again."),
+    "abandon": (abandon_switch, "Stopped building {}; the vectors made so far are kept."),
+}
 
 
 @require_POST
 @role_required(CHANGE_SETTINGS)
-def embedding_switch_now(request: HttpRequest) -> HttpResponse:
+def embedding_switch(request: HttpRequest, action: str) -> HttpResponse:
+    """Switch now, switch back or abandon the switch under way (the URL names the action)."""
+    act, done = SWITCH_ACTIONS[action]
     try:
-        messages.success(request, f"Switched: {switch_now()} is now the active model.")
-    except SwitchRefused as exc:
-        messages.error(request, str(exc))
-    return redirect("embeddings:embedding_model")
-
-
-@require_POST
-@role_required(CHANGE_SETTINGS)
-def embedding_switch_back(request: HttpRequest) -> HttpResponse:
-    try:
-        messages.success(request, f"Switched back: {switch_back()} is the active model again.")
-    except SwitchRefused as exc:
-        messages.error(request, str(exc))
-    return redirect("embeddings:embedding_model")
-
-
-@require_POST
-@role_required(CHANGE_SETTINGS)
-def embedding_abandon(request: HttpRequest) -> HttpResponse:
-    try:
-        key = abandon_switch()
-        messages.success(request, f"Stopped building {key}; the vectors made so far are kept.")
+        messages.success(request, done.format(act()))
     except SwitchRefused as exc:
         messages.error(request, str(exc))
     return redirect("embeddings:embedding_model")
@@ -325,10 +291,12 @@ def embedding_abandon(request: HttpRequest) -> HttpResponse:
 def embedding_connection(request: HttpRequest) -> HttpResponse:
     """Save keys and hosts; a provider whose credentials changed must answer first, or nothing
     is saved."""
+    form = ConnectionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, errors_of(form))
+        return redirect("embeddings:embedding_model")
     try:
-        tested = save_connection(request.POST)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        tested = save_connection(form.values())
     except EmbeddingError as exc:
         messages.error(request, f"Connection failed: {scrub(str(exc))}. Nothing was saved.")
     else:
@@ -340,11 +308,13 @@ def embedding_connection(request: HttpRequest) -> HttpResponse:
 @require_POST
 @role_required(CHANGE_SETTINGS)
 def embedding_test_connection(request: HttpRequest) -> HttpResponse:
+    form = ModelChoiceForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, errors_of(form))
+        return redirect("embeddings:embedding_model")
+    key = form.resolved.key
     try:
-        key = chosen_model_key(request.POST)
         latency = probe(key)
-    except UnknownModel as exc:
-        messages.error(request, str(exc))
     except EmbeddingError as exc:
         messages.error(request, f"Connection to {key} failed: {scrub(str(exc))}")
     else:
@@ -391,52 +361,6 @@ def storage_delete(request: HttpRequest) -> HttpResponse:
 
 
 # --- Similar --------------------------------------------------------------------------------------
-
-
-class NeighbourForm(forms.Form):
-    """The similar page's query string. An invalid field falls back to its default."""
-
-    model = forms.CharField(required=False, max_length=200)
-    compare = forms.CharField(required=False, max_length=200)
-    k = forms.IntegerField(required=False, min_value=1, max_value=MAX_K, label="Top k")
-    metric = forms.ChoiceField(
-        required=False, choices=[("cosine", "Cosine"), ("l2", "L2"), ("ip", "Inner product")]
-    )
-    scope = forms.ChoiceField(required=False, choices=[("same", "Same kind"), ("any", "Any kind")])
-    year_min = forms.IntegerField(required=False, min_value=1800, max_value=2100, label="From year")
-    year_max = forms.IntegerField(required=False, min_value=1800, max_value=2100, label="To year")
-    # Any genre filters, including one new since the cached list of choices was read.
-    genre = forms.CharField(required=False, max_length=60, widget=forms.Select)
-    q = forms.CharField(required=False, max_length=1000, label="Films like")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        choices = [("", "Any genre"), *((g, g) for g in catalog_genres())]
-        self.fields["genre"].widget.choices = choices
-
-    def value(self, name: str, default: Any = None) -> Any:
-        # A field with an error is missing from cleaned_data, so it takes the default.
-        return self.cleaned_data.get(name) or default
-
-    def clean_model(self) -> str:
-        return _shown_model_key(self.cleaned_data["model"])
-
-    def clean_compare(self) -> str:
-        return _shown_model_key(self.cleaned_data["compare"])
-
-
-def _shown_model_key(key: str) -> str:
-    """A model the page may show: one the registry resolves (a local directory only when
-    LOCAL_MODEL_DIRS lists it), or a retired key that still has stored vectors. Nothing is
-    loaded to decide."""
-    if not key:
-        return key
-    try:
-        return resolve(key).key
-    except UnknownModel as exc:
-        if table_of(key) is None:
-            raise ValidationError(str(exc)) from None
-    return key
 
 
 @dataclass

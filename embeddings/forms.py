@@ -1,0 +1,169 @@
+"""POST and query data of the embedding pages, parsed and checked once, at the edge.
+
+A view binds one of these forms, acts on its cleaned data and redirects; every bad field comes
+back as a message that names it, and nothing is changed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+
+from embeddings.addresses import AddressRefused, check_provider_url
+from embeddings.connection import FIELDS, MAX_VALUE_LENGTH
+from embeddings.models import EmbeddingJob
+from embeddings.registry import ResolvedModel, UnknownModel, resolve
+from embeddings.similarity import MAX_K, catalog_genres, table_of
+
+
+def errors_of(form: forms.Form) -> str:
+    """Every error of a bound form, as one line for a message."""
+    return " ".join(str(message) for errors in form.errors.values() for message in errors)
+
+
+class JobStartForm(forms.Form):
+    """The jobs page's "Start a job" form. Ranges (batch size, a cap above $0) are the job's
+    own rules, checked where every job is created."""
+
+    kind = forms.ChoiceField(
+        required=False, choices=[("both", "Movies and series"), *EmbeddingJob.Kind.choices]
+    )
+    model_key = forms.CharField(required=False, max_length=200)
+    mode = forms.ChoiceField(required=False, choices=EmbeddingJob.Mode.choices)
+    batch_size = forms.IntegerField(
+        required=False,
+        error_messages={"invalid": "The batch size must be a whole number."},
+    )
+    spending_cap_usd = forms.DecimalField(
+        required=False,
+        error_messages={"invalid": "The spending cap must be an amount in dollars."},
+    )
+
+    def kinds(self) -> list[str]:
+        kind = self.cleaned_data["kind"] or "both"
+        return [k for k, _ in EmbeddingJob.Kind.choices] if kind == "both" else [kind]
+
+
+class ConnectionForm(forms.Form):
+    """Keys and hosts typed on the settings page: at most MAX_VALUE_LENGTH characters each; a
+    host or base URL is http(s) and points at neither a link-local nor a cloud-metadata
+    address."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, (_, secret, label) in FIELDS.items():
+            length = f"{label}: at most {MAX_VALUE_LENGTH} characters, not %(show_value)d."
+            self.fields[name] = forms.CharField(
+                required=False,
+                max_length=MAX_VALUE_LENGTH,
+                label=label,
+                error_messages={"max_length": length},
+                validators=[]
+                if secret
+                else [
+                    URLValidator(
+                        schemes=["http", "https"],
+                        message=f"{label}: enter a URL such as http://host:port.",
+                    )
+                ],
+            )
+            if secret:
+                self.fields[f"clear_{name}"] = forms.BooleanField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name, (_, secret, label) in FIELDS.items():
+            if not secret and data.get(name):
+                try:
+                    check_provider_url(data[name])
+                except AddressRefused as exc:
+                    self.add_error(name, f"{label}: not allowed: {exc}.")
+        return data
+
+    def values(self) -> dict[str, str]:
+        """What to store: only the fields the form sent (one left out keeps its stored value);
+        a blank key keeps the stored key, since the page never renders it back, and
+        `clear_<field>` empties it."""
+        values = {}
+        for name, (_, secret, _) in FIELDS.items():
+            cleared = secret and self.cleaned_data.get(f"clear_{name}")
+            if cleared:
+                values[name] = ""
+            elif name in self.data and (self.cleaned_data[name] or not secret):
+                values[name] = self.cleaned_data[name]
+        return values
+
+
+class ModelChoiceForm(forms.Form):
+    """A model picked on the settings page: `model` plus an optional reduced `dimensions`,
+    resolved into the registry's model."""
+
+    model = forms.CharField(max_length=200, error_messages={"required": "Choose a model first."})
+    dimensions = forms.CharField(required=False, max_length=10)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "model" not in data:
+            return data
+        try:
+            resolved = resolve(data["model"])
+            dims = (data.get("dimensions") or "").strip()
+            if dims and dims != str(resolved.dimensions):
+                resolved = resolve(f"{resolved.spec.key}@{dims}")
+        except UnknownModel as exc:
+            raise ValidationError(str(exc)) from None
+        data["resolved"] = resolved
+        return data
+
+    @property
+    def resolved(self) -> ResolvedModel:
+        model: ResolvedModel = self.cleaned_data["resolved"]
+        return model
+
+
+class NeighbourForm(forms.Form):
+    """The similar page's query string. An invalid field falls back to its default."""
+
+    model = forms.CharField(required=False, max_length=200)
+    compare = forms.CharField(required=False, max_length=200)
+    k = forms.IntegerField(required=False, min_value=1, max_value=MAX_K, label="Top k")
+    metric = forms.ChoiceField(
+        required=False, choices=[("cosine", "Cosine"), ("l2", "L2"), ("ip", "Inner product")]
+    )
+    scope = forms.ChoiceField(required=False, choices=[("same", "Same kind"), ("any", "Any kind")])
+    year_min = forms.IntegerField(required=False, min_value=1800, max_value=2100, label="From year")
+    year_max = forms.IntegerField(required=False, min_value=1800, max_value=2100, label="To year")
+    # Any genre filters, including one new since the cached list of choices was read.
+    genre = forms.CharField(required=False, max_length=60, widget=forms.Select)
+    q = forms.CharField(required=False, max_length=1000, label="Films like")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [("", "Any genre"), *((g, g) for g in catalog_genres())]
+        self.fields["genre"].widget.choices = choices
+
+    def value(self, name: str, default: Any = None) -> Any:
+        # A field with an error is missing from cleaned_data, so it takes the default.
+        return self.cleaned_data.get(name) or default
+
+    def clean_model(self) -> str:
+        return _shown_model_key(self.cleaned_data["model"])
+
+    def clean_compare(self) -> str:
+        return _shown_model_key(self.cleaned_data["compare"])
+
+
+def _shown_model_key(key: str) -> str:
+    """A model the page may show: one the registry resolves (a local directory only when
+    LOCAL_MODEL_DIRS lists it), or a retired key that still has stored vectors. Nothing is
+    loaded to decide."""
+    if not key:
+        return key
+    try:
+        return resolve(key).key
+    except UnknownModel as exc:
+        if table_of(key) is None:
+            raise ValidationError(str(exc)) from None
+    return key
