@@ -24,6 +24,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from catalog.models import CatalogItem
+from embeddings import quality
 from embeddings.models import (
     EmbeddingBase,
     EmbeddingJob,
@@ -677,6 +678,8 @@ def _complete(job_id: int, on_progress: ProgressCallback | None) -> str:
     )  # fmt: skip
     if on_progress:
         on_progress(job)
+    if completed:
+        quality.measure_soon(job.model_key)
     if completed and maybe_cut_over():
         logger.info(
             "Embedding job #%s completed the set of %s; it now serves",

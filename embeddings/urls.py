@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from embeddings import views
+from embeddings import quality_views, views
 
 app_name = "embeddings"
 
@@ -62,4 +62,12 @@ urlpatterns = [
     path("similar/<int:item_id>/", views.similar, name="similar"),
     path("similar/tmdb/<int:tmdb_id>/", views.similar_tmdb, name="similar_tmdb"),
     path("similar/<int:item_id>/embed/", views.similar_embed, name="similar_embed"),
+    # Quality
+    path("quality/measure/", quality_views.quality_measure, name="quality_measure"),
+    path("similar/disagreements/", quality_views.disagreements, name="disagreements"),
+    path(
+        "similar/disagreements/compute/",
+        quality_views.disagreements_compute,
+        name="disagreements_compute",
+    ),
 ]

@@ -16,7 +16,7 @@ from django_htmx.middleware import HtmxDetails
 
 from catalog.models import CatalogItem
 from embeddings import jobs as job_runner
-from embeddings import registry
+from embeddings import quality, registry
 from embeddings.connection import (
     PROVIDER_NAMES,
     connection_fields,
@@ -196,20 +196,25 @@ def _switch_context() -> dict[str, Any]:
     building = config.building_key
     previous = config.previous_model_key
     jobs = EmbeddingJob.objects.filter(model_key=building).order_by("kind", "-created_at")
+    building_coverage = set_coverage(building) if building else None
+    complete = building_coverage is not None and building_coverage.complete
     return {
         "config": config,
         "active_key": active,
         "active_coverage": set_coverage(active),
-        "building_coverage": set_coverage(building) if building else None,
+        "building_coverage": building_coverage,
         "building_jobs": list(jobs) if building else [],
         "previous_available": bool(previous) and stored_set_exists(previous),
+        "gate": quality.gate(building, active) if complete else None,
     }
 
 
 def _provider_groups(estimates: list[Estimate], config: EmbeddingSettings) -> list[dict[str, Any]]:
     groups: dict[str, list[dict[str, Any]]] = {}
+    measured = quality.by_base_key(quality.panel())
     for estimate in estimates:
         row = {"e": estimate, "ready": readiness(estimate.spec, config)}
+        row["quality"] = measured.get(estimate.spec.key, [])
         groups.setdefault(estimate.spec.provider, []).append(row)
     return [{"provider": PROVIDER_NAMES.get(p, p), "rows": rows} for p, rows in groups.items()]
 
@@ -224,6 +229,7 @@ def embedding_model(request: HtmxHttpRequest) -> HttpResponse:
     context |= _admin_context(request, "Embedding model") | {
         "groups": _provider_groups(estimates, context["config"]),
         "can_change": request.user.has_perm(CHANGE_SETTINGS),
+        "can_measure": request.user.has_perm(RUN_JOBS),
         "connection": connection_fields(context["config"]),
         "test_models": [spec.key for spec in MODELS],
     }
@@ -327,13 +333,15 @@ def embedding_test_connection(request: HttpRequest) -> HttpResponse:
 
 @role_required(VIEW)
 def storage(request: HttpRequest) -> HttpResponse:
-    tables = table_usage()
+    tables, models = table_usage(), model_usage()
+    measured = quality.panel(m.model_key for m in models)
     context = {
         "tables": tables,
         "largest": max((t.total_bytes for t in tables), default=0) or 1,
-        "models": model_usage(),
+        "models": [(m, [measured[m.model_key]]) for m in models],
         "database_bytes": database_bytes(),
         "can_delete": request.user.has_perm(CHANGE_SETTINGS),
+        "can_measure": request.user.has_perm(RUN_JOBS),
     }
     return render(request, "embeddings/storage.html", context | _admin_context(request))
 
@@ -464,11 +472,15 @@ def similar(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     comparison = (
         Comparison(columns[0].neighbours, columns[1].neighbours) if len(columns) == 2 else None
     )
+    agreement = comparison and quality.agreement(
+        *([n.item.pk for n in column.neighbours] for column in columns)
+    )
     text = item_text(item)
     context = {
         "item": item, "text": text, "current_hash": source_hash(text), "form": form, "vectors": vectors,
         "active": active, "keep": _keep_query(request),
         "turned_off": _embeddings_turned_off(active), "columns": columns, "comparison": comparison,
+        "agreement": agreement,
         "metric_label": METRIC_LABELS[form.value("metric", "cosine")],
         "text_results": text_results, "text_error": text_error,
         "found": find_titles(request.GET.get("find", "")), "searched": "find" in request.GET,

@@ -175,6 +175,9 @@ JOB_MAX_FAILED_BATCHES = env_int("JOB_MAX_FAILED_BATCHES", 3, minimum=1)
 JOB_BULK_LOAD_MIN_ITEMS = env_int("JOB_BULK_LOAD_MIN_ITEMS", 1000, minimum=1)
 # Goes into a SET statement: only a well-formed PostgreSQL size gets this far.
 HNSW_BUILD_MEMORY = env_memory("HNSW_BUILD_MEMORY", "512MB")
+# A model being built cuts over by itself only when its franchise recall@10 is at least the
+# serving model's minus this margin.
+QUALITY_GATE_MARGIN = env_float("QUALITY_GATE_MARGIN", 0.01, minimum=0.0, maximum=1.0)
 
 # --- Background work: django-q2 with the database as broker --------------------------------------
 _Q_TIMEOUT = env_int("Q_TIMEOUT", 6 * 3600, minimum=60)

@@ -1,0 +1,95 @@
+"""Pages and actions of measured quality: measuring a model, and where two models disagree."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from embeddings import quality
+from embeddings.models import Disagreement
+from embeddings.permissions import RUN_JOBS, VIEW, role_required
+from embeddings.views import _admin_context
+
+PAGE_SIZE = 50
+BACK = {"settings": "embeddings:embedding_model", "storage": "embeddings:storage"}
+
+
+@require_POST
+@role_required(RUN_JOBS)
+def quality_measure(request: HttpRequest) -> HttpResponse:
+    """Queue a measurement of one stored model; back to the page the button was on."""
+    key = request.POST.get("model", "").strip()
+    back = BACK.get(request.POST.get("back", ""), "embeddings:embedding_model")
+    if key not in quality.stored_model_keys():
+        messages.error(request, f"No vectors are stored for the model {key!r}: nothing to measure.")
+    else:
+        quality.measure_soon(key)
+        messages.success(request, f"Measuring {key}: the result shows here when it is done.")
+    return redirect(back)
+
+
+class PairForm(forms.Form):
+    """Two stored models to compare; keys are checked against what is stored, never trusted."""
+
+    model = forms.CharField(max_length=200)
+    compare = forms.CharField(max_length=200)
+    page = forms.IntegerField(required=False, min_value=1)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        stored = quality.stored_model_keys()
+        for name in ("model", "compare"):
+            if name in data and data[name] not in stored:
+                self.add_error(name, f"No vectors are stored for {data[name]!r}.")
+        if data.get("model") and data.get("model") == data.get("compare"):
+            self.add_error("compare", "Choose two different models.")
+        return data
+
+
+@role_required(VIEW)
+def disagreements(request: HttpRequest) -> HttpResponse:
+    """The items whose top 10 differ most between two models, lowest overlap first."""
+    form = PairForm(request.GET)
+    context = _admin_context(request, "Where two models disagree") | {"form": form}
+    if not form.is_valid():
+        return render(request, "embeddings/disagreements.html", context, status=400)
+    left, right = form.cleaned_data["model"], form.cleaned_data["compare"]
+    run = quality.latest_disagreements(left, right)
+    page = form.cleaned_data["page"] or 1
+    rows = []
+    if run is not None and run.status == run.Status.DONE:
+        # One row past the page says whether there is a next one, without counting them all.
+        found = Disagreement.objects.filter(run=run).select_related("item")
+        found = found.order_by("overlap", "rbo", "item_id")
+        rows = list(found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1])
+    context |= {
+        "left": left, "right": right, "run": run, "page": page,
+        "rows": rows[:PAGE_SIZE], "has_next": len(rows) > PAGE_SIZE,
+        "first_rank": (page - 1) * PAGE_SIZE + 1,
+        "pending": quality.disagreements_pending(left, right),
+        "compare_query": urlencode({"model": left, "compare": right}),
+    }  # fmt: skip
+    return render(request, "embeddings/disagreements.html", context)
+
+
+@require_POST
+@role_required(VIEW)
+def disagreements_compute(request: HttpRequest) -> HttpResponse:
+    """Queue the whole-catalog comparison of two models (a read of vectors, which any role that
+    may see neighbours may ask for)."""
+    form = PairForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(e for field in form.errors.values() for e in field)
+        messages.error(request, f"Nothing computed: {errors}")
+        return redirect("embeddings:embedding_model")
+    left, right = form.cleaned_data["model"], form.cleaned_data["compare"]
+    quality.disagreements_soon(left, right)
+    messages.success(request, f"Comparing {left} with {right} over the whole catalog.")
+    query = urlencode({"model": left, "compare": right})
+    return redirect(f"{reverse('embeddings:disagreements')}?{query}")
