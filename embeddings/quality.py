@@ -29,6 +29,7 @@ from django.db.models import Prefetch, Subquery
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from catalog.collections import catalog_collections
 from catalog.models import CatalogItem
 from embeddings.models import (
     EMBEDDING_TABLES,
@@ -81,12 +82,6 @@ class BlendScore:
 
 
 # --- Measuring ----------------------------------------------------------------------------------
-
-
-def catalog_collections() -> dict[int, str]:
-    """TMDB id → collection name of the catalog's films that belong to one."""
-    films = CatalogItem.objects.movies().exclude(collection="")
-    return dict(films.values_list("tmdb_id", "collection"))
 
 
 def stored_model_keys() -> list[str]:

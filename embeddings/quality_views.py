@@ -85,7 +85,7 @@ def disagreements_compute(request: HttpRequest) -> HttpResponse:
     may see neighbours may ask for)."""
     form = PairForm(request.POST)
     if not form.is_valid():
-        errors = "; ".join(e for field in form.errors.values() for e in field)
+        errors = "; ".join(str(e) for field in form.errors.values() for e in field)
         messages.error(request, f"Nothing computed: {errors}")
         return redirect("embeddings:embedding_model")
     left, right = form.cleaned_data["model"], form.cleaned_data["compare"]

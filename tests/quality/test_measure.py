@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import json
+from io import StringIO
 
+import pytest
+from django.core.management import call_command
+
+from catalog.collections import catalog_collections
 from catalog.models import CatalogItem
 from embeddings import quality
 from embeddings.models import Embedding384, QualityRun
@@ -18,7 +23,7 @@ def test_franchise_recall_and_hit_count_the_siblings_in_each_films_top_10(
 ) -> None:
     place(franchise_films, "poor", good=False)
     place(franchise_films, "good", good=True)
-    truth = quality.catalog_collections()
+    truth = catalog_collections()
 
     poor = quality.franchise_score("poor", truth)
     good = quality.franchise_score("good", truth)
@@ -37,7 +42,7 @@ def test_a_film_finding_one_of_two_siblings_counts_half(
     row.embedding = at_angle(384, 180)
     row.save()
 
-    score = quality.franchise_score("m", quality.catalog_collections())
+    score = quality.franchise_score("m", catalog_collections())
 
     # Alpha 1: 1/2, Alpha 2: 1/2, Alpha 3: 0/2, Beta 1 and 2: 1/1 each.
     assert score.queries == 5
@@ -51,7 +56,7 @@ def test_only_films_with_a_vector_and_an_embedded_sibling_are_asked(
     place(franchise_films, "m", good=True)
     Embedding384.objects.filter(item=franchise_films["beta-2"], model_key="m").delete()
 
-    assert quality.franchise_score("m", quality.catalog_collections()).queries == 3
+    assert quality.franchise_score("m", catalog_collections()).queries == 3
 
 
 def test_a_large_catalog_is_sampled_with_a_fixed_seed(
@@ -59,7 +64,7 @@ def test_a_large_catalog_is_sampled_with_a_fixed_seed(
 ) -> None:
     place(franchise_films, "m", good=False)
     table = Embedding384
-    truth = quality.catalog_collections()
+    truth = catalog_collections()
 
     first = quality.franchise_queries(table, "m", truth, max_queries=2)
     again = quality.franchise_queries(table, "m", truth, max_queries=2)
@@ -149,3 +154,27 @@ def test_rank_biased_overlap_weighs_agreement_at_the_top_most() -> None:
     )
     assert top_agrees == pytest.approx(expected_top)
     assert top_agrees > bottom_agrees
+
+
+def test_eval_neighbours_and_bench_quality_give_the_panels_numbers(
+    franchise_films: dict[str, CatalogItem],
+) -> None:
+    place(franchise_films, "poor", good=False)
+    run = quality.measure("poor")
+    panel = run.score("vector")
+    assert panel is not None
+
+    out = StringIO()
+    call_command("eval_neighbours", "--model", "poor", "--json", stdout=out)
+    evaluated = json.loads(out.getvalue())["poor"]
+    out = StringIO()
+    call_command("bench_quality", "--model", "poor", "--json", stdout=out)
+    benched = json.loads(out.getvalue())["poor"]
+
+    expected = {"queries": panel.queries, "recall_at_10": 0.6, "hit_at_10": 0.6}
+    assert panel.recall_at_10 == 0.6
+    # One object per model, or per model and blend once the command reports blends.
+    assert expected.items() <= evaluated.items() or evaluated.get("vector") == expected
+    assert {k: benched["vector"][k] for k in expected} == expected
+    assert benched["index"]["queries"] == 16 and benched["index"]["recall_at_10"] == 1.0
+    assert benched["total_seconds"] >= benched["vector"]["seconds"] >= 0

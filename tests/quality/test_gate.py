@@ -1,0 +1,174 @@
+"""The quality gate on the automatic cut-over: a model being built takes over by itself only
+when it measures at least as well as the serving one, minus a margin."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+from django_q.models import OrmQ
+
+from catalog.models import CatalogItem
+from embeddings import jobs
+from embeddings.models import Embedding384, EmbeddingSettings, QualityRun
+from embeddings.storage import maybe_cut_over, measure_then_cut_over
+from tests.conftest import make_item
+from tests.quality.conftest import NEW, OLD, building, place
+from tests.similar.helpers import at_angle, embed
+
+pytestmark = pytest.mark.django_db
+
+
+def _page(client: Client) -> str:
+    return client.get(reverse("embeddings:embedding_model")).content.decode()
+
+
+def _run_queued_measurements() -> None:
+    """What the worker does with each queued quality task."""
+    for run in QualityRun.objects.filter(status=QualityRun.Status.QUEUED):
+        measure_then_cut_over(run.pk)
+
+
+def _active() -> str:
+    return EmbeddingSettings.load().active_key
+
+
+def _build_new(films: dict[str, CatalogItem], *, better: bool) -> None:
+    """OLD serves and NEW is being built, its set complete: better or worse than OLD."""
+    place(films, OLD, good=not better)
+    place(films, NEW, good=better)
+    building(OLD, NEW)
+
+
+def _measure_both(films: dict[str, CatalogItem], *, better: bool) -> bool:
+    """Build NEW, let the cut-over queue both measurements and the worker run them; whether the
+    first cut-over attempt switched."""
+    _build_new(films, better=better)
+    switched = maybe_cut_over()
+    _run_queued_measurements()
+    return switched
+
+
+def test_a_worse_model_being_built_waits_with_both_numbers_shown(
+    franchise_films: dict[str, CatalogItem], role_clients: dict[str, Client]
+) -> None:
+    _build_new(franchise_films, better=False)
+
+    # The set is complete, but neither model is measured yet: both are queued, nothing switches.
+    assert not maybe_cut_over()
+    assert set(QualityRun.objects.values_list("model_key", "status")) == {
+        (OLD, "queued"),
+        (NEW, "queued"),
+    }
+    assert OrmQ.objects.count() == 2
+    assert "measuring" in _page(role_clients["curator"])
+
+    _run_queued_measurements()
+
+    assert _active() == OLD
+    assert EmbeddingSettings.load().building_key == NEW
+    page = _page(role_clients["admin"])
+    assert "Held: it does not take over by itself." in page
+    assert "<strong>0.600</strong>" in page and "<strong>1.000</strong>" in page
+    assert "Switch anyway" in page
+    # A curator sees why, but has no button.
+    curator_page = _page(role_clients["curator"])
+    assert "Held: it does not take over by itself." in curator_page
+    assert "Switch anyway" not in curator_page
+
+
+def test_switch_anyway_makes_the_worse_model_active(
+    franchise_films: dict[str, CatalogItem], role_clients: dict[str, Client]
+) -> None:
+    _measure_both(franchise_films, better=False)
+
+    switch = reverse("embeddings:embedding_switch_now")
+    assert role_clients["curator"].post(switch).status_code == 403
+    assert role_clients["admin"].get(switch).status_code == 405
+    response = role_clients["admin"].post(switch, follow=True)
+
+    assert f"Switched: {NEW} is now the active model." in response.content.decode()
+    config = EmbeddingSettings.load()
+    assert (config.active_key, config.building_key, config.previous_model_key) == (NEW, "", OLD)
+
+
+def test_a_better_model_cuts_over_by_itself(franchise_films: dict[str, CatalogItem]) -> None:
+    assert not _measure_both(franchise_films, better=True)
+
+    assert _active() == NEW
+    assert EmbeddingSettings.load().building_key == ""
+
+
+def test_a_model_within_the_margin_cuts_over(
+    franchise_films: dict[str, CatalogItem], settings: Any
+) -> None:
+    settings.QUALITY_GATE_MARGIN = 0.5  # 0.6 >= 1.0 - 0.5
+    _measure_both(franchise_films, better=False)
+
+    assert _active() == NEW
+
+
+def test_a_measurement_of_a_smaller_set_does_not_count(
+    franchise_films: dict[str, CatalogItem],
+) -> None:
+    _measure_both(franchise_films, better=True)
+    assert _active() == NEW
+
+    # Back to OLD, building NEW again after the catalog grew: NEW's old measurement is stale.
+    building(OLD, NEW)
+    late = make_item(title="Late arrival")
+    for key in (OLD, NEW):
+        embed(late, Embedding384, key, at_angle(384, 200))
+
+    assert not maybe_cut_over()
+    assert QualityRun.objects.filter(model_key=NEW, status="queued").exists()
+
+
+def test_without_collections_in_the_catalog_the_gate_is_open() -> None:
+    movie = make_item(title="Heat")
+    embed(movie, Embedding384, OLD, at_angle(384, 0))
+    embed(movie, Embedding384, NEW, at_angle(384, 0))
+    building(OLD, NEW)
+
+    assert maybe_cut_over()
+    assert not QualityRun.objects.exists()
+
+
+def test_a_completed_job_queues_a_measurement_of_its_model() -> None:
+    make_item(title="Heat", overview="A thief and a detective in Los Angeles.")
+    job = jobs.create_job("movie", OLD, "all")
+
+    assert jobs.run_job(job.pk) == "completed"
+
+    queued = QualityRun.objects.get()
+    assert (queued.model_key, queued.status) == (OLD, "queued")
+    assert OrmQ.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("-0.1", "must be at least 0.0"),
+        ("2", "must be at most 1.0"),
+        ("nan", "must be a finite number"),
+        ("a lot", "must be a number"),
+    ],
+)
+def test_a_malformed_margin_stops_the_start_with_its_name(raw: str, message: str) -> None:
+    env = {**os.environ, "QUALITY_GATE_MARGIN": raw}
+    started = subprocess.run(
+        [sys.executable, "-c", "import reclio_admin.settings"],
+        cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert started.returncode != 0
+    assert f"QUALITY_GATE_MARGIN {message}" in started.stderr
+
+
+def test_the_margin_defaults_to_one_hundredth() -> None:
+    assert settings.QUALITY_GATE_MARGIN == 0.01

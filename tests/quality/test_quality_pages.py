@@ -1,0 +1,160 @@
+"""The quality panel on the settings and storage pages, the compare mode's agreement numbers and
+the disagreement list: what each role sees and may do."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django_q.models import OrmQ
+
+from catalog.models import CatalogItem
+from embeddings import quality
+from embeddings.models import DisagreementRun, Embedding384, QualityRun
+from tests.quality.conftest import NEW, OLD, place
+
+pytestmark = pytest.mark.django_db
+
+MEASURE = reverse("embeddings:quality_measure")
+LIST = reverse("embeddings:disagreements")
+COMPUTE = reverse("embeddings:disagreements_compute")
+
+
+@pytest.fixture
+def two_models(franchise_films: dict[str, CatalogItem]) -> dict[str, CatalogItem]:
+    place(franchise_films, OLD, good=True)
+    place(franchise_films, NEW, good=False)
+    return franchise_films
+
+
+def test_the_settings_and_storage_pages_show_each_models_measured_quality(
+    two_models: dict[str, CatalogItem], role_clients: dict[str, Client]
+) -> None:
+    quality.measure(OLD)
+
+    for url in (reverse("embeddings:embedding_model"), reverse("embeddings:storage")):
+        page = role_clients["curator"].get(url).content.decode()
+        assert f'data-quality="{OLD}"' in page
+        assert "recall@10 <strong>1.000</strong>, hit@10 1.000" in page
+        assert "index recall@10 1.000" in page
+        assert "Measure again" not in page  # curators look, they do not measure
+    storage = role_clients["staff"].get(reverse("embeddings:storage")).content.decode()
+    assert f'data-quality="{NEW}"' in storage and "not measured yet" in storage
+    assert "Measure again" in storage and ">Measure</button>" in storage
+
+
+def test_staff_measure_a_stored_model_in_the_background(
+    two_models: dict[str, CatalogItem], role_clients: dict[str, Client]
+) -> None:
+    response = role_clients["staff"].post(MEASURE, {"model": NEW, "back": "storage"})
+
+    assert response.status_code == 302 and response["Location"] == reverse("embeddings:storage")
+    assert QualityRun.objects.get().model_key == NEW
+    assert OrmQ.objects.count() == 1
+    page = role_clients["staff"].get(reverse("embeddings:storage")).content.decode()
+    assert "measuring…" in page
+
+
+def test_measuring_needs_run_jobs_a_post_and_a_stored_model(
+    two_models: dict[str, CatalogItem], role_clients: dict[str, Client]
+) -> None:
+    assert role_clients["anonymous"].post(MEASURE, {"model": OLD}).status_code == 302
+    assert role_clients["outsider"].post(MEASURE, {"model": OLD}).status_code == 403
+    assert role_clients["curator"].post(MEASURE, {"model": OLD}).status_code == 403
+    assert role_clients["admin"].get(MEASURE, {"model": OLD}).status_code == 405
+    response = role_clients["admin"].post(MEASURE, {"model": "../etc/passwd"}, follow=True)
+    assert "No vectors are stored for the model &#x27;../etc/passwd&#x27;" in (
+        response.content.decode()
+    )
+    assert not QualityRun.objects.exists()
+
+
+def test_a_measurement_that_failed_says_why(role_clients: dict[str, Client]) -> None:
+    quality.measure(OLD)  # nothing stored
+
+    page = role_clients["curator"].get(reverse("embeddings:embedding_model")).content.decode()
+    assert f"not measured: no vectors are stored for {OLD}" in page
+
+
+def test_compare_mode_shows_overlap_and_rank_biased_overlap_and_links_the_list(
+    two_models: dict[str, CatalogItem], role_clients: dict[str, Client]
+) -> None:
+    beta = two_models["beta-1"]
+    url = reverse("embeddings:similar", args=[beta.pk])
+
+    page = role_clients["curator"].get(url, {"model": OLD, "compare": NEW}).content.decode()
+
+    # Beta 1's top 10: Beta 2, the Alphas and the first strangers in the good layout; ten
+    # strangers in the poor one. The lists share some strangers, not all.
+    left = quality.neighbour_ids(Embedding384, OLD, "vector", beta.pk, "movie")
+    right = quality.neighbour_ids(Embedding384, NEW, "vector", beta.pk, "movie")
+    expected = quality.agreement(left, right)
+    assert 0 < expected.overlap_at_10 < 1
+    assert f"overlap@10 <strong>{expected.overlap_at_10:.2f}</strong>" in page
+    assert f"rank-biased overlap <strong>{expected.rbo:.3f}</strong>" in page
+    assert (
+        f'href="{LIST}?{urlencode({"model": OLD, "compare": NEW})}"'.replace("&", "&amp;") in page
+    )
+
+
+def test_the_disagreement_list_ranks_items_by_lowest_overlap_and_links_their_compare_view(
+    two_models: dict[str, CatalogItem], role_clients: dict[str, Client]
+) -> None:
+    curator = role_clients["curator"]
+    query = {"model": OLD, "compare": NEW}
+    assert "Not computed yet" in curator.get(LIST, query).content.decode()
+
+    response = curator.post(COMPUTE, query)
+    assert response.status_code == 302
+    run = DisagreementRun.objects.get()
+    assert OrmQ.objects.count() == 1
+    assert "computing…" in curator.get(LIST, query).content.decode()
+    quality.compute_disagreements(run.pk)
+
+    page = curator.get(LIST, query).content.decode()
+    run.refresh_from_db()
+    assert run.items == 16 and "Compared 16 items" in page
+    rows = list(run.rows.order_by("overlap", "rbo", "item_id"))
+    assert rows[0].overlap <= rows[-1].overlap
+    # Alpha's films keep their siblings in both layouts; the lowest overlap is not theirs.
+    alpha = {two_models[f"alpha-{i}"].pk for i in (1, 2, 3)}
+    assert rows[0].item_id not in alpha
+    first = rows[0].item
+    link = reverse("embeddings:similar", args=[first.pk]) + "?" + urlencode(query)
+    assert f'href="{link.replace("&", "&amp;")}"' in page
+    assert page.index(f'data-item="{rows[0].item_id}"') < page.index(
+        f'data-item="{rows[-1].item_id}"'
+    )
+    # The same numbers as the compare view of that item.
+    left = quality.neighbour_ids(Embedding384, OLD, "vector", first.pk, first.kind)
+    right = quality.neighbour_ids(Embedding384, NEW, "vector", first.pk, first.kind)
+    assert rows[0].overlap == quality.agreement(left, right).overlap_at_10
+
+
+def test_the_disagreement_list_refuses_unknown_or_equal_models(
+    two_models: dict[str, CatalogItem], role_clients: dict[str, Client]
+) -> None:
+    curator = role_clients["curator"]
+    response = curator.get(LIST, {"model": OLD, "compare": "nope:model"})
+    assert response.status_code == 400
+    assert "No vectors are stored for &#x27;nope:model&#x27;." in response.content.decode()
+    response = curator.get(LIST, {"model": OLD, "compare": OLD})
+    assert (
+        response.status_code == 400 and "Choose two different models." in response.content.decode()
+    )
+    response = curator.post(COMPUTE, {"model": OLD, "compare": "nope:model"}, follow=True)
+    assert "Nothing computed" in response.content.decode()
+    assert not DisagreementRun.objects.exists()
+
+
+@pytest.mark.parametrize(("role", "status"), [("anonymous", 302), ("outsider", 403)])
+def test_the_disagreement_list_is_for_roles_that_see_neighbours(
+    two_models: dict[str, CatalogItem], role_clients: dict[str, Client], role: str, status: int
+) -> None:
+    query = {"model": OLD, "compare": NEW}
+    assert role_clients[role].get(LIST, query).status_code == status
+    assert role_clients[role].post(COMPUTE, query).status_code == status
+    assert role_clients["curator"].get(COMPUTE, query).status_code == 405
+    assert not DisagreementRun.objects.exists()
