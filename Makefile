@@ -4,13 +4,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --quiet
 
-.PHONY: run test lint install
+.PHONY: run test lint install screenshots
 
 run: $(VENV)/.installed
 	exec $(PY) manage.py run
 
 test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The README's pictures, from the real pages in Chromium (see tests/docs/test_screenshots.py).
+screenshots: $(VENV)/.installed-test
+	SCREENSHOTS_DIR=$(CURDIR)/docs $(PY) -m pytest tests/docs/test_screenshots.py -q -p no:cacheprovider
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .

@@ -20,12 +20,19 @@ from django.db import connection
 from catalog.models import CatalogItem
 from embeddings import jobs
 from embeddings.models import Embedding384, EmbeddingJob, EmbeddingSettings, HealthCheck
+from embeddings.providers import get_provider
+from embeddings.providers.tokenizers import load_tokenizer, truncate_with
 from embeddings.text import item_text, source_hash
 from reclio_admin.management.commands.run import DEMO_CATALOG
 from tests.fakes._server import fake_vector
+from tests.fakes.openai_server import FakeOpenAI
 
 LOCAL = "local:all-MiniLM-L6-v2"
 BUILDING = "openai:text-embedding-3-small"
+# The same MiniLM behind an OpenAI-compatible server (as text-embeddings-inference runs it),
+# started to read only the first SERVED_TOKENS tokens of each text: real vectors that disagree.
+SERVED = "openai:all-MiniLM-L6-v2@384"
+SERVED_TOKENS = 64
 # Real vectors of the demo catalog, made once per test session: (kind, tmdb_id) -> (hash, vector).
 _LOCAL_VECTORS: dict[tuple[str, int], tuple[str, Any]] = {}
 
@@ -50,9 +57,7 @@ def embed_with_local_model() -> None:
             for key, (hash_, vector) in _LOCAL_VECTORS.items()
         )
         return
-    for kind in ("movie", "series"):
-        job = jobs.create_job(kind, LOCAL, "all")
-        assert jobs.run_job(job.pk) == EmbeddingJob.Status.COMPLETED, job.last_error
+    embed_with(LOCAL)
     rows = Embedding384.objects.for_model(LOCAL).select_related("item")
     _LOCAL_VECTORS.update(
         ((row.item.kind, row.item.tmdb_id), (row.source_hash, row.embedding)) for row in rows
@@ -81,6 +86,29 @@ def prepare(*, real_vectors: bool = True) -> Showcase:
     config.save()
     HealthCheck.objects.create(model_key=LOCAL, ok=True, latency_ms=14.0)
     return Showcase(item=CatalogItem.objects.get(kind="movie", title="The Empire Strikes Back"))
+
+
+class ServedMiniLM(FakeOpenAI):
+    """A loopback OpenAI-compatible server that embeds with the local MiniLM, truncating each
+    input to SERVED_TOKENS tokens first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.models["all-MiniLM-L6-v2"] = 384
+
+    def vectors(self, texts: list[str], dimensions: int) -> list[list[float]]:
+        if dimensions != 384:
+            return super().vectors(texts, dimensions)
+        tokenizer = load_tokenizer("all-MiniLM-L6-v2")
+        cut = [truncate_with(tokenizer, text, SERVED_TOKENS) for text in texts]
+        return get_provider(LOCAL).embed(cut)
+
+
+def embed_with(model_key: str) -> None:
+    """Every item of the catalog through real jobs with this model."""
+    for kind in ("movie", "series"):
+        job = jobs.create_job(kind, model_key, "all")
+        assert jobs.run_job(job.pk) == EmbeddingJob.Status.COMPLETED, job.last_error
 
 
 @contextmanager

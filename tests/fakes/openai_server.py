@@ -115,8 +115,7 @@ class FakeOpenAI(FakeServer):
             dimensions -= 1
         base64_wanted = body.get("encoding_format") == "base64"
         data = []
-        for index, text in enumerate(texts):
-            vector = fake_vector(text, dimensions)
+        for index, vector in enumerate(self.vectors(texts, dimensions)):
             encoded: Any = (
                 base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
                 if base64_wanted
@@ -126,6 +125,10 @@ class FakeOpenAI(FakeServer):
         usage = {"prompt_tokens": sum(counts), "total_tokens": sum(counts)}
         payload = {"object": "list", "data": data, "model": model, "usage": usage}
         return 200, dict(JSON), json_body(payload)
+
+    def vectors(self, texts: list[str], dimensions: int) -> list[list[float]]:
+        """The vectors it answers with; a subclass may run a real model here."""
+        return [fake_vector(text, dimensions) for text in texts]
 
     def _error(
         self, status: int, kind: str, code: str | None, message: str
