@@ -9,6 +9,7 @@ active model gets the jobs that fill its set.
 from __future__ import annotations
 
 import contextlib
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +23,8 @@ from embeddings.models import EmbeddingJob, EmbeddingSettings, HealthCheck
 from embeddings.providers import EmbeddingError
 from embeddings.registry import UnknownModel, resolve
 from embeddings.storage import set_exists
+
+logger = logging.getLogger(__name__)
 
 SCHEDULE_SYNC = "Daily content sync"
 SCHEDULE_HEALTH = "Hourly provider health check"
@@ -49,7 +52,15 @@ def health_check() -> HealthCheck:
     key = EmbeddingSettings.load().active_key
     with contextlib.suppress(EmbeddingError):
         probe(key)
-    return HealthCheck.objects.filter(model_key=key).order_by("-checked_at", "-pk")[0]
+    check = HealthCheck.objects.filter(model_key=key).order_by("-checked_at", "-pk")[0]
+    if not check.ok:
+        logger.warning(
+            "Health check of %s failed: %s",
+            key,
+            check.error,
+            extra={"event": "health_check_failed", "model_key": key},
+        )
+    return check
 
 
 def ensure_schedules() -> None:

@@ -13,7 +13,8 @@ from django.conf import settings
 from pythonjsonlogger.json import JsonFormatter
 
 from embeddings import jobs
-from embeddings.models import EmbeddingJob
+from embeddings.models import EmbeddingJob, EmbeddingSettings
+from embeddings.schedules import health_check
 from reclio_admin.logs import ContextFilter, logging_config
 from tests.conftest import make_item
 from tests.jobs.conftest import LOCAL_MODEL
@@ -89,3 +90,17 @@ def test_every_line_a_job_logs_carries_its_id_and_model_key(
     assert ended[0]["job_id"] == job.pk and ended[0]["model_key"] == LOCAL_MODEL
     assert "3 done" in ended[0]["message"]
     assert all(line["job_id"] == job.pk for line in lines if line["logger"] == "embeddings.jobs")
+
+
+@pytest.mark.django_db
+def test_a_failed_health_check_is_logged_as_its_event_with_the_model(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    EmbeddingSettings.objects.update_or_create(pk=1, defaults={"active_model_key": "none:disabled"})
+    with caplog.at_level(logging.WARNING, logger="embeddings"):
+        check = health_check()
+
+    assert not check.ok
+    [record] = [r for r in caplog.records if getattr(r, "event", "") == "health_check_failed"]
+    assert record.model_key == "none:disabled"  # type: ignore[attr-defined]
+    assert check.error in record.getMessage()
