@@ -18,6 +18,12 @@ from embeddings.providers.tokenizers import BERT_UNCASED, count_with, load_token
 from embeddings.registry import UnknownModel, resolve
 
 
+@pytest.fixture(autouse=True)
+def _allowed(settings: Any, tmp_path: Path) -> None:
+    """Local folders are accepted only when LOCAL_MODEL_DIRS lists them."""
+    settings.LOCAL_MODEL_DIRS = [str(tmp_path)]
+
+
 def _folder(root: Path, files: dict[str, Any]) -> Path:
     for name, content in files.items():
         path = root / name
@@ -119,6 +125,7 @@ def test_resolving_a_local_folder_and_counting_its_tokens_loads_no_torch() -> No
             "PATH": "/usr/bin:/bin",
             "DJANGO_SETTINGS_MODULE": "reclio_admin.settings",
             "HF_HUB_OFFLINE": "1",
+            "LOCAL_MODEL_DIRS": path,
         },
         capture_output=True,
         text=True,
