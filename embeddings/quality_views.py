@@ -39,6 +39,7 @@ class PairForm(forms.Form):
 
     model = forms.CharField(max_length=200)
     compare = forms.CharField(max_length=200)
+    blend = forms.ChoiceField(required=False, choices=[(b, b) for b in quality.BLENDS])
     page = forms.IntegerField(required=False, min_value=1)
 
     def clean(self) -> dict[str, object]:
@@ -60,7 +61,8 @@ def disagreements(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "embeddings/disagreements.html", context, status=400)
     left, right = form.cleaned_data["model"], form.cleaned_data["compare"]
-    run = quality.latest_disagreements(left, right)
+    blend = form.cleaned_data["blend"] or "vector"
+    run = quality.latest_disagreements(left, right, blend)
     page = form.cleaned_data["page"] or 1
     rows = []
     if run is not None and run.status == run.Status.DONE:
@@ -72,8 +74,8 @@ def disagreements(request: HttpRequest) -> HttpResponse:
         "left": left, "right": right, "run": run, "page": page,
         "rows": rows[:PAGE_SIZE], "has_next": len(rows) > PAGE_SIZE,
         "first_rank": (page - 1) * PAGE_SIZE + 1,
-        "pending": quality.disagreements_pending(left, right),
-        "compare_query": urlencode({"model": left, "compare": right}),
+        "blend": blend, "pending": quality.disagreements_pending(left, right, blend),
+        "compare_query": urlencode({"model": left, "compare": right, "blend": blend}),
     }  # fmt: skip
     return render(request, "embeddings/disagreements.html", context)
 
@@ -89,7 +91,8 @@ def disagreements_compute(request: HttpRequest) -> HttpResponse:
         messages.error(request, f"Nothing computed: {errors}")
         return redirect("embeddings:embedding_model")
     left, right = form.cleaned_data["model"], form.cleaned_data["compare"]
-    quality.disagreements_soon(left, right)
-    messages.success(request, f"Comparing {left} with {right} over the whole catalog.")
-    query = urlencode({"model": left, "compare": right})
+    blend = form.cleaned_data["blend"] or "vector"
+    quality.disagreements_soon(left, right, blend)
+    messages.success(request, f"Comparing {left} with {right} ({blend}) over the whole catalog.")
+    query = urlencode({"model": left, "compare": right, "blend": blend})
     return redirect(f"{reverse('embeddings:disagreements')}?{query}")

@@ -94,9 +94,7 @@ def test_compare_mode_shows_overlap_and_rank_biased_overlap_and_links_the_list(
     assert 0 < expected.overlap_at_10 < 1
     assert f"overlap@10 <strong>{expected.overlap_at_10:.2f}</strong>" in page
     assert f"rank-biased overlap <strong>{expected.rbo:.3f}</strong>" in page
-    assert (
-        f'href="{LIST}?{urlencode({"model": OLD, "compare": NEW})}"'.replace("&", "&amp;") in page
-    )
+    assert f'href="{LIST}?{urlencode({"model": OLD, "compare": NEW})}'.replace("&", "&amp;") in page
 
 
 def test_the_disagreement_list_ranks_items_by_lowest_overlap_and_links_their_compare_view(
@@ -123,6 +121,7 @@ def test_the_disagreement_list_ranks_items_by_lowest_overlap_and_links_their_com
     assert rows[0].item_id not in alpha
     first = rows[0].item
     link = reverse("embeddings:similar", args=[first.pk]) + "?" + urlencode(query)
+    link += "&blend=vector"
     assert f'href="{link.replace("&", "&amp;")}"' in page
     assert page.index(f'data-item="{rows[0].item_id}"') < page.index(
         f'data-item="{rows[-1].item_id}"'
