@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Iterator
 
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, F
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -20,7 +20,13 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from catalog.models import CatalogItem
-from embeddings.models import EmbeddingJob, EmbeddingSettings, HealthCheck, JobFailure
+from embeddings.models import (
+    EmbeddingJob,
+    EmbeddingSettings,
+    HealthCheck,
+    JobFailure,
+    QualityRun,
+)
 from embeddings.permissions import CHANGE_SETTINGS
 from embeddings.registry import UnknownModel, resolve
 from embeddings.storage import ModelUsage, model_usage
@@ -55,6 +61,7 @@ class EmbeddingCollector(Collector):
         )
         yield from self._jobs(by_status)
         yield from self._health()
+        yield from self._quality()
         yield from self._failures(by_status)
         yield GaugeMetricFamily(
             "reclio_metrics_scrape_duration_seconds",
@@ -157,6 +164,38 @@ class EmbeddingCollector(Collector):
                 latency.add_metric([check.model_key], check.latency_ms / 1000)
             checked.add_metric([check.model_key], check.checked_at.timestamp())
         yield from (up, latency, checked)
+
+    def _quality(self) -> Iterable[Metric]:
+        recall = GaugeMetricFamily(
+            "reclio_quality_recall_at_10",
+            "Franchise siblings found among each film's top 10, by blend, at the model's last "
+            "quality measurement.",
+            labels=["model", "blend"],
+        )
+        index = GaugeMetricFamily(
+            "reclio_quality_index_recall_at_10",
+            "Share of the exact top 10 the HNSW index returns, at the last measurement.",
+            labels=["model"],
+        )
+        measured = GaugeMetricFamily(
+            "reclio_quality_measured_timestamp_seconds",
+            "When the model's quality was last measured, as a Unix time.",
+            labels=["model"],
+        )
+        runs = (
+            QualityRun.objects.filter(status=QualityRun.Status.DONE)
+            .order_by("model_key", F("finished_at").desc(nulls_last=True), "-id")
+            .distinct("model_key")
+            .prefetch_related("scores")
+        )
+        for run in runs:
+            for score in run.scores.all():
+                recall.add_metric([run.model_key, score.blend], score.recall_at_10)
+            if run.index_recall_at_10 is not None:
+                index.add_metric([run.model_key], run.index_recall_at_10)
+            if run.finished_at is not None:
+                measured.add_metric([run.model_key], run.finished_at.timestamp())
+        yield from (recall, index, measured)
 
     def _failures(self, by_status: dict[str, int]) -> Iterable[Metric]:
         counts = {

@@ -54,6 +54,7 @@ def test_the_screenshots_are_taken_from_the_live_pages(
     out = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
     shown = showcase.prepare()
     showcase.embed_with(showcase.SERVED)
+    showcase.measure_quality(showcase.SERVED)
     call_command("count_tokens", stdout=open(os.devnull, "w"))  # noqa: SIM115
     served_minilm.fail_forever("slow:1")  # the job below crawls, as a remote API can
 

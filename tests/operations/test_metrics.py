@@ -12,7 +12,15 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from catalog.models import CatalogItem
-from embeddings.models import Embedding384, EmbeddingJob, EmbeddingSettings, HealthCheck, JobFailure
+from embeddings.models import (
+    Embedding384,
+    EmbeddingJob,
+    EmbeddingSettings,
+    HealthCheck,
+    JobFailure,
+    QualityRun,
+    QualityScore,
+)
 from tests.conftest import make_item
 from tests.similar.helpers import at_angle, embed
 
@@ -177,6 +185,31 @@ def test_the_last_health_check_of_each_model_gives_its_state_and_latency(token: 
     assert value(samples, "reclio_failures", kind="health_check") == 2
 
 
+def test_the_last_finished_quality_measurement_of_each_model_is_reported(token: str) -> None:
+    def run(status: str, age_hours: int, recall: float) -> QualityRun:
+        finished = timezone.now() - timedelta(hours=age_hours)
+        measured = QualityRun.objects.create(
+            model_key=ACTIVE, status=status, index_recall_at_10=0.99, finished_at=finished
+        )
+        QualityScore.objects.create(
+            run=measured, blend="hybrid", queries=120, recall_at_10=recall, hit_at_10=1.0
+        )
+        return measured
+
+    run(QualityRun.Status.DONE, 48, 0.90)
+    latest = run(QualityRun.Status.DONE, 2, 0.958)
+    run(QualityRun.Status.FAILED, 1, 0.10)
+
+    samples = scrape(Client(), Authorization=f"Bearer {TOKEN}")
+
+    assert value(samples, "reclio_quality_recall_at_10", model=ACTIVE, blend="hybrid") == 0.958
+    assert value(samples, "reclio_quality_index_recall_at_10", model=ACTIVE) == 0.99
+    assert latest.finished_at is not None
+    assert value(
+        samples, "reclio_quality_measured_timestamp_seconds", model=ACTIVE
+    ) == pytest.approx(latest.finished_at.timestamp())
+
+
 def test_the_scrape_reads_the_same_few_queries_whatever_the_number_of_jobs(
     token: str, catalog: list[CatalogItem]
 ) -> None:
@@ -190,5 +223,5 @@ def test_the_scrape_reads_the_same_few_queries_whatever_the_number_of_jobs(
     with CaptureQueriesContext(connection) as seven_jobs:
         samples = scrape(client, Authorization=f"Bearer {TOKEN}")
 
-    assert len(seven_jobs) == len(one_job) <= 12
+    assert len(seven_jobs) == len(one_job) <= 14
     assert value(samples, "reclio_jobs", status="running") == 7
