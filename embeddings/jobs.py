@@ -11,7 +11,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -408,29 +408,28 @@ def _work(
         return _stop(job_id, Status.FAILED, str(exc), also_queued=True)
     provider.on_wait = _waiting(job_id)
     table = provider.model.table
-    joined = _join(job_id, table)
-    if joined is None:
+    job = _join(job_id, table)
+    if job is None:
         return EmbeddingJob.objects.values_list("status", flat=True).get(pk=job_id)
-    job, work = joined
     meter = _Meter(job)
     while True:
         claimed_any = False
-        for start in range(0, len(work), job.batch_size):
-            if (status := _stopping(job_id)) is not None:
-                return status
-            outcome = _run_batch(job, provider, table, work[start : start + job.batch_size])
-            if outcome is None:
-                continue
-            claimed_any = True
-            report.embedded += outcome.embedded
-            report.failed += outcome.failed
-            current = meter.update(job_id)
-            if on_progress:
-                on_progress(current)
-            if (status := _verdict(current, outcome)) is not None:
-                return status
-        work = _pending_for(job, table)
-        if not work:
+        for chunk in _chunks(job, table):
+            for start in range(0, len(chunk), job.batch_size):
+                if (status := _stopping(job_id)) is not None:
+                    return status
+                outcome = _run_batch(job, provider, table, chunk[start : start + job.batch_size])
+                if outcome is None:
+                    continue
+                claimed_any = True
+                report.embedded += outcome.embedded
+                report.failed += outcome.failed
+                current = meter.update(job_id)
+                if on_progress:
+                    on_progress(current)
+                if (status := _verdict(current, outcome)) is not None:
+                    return status
+        if not _pending_items(job, table).exists():
             return _complete(job_id, on_progress)
         if not claimed_any:
             # The rest is in other workers' hands; they finish the job.
@@ -459,39 +458,76 @@ def _waiting(job_id: int) -> Callable[[EmbeddingError, float], None]:
     return note
 
 
-def _join(job_id: int, table: type[EmbeddingBase]) -> tuple[EmbeddingJob, list[Work]] | None:
+def _join(job_id: int, table: type[EmbeddingBase]) -> EmbeddingJob | None:
+    """Mark the job running; the first worker to join counts, in SQL, the total and what needs
+    nothing (no text, or already up to date), without building a single text."""
     with transaction.atomic():
         job = EmbeddingJob.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status not in (Status.QUEUED, Status.RUNNING):
             return None
         now = timezone.now()
-        first = job.started_at is None
-        if first:
+        if job.started_at is None:
             job.started_at = now
-            work, unneeded = pending_work(_items_of(job), table, job.model_key, job.mode, now)
-            job.total = len(work) + unneeded
-            job.skipped = unneeded
-            if len(work) >= settings.JOB_BULK_LOAD_MIN_ITEMS and not table.objects.exists():
+            items = _items_of(job)
+            pending = needing_work(items, table, job.model_key, job.mode, now).count()
+            job.total = items.count()
+            job.skipped = job.total - pending
+            if pending >= settings.JOB_BULK_LOAD_MIN_ITEMS and not table.objects.exists():
                 # Nothing is served from an empty table: fill it without the HNSW index and
                 # build the index once at the end, many times faster than growing it per row.
                 drop_hnsw_index(table)
         job.status = Status.RUNNING
         job.heartbeat_at = now
         job.save()
-    return job, (_by_length(work) if first else _pending_for(job, table))
+    return job
 
 
 def _items_of(job: EmbeddingJob) -> QuerySet[CatalogItem]:
     return CatalogItem.objects.filter(kind=job.kind)
 
 
-def _pending_for(job: EmbeddingJob, table: type[EmbeddingBase]) -> list[Work]:
+def _pending_items(job: EmbeddingJob, table: type[EmbeddingBase]) -> QuerySet[CatalogItem]:
     """What the job still has to do (items that failed in it wait for "Retry failed")."""
     items = _items_of(job).exclude(
         id__in=JobFailure.objects.filter(job_id=job.pk).values("item_id")
     )
-    work, _ = pending_work(items, table, job.model_key, job.mode, job.started_at)
-    return _by_length(work)
+    return needing_work(items, table, job.model_key, job.mode, job.started_at)
+
+
+def _chunks(job: EmbeddingJob, table: type[EmbeddingBase]) -> Iterator[list[Work]]:
+    """One pass over what the job still has to do, `JOB_CHUNK_SIZE` items at a time in id
+    order (keyset: each chunk starts after the last id of the one before), so a worker holds one
+    chunk's texts whatever the catalog's size, and its first batch starts after one short query.
+
+    A stored `text_hash` that lags behind the text (a write that bypassed the model) is
+    corrected here, so the next pass decides right; an item whose text turns out empty is
+    counted as skipped, so the counts still add up to the total."""
+    last_id = 0
+    while True:
+        rows = list(
+            _pending_items(job, table)
+            .filter(id__gt=last_id)
+            .order_by("id")
+            .values_list("id", "text_hash", *TEXT_FIELDS)[: settings.JOB_CHUNK_SIZE]
+        )
+        if not rows:
+            return
+        last_id = rows[-1][0]
+        work, lagging, empty = [], [], 0
+        for item_id, stored_hash, *fields in rows:
+            text = item_text(ItemFields(*fields))
+            digest = source_hash(text) if text else ""
+            if digest != stored_hash:
+                lagging.append(item_id)
+            if text:
+                work.append(Work(item_id, text, digest))
+            else:
+                empty += 1
+        if lagging:
+            CatalogItem.objects.filter(id__in=lagging).refresh_text_hashes()
+        if empty:
+            EmbeddingJob.objects.filter(pk=job.pk).update(skipped=F("skipped") + empty)
+        yield _by_length(work)
 
 
 def _still_needed(

@@ -173,6 +173,8 @@ JOB_HEARTBEAT_TIMEOUT = env_int("JOB_HEARTBEAT_TIMEOUT", 120, minimum=5)
 JOB_MAX_FAILED_BATCHES = env_int("JOB_MAX_FAILED_BATCHES", 3, minimum=1)
 # A job at least this large into an empty table loads without the HNSW index, then builds it.
 JOB_BULK_LOAD_MIN_ITEMS = env_int("JOB_BULK_LOAD_MIN_ITEMS", 1000, minimum=1)
+# Items a job's worker lists and builds texts for at a time: its memory is bounded by this.
+JOB_CHUNK_SIZE = env_int("JOB_CHUNK_SIZE", 2000, minimum=1)
 # Goes into a SET statement: only a well-formed PostgreSQL size gets this far.
 HNSW_BUILD_MEMORY = env_memory("HNSW_BUILD_MEMORY", "512MB")
 # A model being built cuts over by itself only when its franchise recall@10 is at least the
