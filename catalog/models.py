@@ -82,6 +82,11 @@ class CatalogItemQuerySet(models.QuerySet["CatalogItem"]):
         For writers that bypass the ORM, and after a change to how `item_text` builds a text."""
         return refresh_text_hashes(self)
 
+    def last_change(self) -> str:
+        """When these items last changed (indexed), as a cache key part; "" when there are none."""
+        latest = self.aggregate(latest=models.Max("updated_at"))["latest"]
+        return latest.isoformat() if latest else ""
+
     def genres(self) -> list[str]:
         """Every genre these items carry, once each, in order (one scan of the rows)."""
         names = self.annotate(genre=Func(F("genres"), function="unnest")).values_list(
@@ -179,6 +184,8 @@ class CatalogItem(models.Model):
             models.Index(fields=["title"], name="catalog_item_title"),
             models.Index(fields=["collection"], name="catalog_item_collection"),
             GinIndex(TITLE_WORDS, name="catalog_item_title_words"),
+            # What changed last: a cache key for lists read from every row (genres, counts).
+            models.Index(fields=["updated_at"], name="catalog_item_updated_at"),
             # Stale checks read (kind, id, text_hash) from the index alone.
             models.Index(
                 fields=["kind", "id"], include=["text_hash"], name="catalog_item_kind_id_hash"

@@ -3,7 +3,9 @@ vocabulary, stable for a seed), a raw connection for COPY, percentiles."""
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -30,6 +32,14 @@ def synthetic_item(rng: random.Random, i: int) -> dict[str, Any]:
         "cast": [f"Actor {rng.randrange(5000)}" for _ in range(5)],
         "director": f"Director {rng.randrange(900)}",
     }
+
+
+def write_synthetic_catalog(path: Path, n: int) -> None:
+    """A JSON Lines file of n synthetic films, for `import_catalog`."""
+    rng = random.Random(7)
+    with path.open("w", encoding="utf-8") as handle:
+        for i in range(n):
+            handle.write(json.dumps(synthetic_item(rng, i)) + "\n")
 
 
 def percentile(values: list[float], share: float) -> float:

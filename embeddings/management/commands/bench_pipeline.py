@@ -15,23 +15,27 @@ and builds the index once at the end; that build is inside the measured time.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import random
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections
 
+from catalog.importer import CatalogFileError, import_catalog
 from catalog.models import CatalogItem
 from embeddings import jobs
-from embeddings.management.bench import synthetic_item
+from embeddings.management.bench import write_synthetic_catalog
+from embeddings.management.loopback import seeded_vectors
+from embeddings.management.scale_out import scale_out
 from embeddings.models import Embedding384, EmbeddingJob, drop_hnsw_index, ensure_hnsw_index
 from embeddings.providers import get_provider
 from embeddings.providers.base import Provider
@@ -42,15 +46,15 @@ SCRATCH_DB = "reclio_bench"
 FREE_SPEC = ModelSpec("bench", "precomputed", 384, 0, Decimal(0), "Benchmark only: costs nothing.")
 
 
-class PrecomputedProvider(Provider):
-    """Returns vectors prepared before timing; never offered to users (not in the registry)."""
+class FreeProvider(Provider):
+    """Random unit vectors seeded by each batch's texts: next to no cost and nothing held, so the
+    numbers are the pipeline's own; never offered to users (not in the registry)."""
 
-    def __init__(self, vectors: dict[str, list[float]]) -> None:
+    def __init__(self) -> None:
         super().__init__(ResolvedModel(FREE_SPEC, FREE_SPEC.dimensions))
-        self.vectors = vectors
 
     def _embed_batch(self, texts: list[str], *, query: bool) -> list[list[float]]:
-        return [self.vectors[text] for text in texts]
+        return seeded_vectors(texts, FREE_SPEC.dimensions).tolist()
 
 
 class Command(BaseCommand):
@@ -76,7 +80,14 @@ class Command(BaseCommand):
             "--workers",
             type=int,
             default=1,
-            help="Workers sharing the free-provider job (threads).",
+            help="Workers sharing the free-provider job (threads); with --latency-ms, qcluster "
+            "processes, measured against one.",
+        )
+        parser.add_argument(
+            "--latency-ms",
+            type=float,
+            help="Measure scale-out instead: real qcluster workers against a loopback "
+            "OpenAI-compatible provider that answers each request after this many ms.",
         )
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
 
@@ -85,6 +96,12 @@ class Command(BaseCommand):
         with scratch_database():
             say(f"Scratch database {SCRATCH_DB}: loading the catalog…")
             movies = self._load(options["catalog"], options["items"])
+            if options["latency_ms"] is not None:
+                scaled = scale_out(
+                    options["workers"], options["latency_ms"], options["batch_size"], say
+                )
+                self.stdout.write(json.dumps({"items": movies, **scaled}))
+                return
             series = _copy_as_series(options["local_items"])
             result: dict[str, float] = {"items": movies, "local_items": series}
             result.update(self._free(options["batch_size"], options["workers"], say))
@@ -106,27 +123,24 @@ class Command(BaseCommand):
 
     def _load(self, catalog: str | None, count: int) -> int:
         if catalog:
-            from catalog.importer import CatalogFileError, import_catalog
-
             try:
                 import_catalog(catalog, kind="movie")
             except CatalogFileError as exc:
                 raise CommandError(str(exc)) from None
         else:
-            rng = random.Random(7)
-            CatalogItem.objects.bulk_create(_synthetic(rng, i) for i in range(count))
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "catalog.jsonl"
+                write_synthetic_catalog(path, count)
+                import_catalog(path, kind="movie")
         return CatalogItem.objects.filter(kind="movie").count()
 
     def _free(self, batch_size: int, workers: int, say: Any) -> dict[str, float]:
-        items = CatalogItem.objects.filter(kind="movie").order_by("id")
-        texts = [item_text(item) for item in items]
-        rng = np.random.default_rng(7)
-        matrix = rng.standard_normal((len(texts), FREE_SPEC.dimensions), dtype=np.float32)
-        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-        provider = PrecomputedProvider(dict(zip(texts, matrix.tolist(), strict=True)))
+        provider = FreeProvider()
         say(f"Free provider: whole pipeline over the catalog, {workers} worker(s)…")
         # An empty table: the job loads without the HNSW index and builds it at the end (timed).
+        before = _reset_peak_rss()
         job, seconds = _timed_job("movie", provider, "all", batch_size, workers)
+        rss_growth = _peak_rss() - before
         say("Stale rerun with nothing changed…")
         rerun, stale_seconds = _timed_job("movie", provider, "stale", batch_size)
         if rerun.done:
@@ -146,6 +160,7 @@ class Command(BaseCommand):
             "free_items_per_s_with_live_index": incremental.done / incremental_seconds,
             "stale_rerun_s": stale_seconds,
             "workers": workers,
+            "worker_rss_growth_mb": round(rss_growth / 2**20, 1),
         }
 
     def _local(self, batch_size: int, repeat: int, say: Any) -> dict[str, float]:
@@ -209,8 +224,23 @@ def _worker(job_id: int, provider: Provider) -> None:
         connections.close_all()
 
 
-def _synthetic(rng: random.Random, i: int) -> CatalogItem:
-    return CatalogItem(**synthetic_item(rng, i))
+def _status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _reset_peak_rss() -> int:
+    """This process's size now, with the kernel's peak reset to it (Linux; the peak then
+    tracks what the job adds)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+    return _status_kb("VmRSS")
+
+
+def _peak_rss() -> int:
+    return _status_kb("VmHWM")
 
 
 def _copy_as_series(count: int) -> int:

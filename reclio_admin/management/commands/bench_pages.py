@@ -40,7 +40,7 @@ from embeddings.management.bench import (
     drop_index_for_load,
     percentile,
     raw_connection,
-    synthetic_item,
+    write_synthetic_catalog,
 )
 from embeddings.models import EmbeddingJob, EmbeddingSettings
 from embeddings.registry import resolve, storage_type
@@ -94,7 +94,7 @@ class Command(BaseCommand):
     def _build(self, n: int, say: Callable[[str], None]) -> None:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "catalog.jsonl"
-            _write_catalog(path, n)
+            write_synthetic_catalog(path, n)
             started = time.perf_counter()
             report = import_catalog(path)
             import_seconds = time.perf_counter() - started
@@ -169,13 +169,6 @@ def _meta() -> dict[str, Any]:
         "vectors_seconds": round(vectors_seconds, 1),
         "edited_items": edited,
     }
-
-
-def _write_catalog(path: Path, n: int) -> None:
-    rng = random.Random(7)
-    with path.open("w", encoding="utf-8") as handle:
-        for i in range(n):
-            handle.write(json.dumps(synthetic_item(rng, i)) + "\n")
 
 
 def _every(step: int) -> Any:
