@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
+from django_q.models import OrmQ
 from django_q.tasks import async_task
 
 from catalog.models import CatalogItem
@@ -37,6 +38,7 @@ from embeddings.registry import ResolvedModel, UnknownModel, resolve
 from embeddings.stale import needing_work
 from embeddings.storage import maybe_cut_over
 from embeddings.text import TEXT_FIELDS, ItemFields, item_text, source_hash
+from embeddings.worker_locks import claim_items, hold_job, release_items, release_job
 from reclio_admin.logs import log_context
 
 logger = logging.getLogger(__name__)
@@ -180,23 +182,78 @@ def retry_failed(job_id: int) -> EmbeddingJob:
 
 
 def mark_interrupted() -> int:
-    """Jobs whose worker stopped beating: running ones become interrupted (resumable), cancelling
-    ones cancelled. Returns how many changed. Workers and the schedule call this, and so does
-    every action on a job (a POST), never a page."""
-    orphaned = EmbeddingJob.objects.orphaned()
-    found = list(orphaned.values_list("pk", flat=True))
-    cancelled = orphaned.move(
-        Status.CANCELLED, from_=[Status.CANCELLING], finished_at=timezone.now()
-    )
-    interrupted = orphaned.move(
-        Status.INTERRUPTED,
-        from_=[Status.RUNNING],
-        last_error=f"No heartbeat for {settings.JOB_HEARTBEAT_TIMEOUT} s: the worker stopped.",
-    )
-    for job_id in found:
-        # A worker killed during a bulk load leaves its table without the HNSW index.
+    """Jobs whose workers are gone: running ones become interrupted (resumable), cancelling
+    ones cancelled. Returns how many changed. Workers, the schedule and every action on a job
+    (a POST) call this, never a page."""
+    interrupted, cancelled = _record_orphans()
+    return len(interrupted) + cancelled
+
+
+def _record_orphans() -> tuple[list[int], int]:
+    """(ids of the jobs now interrupted, how many were cancelled).
+
+    1. A job is orphaned when no session holds its worker lock (the process died and
+       PostgreSQL dropped the lock with its session) or its heartbeat is too old.
+    2. Each moves with a conditional UPDATE, so two callers never record one twice.
+    3. The dead task's django-q queue entry is removed: it would otherwise stay locked for
+       the broker's retry period (Q_TIMEOUT) and then run the job a second time.
+    4. A worker killed during a bulk load leaves its table without the HNSW index: build it.
+    """
+    found = list(EmbeddingJob.objects.orphaned().values_list("pk", "status"))
+    interrupted, cancelled = [], 0
+    for job_id, status in found:
+        one = EmbeddingJob.objects.filter(pk=job_id)
+        if status == Status.CANCELLING:
+            cancelled += one.move(
+                Status.CANCELLED, from_=[Status.CANCELLING], finished_at=timezone.now()
+            )
+        elif one.move(Status.INTERRUPTED, from_=[Status.RUNNING], last_error=WORKER_GONE):
+            interrupted.append(job_id)
+    if found:
+        _forget_queue_entries({job_id for job_id, _ in found})
+    for job_id, _ in found:
         _restore_index(job_id)
-    return cancelled + interrupted
+    return interrupted, cancelled
+
+
+WORKER_GONE = "Its worker stopped (the process ended before the job did); resume to go on."
+
+
+def _forget_queue_entries(job_ids: set[int]) -> None:
+    """Delete the in-flight queue entries of dead workers' tasks for these jobs."""
+    for entry in OrmQ.objects.filter(lock__gt=timezone.now()):
+        args = entry.task.get("args") or ()
+        if entry.task.get("func") == RUN_JOB and args and args[0] in job_ids:
+            entry.delete()
+
+
+def recover_jobs() -> list[int]:
+    """The schedule's watchdog (every minute): record jobs whose workers died and queue each
+    one again, so a crash costs a minute at most. Returns the ids it queued."""
+    interrupted, _ = _record_orphans()
+    resumed = []
+    for job_id in interrupted:
+        with contextlib.suppress(JobRefused):
+            resume_job(job_id)
+            resumed.append(job_id)
+    return resumed
+
+
+def take_over(kind: str, model_key: str) -> EmbeddingJob | None:
+    """The active job for this kind and model when all its workers are gone: recorded as
+    interrupted and queued again, for the caller to work on itself (`generate_embeddings` run
+    again after its shell was killed). None while a worker still has it."""
+    try:
+        key = _resolved(model_key).key
+    except JobRefused:
+        return None
+    active = EmbeddingJob.objects.active().filter(kind=kind, model_key=key).first()
+    if active is None or active.pk not in _record_orphans()[0]:
+        return None
+    with transaction.atomic():
+        job = _locked(active.pk)
+        _requeue(job)
+    return job
 
 
 def _resolved(model: str | ResolvedModel) -> ResolvedModel:
@@ -238,8 +295,11 @@ def _requeue(job: EmbeddingJob) -> None:
         raise JobRefused(_already_running(job.kind, job.model_key)) from None
 
 
+RUN_JOB = "embeddings.jobs.run_job"
+
+
 def _enqueue(job: EmbeddingJob) -> None:
-    task_id = async_task("embeddings.jobs.run_job", job.pk, task_name=TASK_NAMES[job.kind])
+    task_id = async_task(RUN_JOB, job.pk, task_name=TASK_NAMES[job.kind])
     EmbeddingJob.objects.filter(pk=job.pk).update(task_id=str(task_id or ""))
 
 
@@ -372,6 +432,8 @@ def work_on_job(
 ) -> WorkerReport:
     """`run_job`, reporting what this worker did itself."""
     report = WorkerReport()
+    # This session's lock says "a worker is on it" until the process ends, however it ends.
+    hold_job(job_id)
     mark_interrupted()  # a worker coming up is where jobs orphaned by a dead one are found
     key = EmbeddingJob.objects.filter(pk=job_id).values_list("model_key", flat=True).first()
     with log_context(job_id=job_id, model_key=key):
@@ -387,6 +449,9 @@ def work_on_job(
             with contextlib.suppress(DatabaseError):
                 _stop(job_id, Status.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}")
             raise
+        finally:
+            with contextlib.suppress(DatabaseError):
+                release_job(job_id)
     return report
 
 
@@ -449,8 +514,8 @@ def _waiting(job_id: int) -> Callable[[EmbeddingError, float], None]:
             connection.close()
 
     def note(error: EmbeddingError, seconds: float) -> None:
-        # On a connection of its own, so the note commits (and locks nothing) while the
-        # batch's transaction is still open.
+        # On a connection of its own, closed after: the wait may happen in one of the
+        # provider's request threads, which must not each keep a connection open.
         writer = threading.Thread(target=write, args=(f"Retrying in {seconds:.1f} s: {error}",))
         writer.start()
         writer.join()
@@ -578,17 +643,23 @@ class _Outcome:
 def _run_batch(
     job: EmbeddingJob, provider: Provider, table: type[EmbeddingBase], chunk: list[Work]
 ) -> _Outcome | None:
-    """One batch in one transaction; None when every item of it was claimed or done elsewhere."""
-    with transaction.atomic():
-        claimed = CatalogItem.objects.filter(id__in=[w.item_id for w in chunk]).order_by("id")
-        locked = list(claimed.select_for_update(skip_locked=True).values_list("id", flat=True))
-        if not locked:
-            return None
+    """One batch; None when every item of it was claimed or done elsewhere.
+
+    1. Claim the items with advisory locks (embeddings.worker_locks), skipping those another
+       worker holds: no row is locked, so an admin's edit or an import never waits on us.
+    2. Check again what is still needed, since another worker may have just done it.
+    3. Embed, with no transaction open: the provider may take its time.
+    4. Store the vectors, the failures and the counts in one short transaction.
+    """
+    locked = claim_items(job.model_key, [w.item_id for w in chunk])
+    if not locked:
+        return None
+    try:
         work = _still_needed(job, table, chunk, locked)
         if not work:
             return None
-        tokens, cost = _price(provider, work)
         if job.spending_cap_usd is not None:
+            _, cost = _price(provider, work)
             spent = EmbeddingJob.objects.values_list("cost_usd", flat=True).get(pk=job.pk)
             if spent + cost > job.spending_cap_usd:
                 return _Outcome(
@@ -598,30 +669,42 @@ def _run_batch(
                     capped=True,
                 )
         embedded, vectors, failures = embed_batch(provider, work)
-        store_vectors(table, job.model_key, embedded, vectors)
-        if failures:
-            JobFailure.objects.bulk_create(
-                [
-                    JobFailure(job_id=job.pk, item_id=w.item_id, reason=reason[:2000])
-                    for w, reason in failures
-                ],
-                ignore_conflicts=True,
-            )
-        if embedded and len(embedded) < len(work):
-            tokens, cost = _price(provider, embedded)
-        elif not embedded:
-            tokens, cost = 0, Decimal(0)
-        error = failures[-1][1] if failures else ""
-        EmbeddingJob.objects.filter(pk=job.pk).update(
-            done=F("done") + len(embedded),
-            failed=F("failed") + len(failures),
-            tokens_used=F("tokens_used") + tokens,
-            cost_usd=F("cost_usd") + cost,
-            failed_batches_in_row=(F("failed_batches_in_row") + 1) if not embedded else 0,
-            heartbeat_at=timezone.now(),
-            **({"last_error": error} if error else {}),
+        with transaction.atomic():
+            _store_batch(job, provider, table, embedded, vectors, failures)
+    finally:
+        release_items(job.model_key, locked)
+    return _Outcome(len(embedded), len(failures), failures[-1][1] if failures else "")
+
+
+def _store_batch(
+    job: EmbeddingJob,
+    provider: Provider,
+    table: type[EmbeddingBase],
+    embedded: list[Work],
+    vectors: list[list[float]],
+    failures: list[tuple[Work, str]],
+) -> None:
+    """A batch's rows, failures and counts (the caller holds one transaction around it)."""
+    store_vectors(table, job.model_key, embedded, vectors)
+    if failures:
+        JobFailure.objects.bulk_create(
+            [
+                JobFailure(job_id=job.pk, item_id=w.item_id, reason=reason[:2000])
+                for w, reason in failures
+            ],
+            ignore_conflicts=True,
         )
-    return _Outcome(len(embedded), len(failures), error)
+    tokens, cost = _price(provider, embedded) if embedded else (0, Decimal(0))
+    error = failures[-1][1] if failures else ""
+    EmbeddingJob.objects.filter(pk=job.pk).update(
+        done=F("done") + len(embedded),
+        failed=F("failed") + len(failures),
+        tokens_used=F("tokens_used") + tokens,
+        cost_usd=F("cost_usd") + cost,
+        failed_batches_in_row=(F("failed_batches_in_row") + 1) if not embedded else 0,
+        heartbeat_at=timezone.now(),
+        **({"last_error": error} if error else {}),
+    )
 
 
 def _price(provider: Provider, work: Iterable[Work]) -> tuple[int, Decimal]:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,7 @@ from pgvector.psycopg import register_vector
 
 from catalog.models import CatalogItem
 from embeddings.registry import DIMENSIONS, default_model_key, storage_type
+from embeddings.worker_locks import no_worker, worker_alive
 from reclio_admin.encryption import EncryptedField
 
 # Distance operators by metric. Only cosine has an HNSW index; L2 and inner product scan exactly.
@@ -325,21 +325,21 @@ class EmbeddingSettings(models.Model):
         return self.active_model_key
 
 
-def heartbeat_cutoff() -> Any:
-    """A running job whose last heartbeat is older than this has lost its worker."""
-    return timezone.now() - timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT)
-
-
 class EmbeddingJobQuerySet(models.QuerySet["EmbeddingJob"]):
     def active(self) -> EmbeddingJobQuerySet:
         """Queued, running or cancelling: a worker has or will have it in hand."""
         return self.filter(status__in=EmbeddingJob.ACTIVE_STATUSES)
 
+    def with_workers(self) -> EmbeddingJobQuerySet:
+        """Each job annotated with `workers_alive`: whether any live database session works on
+        it (embeddings.worker_locks), read in the same query."""
+        return self.annotate(workers_alive=worker_alive())
+
     def orphaned(self) -> EmbeddingJobQuerySet:
-        """Running or cancelling, but their worker stopped beating."""
-        return self.filter(
-            status__in=EmbeddingJob.BEATING_STATUSES, heartbeat_at__lt=heartbeat_cutoff()
-        )
+        """Running or cancelling, but no worker holds them any more: their process died, and its
+        database session and lock went with it. (A slow provider call is no sign of death: the
+        worker's session holds the lock all along.)"""
+        return self.filter(no_worker(), status__in=EmbeddingJob.BEATING_STATUSES)
 
     def move(self, to: str, *, from_: Iterable[str], **fields: Any) -> int:
         """Set status `to` on the rows still in one of `from_`, in one conditional UPDATE;
@@ -416,12 +416,12 @@ class EmbeddingJob(models.Model):
 
     @property
     def state(self) -> str:
-        """The status as a page shows it: a running (or cancelling) job whose worker stopped
-        beating reads interrupted (or cancelled) before the worker or the schedule records it."""
-        orphaned = (
-            self.status in self.BEATING_STATUSES
-            and self.heartbeat_at is not None
-            and self.heartbeat_at < heartbeat_cutoff()
+        """The status as a page shows it: a running (or cancelling) job whose workers are gone
+        reads interrupted (or cancelled) before a worker, a job action or the schedule records
+        it. Read through `with_workers()`, a killed worker shows at once."""
+        # Known only when read through with_workers(); otherwise the recorded status stands.
+        orphaned = self.status in self.BEATING_STATUSES and (
+            getattr(self, "workers_alive", None) is False
         )
         if not orphaned:
             return self.status

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 SCHEDULE_SYNC = "Daily content sync"
 SCHEDULE_HEALTH = "Hourly provider health check"
+SCHEDULE_WATCHDOG = "Job watchdog"
 
 
 def start_content_sync(user: Any = None) -> list[EmbeddingJob]:
@@ -64,7 +65,8 @@ def health_check() -> HealthCheck:
 
 
 def ensure_schedules() -> None:
-    """The daily content sync at 03:00 (local time) and the hourly health check; idempotent."""
+    """The daily content sync at 03:00 (local time), the hourly health check and the job
+    watchdog every minute; idempotent."""
     now = timezone.localtime()
     three = now.replace(hour=3, minute=0, second=0, microsecond=0)
     specs = {
@@ -78,12 +80,17 @@ def ensure_schedules() -> None:
             Schedule.HOURLY,
             now + timedelta(minutes=1),
         ),
+        # A job whose workers all died is recorded and queued again within a minute.
+        SCHEDULE_WATCHDOG: ("embeddings.jobs.recover_jobs", Schedule.MINUTES, now),
     }
     for name, (func, kind, first_run) in specs.items():
         schedule, created = Schedule.objects.get_or_create(
             name=name,
-            defaults={"func": func, "schedule_type": kind, "next_run": first_run, "repeats": -1},
-        )
+            defaults={
+                "func": func, "schedule_type": kind, "next_run": first_run, "repeats": -1,
+                "minutes": 1 if kind == Schedule.MINUTES else None,
+            },
+        )  # fmt: skip
         if not created and (schedule.func, schedule.schedule_type) != (func, kind):
             Schedule.objects.filter(pk=schedule.pk).update(
                 func=func, schedule_type=kind, next_run=first_run

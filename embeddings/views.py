@@ -8,6 +8,8 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db.models import F, Prefetch, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -27,7 +29,7 @@ from embeddings.connection import (
 from embeddings.estimates import Estimate, estimate_models
 from embeddings.forms import ConnectionForm, JobStartForm, ModelChoiceForm, NeighbourForm, errors_of
 from embeddings.jobs import JobRefused
-from embeddings.models import EmbeddingJob, EmbeddingSettings
+from embeddings.models import EmbeddingJob, EmbeddingSettings, JobFailure
 from embeddings.permissions import CHANGE_SETTINGS, RUN_JOBS, VIEW, role_required
 from embeddings.providers import EmbeddingError, get_provider
 from embeddings.readiness import readiness
@@ -73,14 +75,31 @@ def _admin_context(request: HttpRequest, title: str | None = None) -> dict[str, 
 # --- Jobs -----------------------------------------------------------------------------------------
 
 JOB_ROW = "embeddings/jobs.html#job_row"
+SHOWN_FAILURES = 20  # failed items listed under a job
 
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
+def _jobs() -> QuerySet[EmbeddingJob]:
+    """Jobs as the page shows them, in a fixed number of queries however many there are: who
+    started each, whether a live worker holds it, and its first failures with their items."""
+    first_failures = (
+        JobFailure.objects.select_related("item")
+        .annotate(rank=Window(RowNumber(), partition_by=F("job_id"), order_by=F("id").asc()))
+        .filter(rank__lte=SHOWN_FAILURES)
+        .order_by("id")
+    )
+    return (
+        EmbeddingJob.objects.with_workers()
+        .select_related("created_by")
+        .prefetch_related(Prefetch("failures", queryset=first_failures))
+    )
+
+
 def _get_job(job_id: int) -> EmbeddingJob:
-    return get_object_or_404(EmbeddingJob.objects.select_related("created_by"), pk=job_id)
+    return get_object_or_404(_jobs(), pk=job_id)
 
 
 def _after_action(
@@ -109,7 +128,7 @@ def _model_keys(active: str, building: str) -> list[str]:
 def jobs(request: HtmxHttpRequest) -> HttpResponse:
     config = EmbeddingSettings.load()
     context = {
-        "jobs": EmbeddingJob.objects.select_related("created_by")[:30],
+        "jobs": _jobs()[:30],
         "active_model": config.active_key,
         "building_model": config.building_key,
         "model_keys": _model_keys(config.active_key, config.building_key),
@@ -195,7 +214,7 @@ def _switch_context() -> dict[str, Any]:
     active = config.active_key
     building = config.building_key
     previous = config.previous_model_key
-    jobs = EmbeddingJob.objects.filter(model_key=building).order_by("kind", "-created_at")
+    jobs = _jobs().filter(model_key=building).order_by("kind", "-created_at")
     building_coverage = set_coverage(building) if building else None
     complete = building_coverage is not None and building_coverage.complete
     return {

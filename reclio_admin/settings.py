@@ -169,7 +169,6 @@ EMBEDDING_RATE_LIMIT_WAIT = env_float("EMBEDDING_RATE_LIMIT_WAIT", 600.0, minimu
 # Seconds a web request waits for a provider in all (test connection, free-text search).
 PROVIDER_DEADLINE = env_float("PROVIDER_DEADLINE", 5.0, minimum=0.5)
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 128, minimum=1, maximum=2048)
-JOB_HEARTBEAT_TIMEOUT = env_int("JOB_HEARTBEAT_TIMEOUT", 120, minimum=5)
 JOB_MAX_FAILED_BATCHES = env_int("JOB_MAX_FAILED_BATCHES", 3, minimum=1)
 # A job at least this large into an empty table loads without the HNSW index, then builds it.
 JOB_BULK_LOAD_MIN_ITEMS = env_int("JOB_BULK_LOAD_MIN_ITEMS", 1000, minimum=1)

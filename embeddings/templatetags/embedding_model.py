@@ -48,7 +48,9 @@ def embedding_summary() -> dict[str, Any]:
         "building_key": building,
         "building_coverage": set_coverage(building) if building else None,
         "last_check": HealthCheck.objects.first(),
-        "running_jobs": list(EmbeddingJob.objects.active().order_by("created_at")[:10]),
+        "running_jobs": list(
+            EmbeddingJob.objects.active().with_workers().order_by("created_at")[:10]
+        ),
     }
 
 

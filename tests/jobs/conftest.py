@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
 
 from embeddings.models import EmbeddingJob
+from embeddings.worker_locks import JOB_LOCKS
 
 LOCAL_MODEL = "local:all-MiniLM-L6-v2"
 
@@ -83,3 +85,28 @@ def wait_for(condition: Callable[[], Any], timeout: float = 120, what: str = "co
 
 def job_state(job_id: int) -> EmbeddingJob:
     return EmbeddingJob.objects.get(pk=job_id)
+
+
+class LiveWorkers:
+    """Stands in for worker processes: another database session holding jobs' worker locks,
+    as `work_on_job` does, until `stop()` (a killed process) or the end of the test."""
+
+    def __init__(self) -> None:
+        db = connection.settings_dict
+        self._session = psycopg.connect(
+            host=db["HOST"], port=db["PORT"] or None, dbname=db["NAME"], user=db["USER"],
+            password=db["PASSWORD"] or None, autocommit=True,
+        )  # fmt: skip
+
+    def hold(self, job_id: int) -> None:
+        self._session.execute("SELECT pg_advisory_lock_shared(%s, %s)", [JOB_LOCKS, job_id])
+
+    def stop(self) -> None:
+        self._session.close()
+
+
+@pytest.fixture
+def live_workers(db: None) -> Iterator[LiveWorkers]:
+    workers = LiveWorkers()
+    yield workers
+    workers.stop()

@@ -3,8 +3,6 @@ skipped, cancelled, resumed and refused."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import numpy as np
 import pytest
 from django.utils import timezone
@@ -14,11 +12,11 @@ from catalog.models import CatalogItem
 from embeddings import jobs
 from embeddings.models import Embedding384, EmbeddingJob, EmbeddingSettings, HealthCheck
 from embeddings.providers import get_provider
-from embeddings.schedules import SCHEDULE_HEALTH, SCHEDULE_SYNC, health_check
+from embeddings.schedules import SCHEDULE_HEALTH, SCHEDULE_SYNC, SCHEDULE_WATCHDOG, health_check
 from embeddings.startup import prepare
 from embeddings.text import item_text, source_hash
 from tests.conftest import make_item
-from tests.jobs.conftest import LOCAL_MODEL
+from tests.jobs.conftest import LOCAL_MODEL, wait_for
 
 pytestmark = pytest.mark.django_db
 Status = EmbeddingJob.Status
@@ -152,16 +150,19 @@ def test_a_queued_job_that_is_cancelled_never_runs() -> None:
         jobs.cancel_job(job.pk)
 
 
-def test_a_job_whose_heartbeat_stopped_shows_as_interrupted_and_can_be_resumed(settings) -> None:
+def test_a_running_job_no_worker_holds_is_recorded_interrupted_and_can_be_resumed(
+    live_workers,
+) -> None:
     films(3)
     job = jobs.create_job("movie", LOCAL_MODEL)
     EmbeddingJob.objects.filter(pk=job.pk).update(
-        status=Status.RUNNING,
-        started_at=timezone.now(),
-        heartbeat_at=timezone.now() - timedelta(seconds=300),
+        status=Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
     )
+    live_workers.hold(job.pk)
+    assert jobs.mark_interrupted() == 0  # a worker holds it, however old its heartbeat
 
-    assert jobs.mark_interrupted() == 1
+    live_workers.stop()  # the worker's process dies: PostgreSQL ends its session
+    assert wait_for(jobs.mark_interrupted, timeout=5, what="the session to end") == 1
     job.refresh_from_db()
     assert job.status == Status.INTERRUPTED and "worker stopped" in job.last_error
 
@@ -236,6 +237,7 @@ def test_the_first_run_creates_the_schedules_and_queues_the_movie_and_series_job
     assert schedules == {
         SCHEDULE_SYNC: "embeddings.schedules.start_content_sync",
         SCHEDULE_HEALTH: "embeddings.schedules.health_check",
+        SCHEDULE_WATCHDOG: "embeddings.jobs.recover_jobs",
     }
     sync = Schedule.objects.get(name=SCHEDULE_SYNC)
     assert sync.schedule_type == Schedule.DAILY

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,18 +15,34 @@ from django_q.models import OrmQ
 from embeddings import schedules
 from embeddings.models import EmbeddingJob, JobFailure
 from tests.conftest import make_item
-from tests.jobs.conftest import LOCAL_MODEL
+from tests.jobs.conftest import LOCAL_MODEL, LiveWorkers
 
 pytestmark = pytest.mark.django_db
 Status = EmbeddingJob.Status
 HTMX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
 
 
-def a_job(status: str = Status.RUNNING, kind: str = "movie", **fields: object) -> EmbeddingJob:
+WORKERS: list[LiveWorkers] = []
+
+
+@pytest.fixture(autouse=True)
+def _workers(live_workers: LiveWorkers) -> Iterator[None]:
+    WORKERS.append(live_workers)
+    yield
+    WORKERS.clear()
+
+
+def a_job(
+    status: str = Status.RUNNING, kind: str = "movie", *, worker: bool = True, **fields: object
+) -> EmbeddingJob:
+    """A job row; a running or cancelling one has a live worker on it unless `worker=False`."""
     values = {"total": 200, "done": 50, "skipped": 30, "failed": 0, "started_at": timezone.now()}
     values["heartbeat_at"] = timezone.now()
     values.update(fields)
-    return EmbeddingJob.objects.create(kind=kind, model_key=LOCAL_MODEL, status=status, **values)
+    job = EmbeddingJob.objects.create(kind=kind, model_key=LOCAL_MODEL, status=status, **values)
+    if worker and status in EmbeddingJob.BEATING_STATUSES:
+        WORKERS[0].hold(job.pk)
+    return job
 
 
 @pytest.mark.parametrize(
@@ -124,7 +140,7 @@ def test_a_row_url_without_htmx_goes_back_to_the_page(staff_client: Client) -> N
 def test_a_row_whose_worker_died_shows_interrupted_with_a_resume_button(
     staff_client: Client,
 ) -> None:
-    job = a_job(heartbeat_at=timezone.now() - timedelta(hours=1))
+    job = a_job(worker=False)  # its process died: no session holds its worker lock
 
     row = staff_client.get(reverse("embeddings:job_row", args=[job.pk]), **HTMX).content.decode()
 

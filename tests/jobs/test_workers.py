@@ -1,22 +1,26 @@
-"""Real worker processes on the test database: a qcluster, a worker killed mid-job, two workers
-on one job. Slow (each process loads the local model), so there are only three."""
+"""Real worker processes on the test database: a qcluster, workers killed mid-job, two workers
+on one job. Slow (each process loads the local model), so there are only four."""
 
 from __future__ import annotations
 
 import re
 import signal
-import time
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
+from django.utils import timezone
+from django_q.models import OrmQ
 
 from embeddings import jobs
-from embeddings.models import Embedding384, EmbeddingJob
+from embeddings.models import EmbeddingJob
+from embeddings.registry import resolve
 from tests.conftest import make_item
 from tests.jobs.conftest import LOCAL_MODEL, job_state, stop, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 Status = EmbeddingJob.Status
+SMALL = "openai:text-embedding-3-small@768"
 
 
 def films(n: int) -> None:
@@ -27,8 +31,9 @@ def films(n: int) -> None:
     make_item(title="")  # nothing to embed: skipped, never stored
 
 
-def stored_items() -> list[int]:
-    return list(Embedding384.objects.for_model(LOCAL_MODEL).values_list("item_id", flat=True))
+def stored_items(model: str = LOCAL_MODEL) -> list[int]:
+    table = resolve(model).table
+    return list(table.objects.for_model(model).values_list("item_id", flat=True))
 
 
 def test_a_qcluster_worker_runs_a_queued_job_and_its_progress_moves(spawn) -> None:
@@ -57,31 +62,74 @@ def test_a_qcluster_worker_runs_a_queued_job_and_its_progress_moves(spawn) -> No
     assert len(stored_items()) == 40
 
 
-def test_a_worker_killed_mid_job_shows_interrupted_and_the_resumed_job_loses_and_repeats_nothing(
-    spawn, settings
+def test_a_killed_command_is_seen_at_once_and_the_same_command_run_again_resumes_its_job(
+    spawn, worker_env, fake_openai, staff_client, tmp_path: Path
 ) -> None:
+    """Finding 4 of issue 11: a job whose worker died showed as running for the heartbeat
+    timeout, and running the same command again was refused as "already running"."""
     films(120)
-    job = jobs.create_job("movie", LOCAL_MODEL, "all", batch_size=4)
-    worker = spawn("generate_embeddings", "--join", str(job.pk), "--no-progress")
-    wait_for(lambda: job_state(job.pk).done >= 8, timeout=150, what="a few batches")
+    worker_env.update(fake_openai.env)  # a provider over the wire: no model to load
+    fake_openai.fail_forever("slow:0.05")
+    command = ("generate_embeddings", "--kind", "movie", "--model", SMALL, "--mode", "all")
+    worker = spawn(*command, "--batch-size", "4", "--no-progress")
+    job = wait_for(lambda: EmbeddingJob.objects.filter(done__gte=8).first(), what="a few batches")
 
     stop(worker, signal.SIGKILL)
     killed_at = job_state(job.pk)
     assert killed_at.status == Status.RUNNING and 8 <= killed_at.done < 120
-    assert len(stored_items()) == killed_at.done
+    assert len(stored_items(SMALL)) == killed_at.done
 
-    settings.JOB_HEARTBEAT_TIMEOUT = 1
-    time.sleep(1.2)
-    assert jobs.mark_interrupted() == 1
-    assert job_state(job.pk).status == Status.INTERRUPTED
+    # The next page view says so at once (the heartbeat is still fresh), and writes nothing.
+    row = wait_for(
+        lambda: "Interrupted" in (page := row_html(staff_client, job.pk)) and page,
+        timeout=5,
+        what="the row to show the dead worker",
+    )
+    assert "Resume</button>" in row and "hx-trigger" not in row
+    assert job_state(job.pk).status == Status.RUNNING
 
-    jobs.resume_job(job.pk)
-    assert jobs.run_job(job.pk) == Status.COMPLETED
+    again = spawn(*command, "--batch-size", "4", "--no-progress")
+    assert again.wait(timeout=300) == 0
 
+    log = (tmp_path / "worker-1.log").read_text()
+    assert f"Job #{job.pk}'s worker had stopped: resuming it here." in log
     state = job_state(job.pk)
-    items = stored_items()
-    assert (state.total, state.done, state.skipped, state.failed) == (121, 120, 1, 0)
+    items = stored_items(SMALL)
+    assert (state.status, state.total, state.done, state.skipped, state.failed) == (
+        Status.COMPLETED, 121, 120, 1, 0,
+    )  # fmt: skip
     assert len(items) == len(set(items)) == 120
+    assert EmbeddingJob.objects.count() == 1
+    # At most the batch in flight when it died was embedded twice.
+    assert len(fake_openai.inputs) <= 120 + 4
+
+
+def test_a_killed_qcluster_task_is_recovered_by_the_schedule_and_its_queue_entry_freed(
+    spawn, worker_env, fake_openai
+) -> None:
+    """The schedule's watchdog finds the dead worker at once, frees the task's queue entry
+    (which stayed locked for Q_TIMEOUT, 6 h) and queues the job again."""
+    films(120)
+    worker_env.update(fake_openai.env)
+    fake_openai.fail_forever("slow:0.05")
+    job = jobs.start_job("movie", SMALL, "all", batch_size=4)
+    cluster = spawn("qcluster")
+    wait_for(lambda: job_state(job.pk).done >= 8, timeout=150, what="a few batches")
+    stop(cluster, signal.SIGKILL)
+    assert OrmQ.objects.filter(lock__gt=timezone.now()).count() == 1  # the dead task's entry
+
+    resumed = wait_for(jobs.recover_jobs, timeout=10, what="the watchdog to see the dead worker")
+
+    assert resumed == [job.pk]
+    assert job_state(job.pk).status == Status.QUEUED
+    # Only the new task's entry is left, free for the next worker to take.
+    [entry] = OrmQ.objects.all()
+    assert entry.task["args"] == (job.pk,) and entry.lock <= timezone.now()
+
+
+def row_html(client, job_id: int) -> str:
+    url = reverse("embeddings:job_row", args=[job_id])
+    return client.get(url, HTTP_HX_REQUEST="true").content.decode()
 
 
 def test_two_workers_share_one_job_and_no_item_is_embedded_twice(spawn, tmp_path: Path) -> None:

@@ -58,14 +58,20 @@ class Command(BaseCommand):
     def _create(self, options: dict[str, Any]) -> int:
         if not options["kind"]:
             raise CommandError("--kind movie|series is required (or --join JOB_ID)")
+        model = options["model"] or EmbeddingSettings.load().active_key
         try:
             job = jobs.create_job(
                 options["kind"],
-                options["model"] or EmbeddingSettings.load().active_key,
+                model,
                 options["mode"],
                 batch_size=options["batch_size"],
                 spending_cap_usd=options["spending_cap"],
             )
         except jobs.JobRefused as exc:
-            raise CommandError(str(exc)) from None
+            # "Already running" may be a job whose worker was killed: then this run resumes it.
+            dead = jobs.take_over(options["kind"], model)
+            if dead is None:
+                raise CommandError(str(exc)) from None
+            self.stdout.write(f"Job #{dead.pk}'s worker had stopped: resuming it here.")
+            return dead.pk
         return job.pk
