@@ -68,8 +68,8 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {
-            "context": {"()": ContextFilter},
-            "one_line_403": {"()": OneLineForbidden},
+            "context": {"()": "reclio_admin.logs.ContextFilter"},
+            "one_line_403": {"()": "reclio_admin.logs.OneLineForbidden"},
         },
         "formatters": {
             "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
@@ -78,9 +78,8 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
                 "fmt": "{levelname}{name}{message}",
                 "style": "{",
                 "rename_fields": {"levelname": "level", "name": "logger"},
-                "timestamp": "time",  # ISO 8601, UTC
-                # Records may carry objects (Django's request): they are written as text.
-                "json_default": str,
+                # ISO 8601, UTC. Objects a record carries (Django's request) are written as text.
+                "timestamp": "time",
             },
         },
         "handlers": {
@@ -96,3 +95,12 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
             "django.request": {"filters": ["one_line_403"]},
         },
     }
+
+
+def gunicorn_logging_config(log_format: str, level: str) -> dict[str, Any]:
+    """The same output for the web server's own lines (start-up, workers, the access log), for
+    `gunicorn --log-config-json`: plain data, so it can be written as JSON."""
+    config = logging_config(log_format, level)
+    for name in ("gunicorn.error", "gunicorn.access"):
+        config["loggers"][name] = {"level": "INFO", "handlers": ["console"], "propagate": False}
+    return config

@@ -207,4 +207,5 @@ if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
 LOG_LEVEL = env_choice(
     "LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
 ).upper()
-LOGGING = logging_config(env_choice("LOG_FORMAT", "text", ("text", "json")), LOG_LEVEL)
+LOG_FORMAT = env_choice("LOG_FORMAT", "text", ("text", "json"))
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)

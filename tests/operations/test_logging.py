@@ -7,15 +7,17 @@ import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import requests
 from django.conf import settings
 from pythonjsonlogger.json import JsonFormatter
 
 from embeddings import jobs
 from embeddings.models import EmbeddingJob, EmbeddingSettings
 from embeddings.schedules import health_check
-from reclio_admin.logs import ContextFilter, logging_config
+from reclio_admin.logs import ContextFilter, gunicorn_logging_config, logging_config
 from tests.conftest import make_item
 from tests.jobs.conftest import LOCAL_MODEL
 
@@ -104,3 +106,35 @@ def test_a_failed_health_check_is_logged_as_its_event_with_the_model(
     [record] = [r for r in caplog.records if getattr(r, "event", "") == "health_check_failed"]
     assert record.model_key == "none:disabled"  # type: ignore[attr-defined]
     assert check.error in record.getMessage()
+
+
+def test_with_log_format_json_the_web_servers_own_lines_are_objects_too(tmp_path: Path) -> None:
+    config = tmp_path / "gunicorn-logging.json"
+    config.write_text(json.dumps(gunicorn_logging_config("json", "INFO")))
+    env = {**os.environ, "DATABASE_URL": "postgres://logcheck@localhost/logcheck",
+           "SECRET_KEY": "logcheck", "LOG_FORMAT": "json"}  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "reclio_admin.wsgi", "--bind", "127.0.0.1:0",
+         "--workers", "1", "--access-logfile", "-", "--log-config-json", str(config)],
+        cwd=settings.BASE_DIR, env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    try:
+        assert server.stderr is not None
+        for line in server.stderr:
+            lines.append(line)
+            if "Booting worker" in line:
+                break
+        [listening] = [json.loads(line) for line in lines if "Listening at" in line]
+        url = listening["message"].split("Listening at: ")[1].split()[0]
+        assert requests.get(f"{url}/metrics", timeout=60).status_code == 401
+        for line in server.stderr:
+            lines.append(line)
+            if "gunicorn.access" in line:
+                break
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    records = [json.loads(line) for line in lines]
+    [access] = [r for r in records if r["logger"] == "gunicorn.access"]
+    assert '"GET /metrics HTTP/1.1" 401' in access["message"]

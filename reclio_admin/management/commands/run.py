@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -26,6 +27,7 @@ from django.core.management.base import BaseCommand, CommandError
 from catalog.models import CatalogItem
 from reclio_admin import database
 from reclio_admin.env import env_int, env_str
+from reclio_admin.logs import gunicorn_logging_config
 
 DEMO_CATALOG = Path(settings.BASE_DIR) / "catalog" / "data" / "demo_catalog.jsonl"
 
@@ -88,11 +90,17 @@ class Command(BaseCommand):
 
     def _spawn_web(self, host: str, port: int) -> subprocess.Popen[bytes]:
         workers = str(env_int("WEB_WORKERS", 2, minimum=1, maximum=64))
+        # The web server's own lines in the same format as the rest (LOG_FORMAT).
+        log_config = settings.DATA_DIR / "gunicorn-logging.json"
+        log_config.write_text(
+            json.dumps(gunicorn_logging_config(settings.LOG_FORMAT, settings.LOG_LEVEL))
+        )
         return self._spawn(
             [
                 sys.executable, "-m", "gunicorn", "reclio_admin.wsgi",
                 "--bind", f"{host}:{port}", "--workers", workers, "--threads", "4",
                 "--graceful-timeout", "5", "--timeout", "120", "--access-logfile", "-",
+                "--log-config-json", str(log_config),
             ]
         )  # fmt: skip
 
