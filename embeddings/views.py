@@ -75,7 +75,7 @@ def _admin_context(request: HttpRequest, title: str | None = None) -> dict[str, 
 # --- Jobs -----------------------------------------------------------------------------------------
 
 JOB_ROW = "embeddings/jobs.html#job_row"
-SHOWN_FAILURES = 20  # failed items listed under a job
+SHOWN_FAILURES = 5  # failed items listed under a job; "Retry failed" retries them all
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -87,6 +87,7 @@ def _jobs() -> QuerySet[EmbeddingJob]:
     started each, whether a live worker holds it, and its first failures with their items."""
     first_failures = (
         JobFailure.objects.select_related("item")
+        .only("job_id", "reason", "item__title", "item__year")
         .annotate(rank=Window(RowNumber(), partition_by=F("job_id"), order_by=F("id").asc()))
         .filter(rank__lte=SHOWN_FAILURES)
         .order_by("id")
