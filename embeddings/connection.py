@@ -1,4 +1,5 @@
-"""Provider credentials typed into the settings page, and the probe that tests them.
+"""Provider credentials typed into the settings page, tested with the one probe
+(embeddings.probe) before they are kept.
 
 Keys are write-only: the page shows `sk-…abcd` and where the key comes from, never the value,
 and no message or log line carries one.
@@ -6,17 +7,15 @@ and no message or log line carries one.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 
-from embeddings.models import EmbeddingSettings, HealthCheck
-from embeddings.providers import EmbeddingError, get_provider
-from embeddings.providers.base import trying
-from embeddings.readiness import credential, mask
+from embeddings.credentials import SECRET_FIELDS, credential, environment_variable, mask, trying
+from embeddings.models import EmbeddingSettings
+from embeddings.probe import probe
+from embeddings.providers import EmbeddingError
 from embeddings.registry import DEPRECATED, LEGACY, MODELS
 
 PROVIDER_NAMES = {
@@ -27,28 +26,29 @@ PROVIDER_NAMES = {
     "none": "None",
 }
 
-# field → (provider it belongs to, secret?, label)
+# field → (provider it belongs to, secret?, label); which are secret is credentials' to say
 FIELDS: dict[str, tuple[str, bool, str]] = {
-    "openai_api_key": ("openai", True, "OpenAI API key"),
-    "openai_base_url": ("openai", False, "OpenAI base URL"),
-    "ollama_host": ("ollama", False, "Ollama host"),
-    "google_api_key": ("google", True, "Google API key"),
+    name: (provider, name in SECRET_FIELDS, label)
+    for name, (provider, label) in {
+        "openai_api_key": ("openai", "OpenAI API key"),
+        "openai_base_url": ("openai", "OpenAI base URL"),
+        "ollama_host": ("ollama", "Ollama host"),
+        "google_api_key": ("google", "Google API key"),
+    }.items()
 }
-
-_KEY_LIKE = re.compile(r"\b(sk-[A-Za-z0-9_\-]{6,}|AIza[A-Za-z0-9_\-]{10,})")
 
 
 def connection_fields(config: EmbeddingSettings) -> list[dict[str, Any]]:
     """What the connection form shows: masked keys, plain URLs, and where each comes from."""
     fields = []
     for name, (_, secret, label) in FIELDS.items():
-        value, source = credential(config, name, name.upper())
+        value, source = (found := credential(name, config)).value, found.source
         fields.append(
             {
                 "name": name,
                 "label": label,
                 "secret": secret,
-                "env": name.upper(),
+                "env": environment_variable(name),
                 "source": source,
                 "shown": mask(value) if secret else value,
                 "stored": bool(getattr(config, name)),
@@ -56,33 +56,6 @@ def connection_fields(config: EmbeddingSettings) -> list[dict[str, Any]]:
             }
         )
     return fields
-
-
-def scrub(message: str) -> str:
-    """Mask anything in a provider's message that looks like, or is, a configured key."""
-    config = EmbeddingSettings.load()
-    for name, (_, secret, _) in FIELDS.items():
-        value = credential(config, name, name.upper())[0] if secret else ""
-        if value and value in message:
-            message = message.replace(value, mask(value))
-    return _KEY_LIKE.sub(lambda m: mask(m.group(0)), message)
-
-
-def probe(key: str) -> float:
-    """Embed a probe with this model and record the outcome as a health check; returns the
-    latency in ms or raises EmbeddingError with a message safe to show. A page waits at most
-    PROVIDER_DEADLINE seconds for it."""
-    try:
-        latency = get_provider(key).within(settings.PROVIDER_DEADLINE).check()
-    except EmbeddingError as exc:
-        HealthCheck.objects.create(model_key=key, ok=False, error=scrub(str(exc)))
-        raise
-    except Exception as exc:  # a library error we did not name: show its kind, not a traceback
-        message = f"unexpected {type(exc).__name__} from the provider"
-        HealthCheck.objects.create(model_key=key, ok=False, error=message)
-        raise EmbeddingError(message) from None
-    HealthCheck.objects.create(model_key=key, ok=True, latency_ms=latency)
-    return latency
 
 
 def model_to_test(provider: str, config: EmbeddingSettings) -> str:

@@ -8,19 +8,18 @@ active model gets the jobs that fill its set.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from django_q.models import Schedule
 
 from catalog.models import CatalogItem
-from embeddings.connection import probe
 from embeddings.jobs import TASK_NAMES, JobRefused, mark_interrupted, start_job
 from embeddings.models import EmbeddingJob, EmbeddingSettings, HealthCheck
-from embeddings.providers import EmbeddingError
+from embeddings.probe import check
 from embeddings.registry import UnknownModel, resolve
 from embeddings.storage import set_exists
 
@@ -51,17 +50,15 @@ def health_check() -> HealthCheck:
     scrubbed of secrets) for the admin index; and record jobs whose worker stopped beating."""
     mark_interrupted()
     key = EmbeddingSettings.load().active_key
-    with contextlib.suppress(EmbeddingError):
-        probe(key)
-    check = HealthCheck.objects.filter(model_key=key).order_by("-checked_at", "-pk")[0]
-    if not check.ok:
+    result = check(key, deadline=settings.PROVIDER_DEADLINE)
+    if not result.ok:
         logger.warning(
             "Health check of %s failed: %s",
             key,
-            check.error,
+            result.error,
             extra={"event": "health_check_failed", "model_key": key},
         )
-    return check
+    return result
 
 
 def ensure_schedules() -> None:

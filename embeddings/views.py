@@ -22,15 +22,15 @@ from embeddings import quality, registry
 from embeddings.connection import (
     PROVIDER_NAMES,
     connection_fields,
-    probe,
     save_connection,
-    scrub,
 )
+from embeddings.credentials import scrub
 from embeddings.estimates import Estimate, estimate_models
 from embeddings.forms import ConnectionForm, JobStartForm, ModelChoiceForm, NeighbourForm, errors_of
 from embeddings.jobs import JobRefused
 from embeddings.models import EmbeddingJob, EmbeddingSettings, JobFailure
 from embeddings.permissions import CHANGE_SETTINGS, RUN_JOBS, VIEW, role_required
+from embeddings.probe import probe
 from embeddings.providers import EmbeddingError, get_provider
 from embeddings.readiness import readiness
 from embeddings.registry import MODELS, UnknownModel, resolve

@@ -43,6 +43,7 @@ __all__ = [
     "InvalidResponse",
     "MissingCredentials",
     "ModelNotAvailable",
+    "OllamaProvider",
     "Provider",
     "ProviderTimeout",
     "ProviderUnreachable",

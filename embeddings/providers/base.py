@@ -4,7 +4,6 @@ only says how one batch goes over its wire (`_embed_batch`) and how it counts to
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import math
 import random
@@ -12,8 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Self, TypeVar
 
 import numpy as np
 import requests
@@ -197,7 +195,7 @@ class Provider:
         self.deadline: Deadline | None = None
         self.on_wait: WaitHook | None = None
 
-    def within(self, seconds: float) -> Provider:
+    def within(self, seconds: float) -> Self:
         """Give every call from now on `seconds` in all, retries and waits included."""
         self.deadline = Deadline(seconds)
         return self
@@ -302,26 +300,3 @@ class Provider:
         if not math.isfinite(norm) or norm == 0:
             raise InvalidResponse(f"{self.key} returned an empty or invalid vector")
         return (array / norm).tolist()
-
-
-_unsaved: contextvars.ContextVar[Any] = contextvars.ContextVar("unsaved_settings", default=None)
-
-
-@contextmanager
-def trying(config: Any) -> Iterator[None]:
-    """Inside the block, providers built in this thread read their credentials from `config`,
-    an EmbeddingSettings not saved yet: the connection form tests new values before it keeps
-    them, without holding the settings row meanwhile."""
-    token = _unsaved.set(config)
-    try:
-        yield
-    finally:
-        _unsaved.reset(token)
-
-
-def configured(field: str, setting: str) -> str:
-    """A credential or address: what an admin saved on the settings page, else the environment."""
-    from embeddings.models import EmbeddingSettings
-
-    saved = getattr(_unsaved.get() or EmbeddingSettings.load(), field, "") or ""
-    return (saved or getattr(settings, setting, "") or "").strip()

@@ -8,6 +8,7 @@ from typing import Any
 import requests
 from django.conf import settings
 
+from embeddings.credentials import credential
 from embeddings.providers.base import (
     AuthenticationFailed,
     EmbeddingError,
@@ -18,7 +19,6 @@ from embeddings.providers.base import (
     ProviderUnreachable,
     RateLimited,
     ServerError,
-    configured,
     parse_retry_after,
 )
 
@@ -31,7 +31,7 @@ class GoogleProvider(Provider):
 
     def __init__(self, model: Any) -> None:
         super().__init__(model)
-        self.api_key = configured("google_api_key", "GOOGLE_API_KEY")
+        self.api_key = credential("google_api_key").value
         self.base_url = (settings.GOOGLE_BASE_URL or DEFAULT_BASE_URL).rstrip("/")
 
     def _embed_batch(self, texts: list[str], *, query: bool) -> list[list[float]]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import requests
 
+from embeddings.credentials import credential
 from embeddings.providers.base import (
     EmbeddingError,
     InvalidResponse,
@@ -15,7 +16,6 @@ from embeddings.providers.base import (
     ProviderUnreachable,
     RateLimited,
     ServerError,
-    configured,
     parse_retry_after,
 )
 from embeddings.providers.tokenizers import (
@@ -24,8 +24,15 @@ from embeddings.providers.tokenizers import (
     load_tokenizer,
     truncate_with,
 )
+from reclio_admin.env import with_scheme
 
 DEFAULT_HOST = "http://localhost:11434"
+
+
+def ollama_host() -> str:
+    """The server a provider talks to: the page's host, else OLLAMA_HOST; a bare `host:port`
+    reads as http://host:port, the way Ollama's own client reads it."""
+    return with_scheme(credential("ollama_host").value or DEFAULT_HOST)
 
 
 class OllamaProvider(Provider):
@@ -34,8 +41,7 @@ class OllamaProvider(Provider):
 
     def __init__(self, model: Any) -> None:
         super().__init__(model)
-        host = configured("ollama_host", "OLLAMA_HOST") or DEFAULT_HOST
-        self.host = (host if "://" in host else f"http://{host}").rstrip("/")
+        self.host = ollama_host()
         self.exact_tokens = self.tokenizer_key == "wordpiece:bert-base-uncased"
 
     def count_tokens(self, text: str) -> int:
@@ -48,11 +54,22 @@ class OllamaProvider(Provider):
             return super().truncate(text)
         return truncate_with(load_tokenizer(BERT_UNCASED), text, self.max_tokens)
 
+    def pulled_models(self) -> set[str]:
+        """The models pulled into the server (`:latest` left off); raises the named error when
+        the server does not answer."""
+        tags = self._request("GET", "/api/tags")
+        models = tags.get("models")
+        found = models if isinstance(models, list) else []
+        return {
+            str(m.get("name", "")).removesuffix(":latest") for m in found if isinstance(m, dict)
+        }
+
+    def is_pulled(self, names: set[str]) -> bool:
+        return self.model.spec.name.removesuffix(":latest") in names
+
     def check(self) -> float:
         """Ask which models are pulled first, so a missing model is named as such."""
-        tags = self._request("GET", "/api/tags")
-        pulled = {str(m.get("name", "")).removesuffix(":latest") for m in tags.get("models", [])}
-        if self.model.spec.name.removesuffix(":latest") not in pulled:
+        if not self.is_pulled(self.pulled_models()):
             raise self._not_pulled()
         return super().check()
 

@@ -9,6 +9,7 @@ from typing import Any
 import openai
 from django.conf import settings
 
+from embeddings.credentials import credential
 from embeddings.providers.base import (
     AuthenticationFailed,
     EmbeddingError,
@@ -19,7 +20,6 @@ from embeddings.providers.base import (
     ProviderUnreachable,
     RateLimited,
     ServerError,
-    configured,
     parse_retry_after,
 )
 from embeddings.providers.tokenizers import count_openai, truncate_openai
@@ -37,8 +37,8 @@ class OpenAIProvider(Provider):
         # OpenAI's own models count with cl100k_base; a model on a compatible server has its
         # own tokenizer, which only that server knows, so its counts are estimates.
         self.exact_tokens = self.tokenizer_key == "tiktoken:cl100k_base"
-        self.api_key = configured("openai_api_key", "OPENAI_API_KEY")
-        self.base_url = configured("openai_base_url", "OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        self.api_key = credential("openai_api_key").value
+        self.base_url = credential("openai_base_url").value or DEFAULT_BASE_URL
         self._client: openai.OpenAI | None = None
 
     def count_tokens(self, text: str) -> int:
