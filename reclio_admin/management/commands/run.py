@@ -25,6 +25,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog.models import CatalogItem
+from embeddings import startup
 from reclio_admin import database
 from reclio_admin.env import env_int, env_str
 from reclio_admin.logs import gunicorn_logging_config
@@ -79,8 +80,6 @@ class Command(BaseCommand):
         return None
 
     def _prepare_embeddings(self) -> None:
-        from embeddings import startup
-
         for line in startup.prepare():
             self.stdout.write(line)
 
