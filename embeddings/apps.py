@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 from django.core import checks
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, post_save
 
 
 class EmbeddingsConfig(AppConfig):
@@ -11,10 +11,17 @@ class EmbeddingsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported once the models are loaded, as Django asks of code that reaches them.
+        from catalog.models import CatalogItem
         from embeddings.checks import check_embedding_model
+        from embeddings.lexical import refresh_saved_item
         from embeddings.permissions import ensure_roles
 
         checks.register(check_embedding_model)
         # Permissions are created by post_migrate handlers of every app; ours runs after them
         # because "embeddings" comes after auth and contenttypes in INSTALLED_APPS.
         post_migrate.connect(ensure_roles, sender=self, dispatch_uid="embeddings.ensure_roles")
+        # An edited item's lexical row follows its text at once (imports write in bulk, without
+        # signals: the next regeneration job refreshes their rows).
+        post_save.connect(
+            refresh_saved_item, sender=CatalogItem, dispatch_uid="embeddings.lexical_refresh"
+        )

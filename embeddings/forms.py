@@ -13,6 +13,7 @@ from django.core.validators import URLValidator
 
 from embeddings.addresses import AddressRefused, check_provider_url
 from embeddings.connection import FIELDS, MAX_VALUE_LENGTH
+from embeddings.hybrid import BLEND_LABELS, MAX_WEIGHT
 from embeddings.models import EmbeddingJob
 from embeddings.registry import ResolvedModel, UnknownModel, resolve
 from embeddings.similarity import MAX_K, catalog_genres, table_of
@@ -124,10 +125,17 @@ class ModelChoiceForm(forms.Form):
 
 
 class NeighbourForm(forms.Form):
-    """The similar page's query string. An invalid field falls back to its default."""
+    """The similar page's query string. On the page an invalid field falls back to its default;
+    the JSON answer refuses it with a 400."""
 
     model = forms.CharField(required=False, max_length=200)
     compare = forms.CharField(required=False, max_length=200)
+    blend = forms.ChoiceField(required=False, choices=list(BLEND_LABELS.items()))
+    weight = forms.FloatField(
+        required=False, min_value=0, max_value=MAX_WEIGHT, label="Lexical weight",
+        help_text="hybrid score = vector cosine + weight x lexical cosine",
+        widget=forms.NumberInput(attrs={"step": "0.1"}),
+    )  # fmt: skip
     k = forms.IntegerField(required=False, min_value=1, max_value=MAX_K, label="Top k")
     metric = forms.ChoiceField(
         required=False, choices=[("cosine", "Cosine"), ("l2", "L2"), ("ip", "Inner product")]
@@ -144,9 +152,18 @@ class NeighbourForm(forms.Form):
         choices = [("", "Any genre"), *((g, g) for g in catalog_genres())]
         self.fields["genre"].widget.choices = choices
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        low, high = data.get("year_min"), data.get("year_max")
+        if low is not None and high is not None and low > high:
+            self.add_error("year_max", "must not be before the from year")
+        return data
+
     def value(self, name: str, default: Any = None) -> Any:
-        # A field with an error is missing from cleaned_data, so it takes the default.
-        return self.cleaned_data.get(name) or default
+        # A field with an error is missing from cleaned_data, so it takes the default
+        # (a weight of 0 is a value, not a missing one).
+        value = self.cleaned_data.get(name)
+        return default if value is None or value == "" else value
 
     def clean_model(self) -> str:
         return _shown_model_key(self.cleaned_data["model"])

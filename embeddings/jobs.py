@@ -25,7 +25,7 @@ from django_q.models import OrmQ
 from django_q.tasks import async_task
 
 from catalog.models import CatalogItem
-from embeddings import quality
+from embeddings import lexical, quality
 from embeddings.models import (
     EmbeddingBase,
     EmbeddingJob,
@@ -531,7 +531,8 @@ def _join(job_id: int, table: type[EmbeddingBase]) -> EmbeddingJob | None:
         if job is None or job.status not in (Status.QUEUED, Status.RUNNING):
             return None
         now = timezone.now()
-        if job.started_at is None:
+        first = job.started_at is None
+        if first:
             job.started_at = now
             items = _items_of(job)
             pending = needing_work(items, table, job.model_key, job.mode, now).count()
@@ -544,7 +545,18 @@ def _join(job_id: int, table: type[EmbeddingBase]) -> EmbeddingJob | None:
         job.status = Status.RUNNING
         job.heartbeat_at = now
         job.save()
+    if first:
+        _refresh_lexical()
     return job
+
+
+def _refresh_lexical() -> None:
+    """The items' lexical rows need no provider, so a job brings them up to date first; a
+    failure there is logged and leaves the embedding to go on."""
+    try:
+        lexical.refresh()
+    except Exception:
+        logger.exception("Refreshing the lexical rows failed; the job goes on")
 
 
 def _items_of(job: EmbeddingJob) -> QuerySet[CatalogItem]:

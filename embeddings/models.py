@@ -16,6 +16,7 @@ from pgvector.django import (
     HnswIndex,
     L2Distance,
     MaxInnerProduct,
+    SparseVectorField,
     VectorField,
 )
 from pgvector.psycopg import register_vector
@@ -53,18 +54,7 @@ class EmbeddingQuerySet(models.QuerySet[Any]):
         exclude_item_id: int | None = None,
     ) -> EmbeddingQuerySet:
         """Rows whose catalog item passes a curator's filters (empty ones filter nothing)."""
-        rows = self
-        if exclude_item_id is not None:
-            rows = rows.exclude(item_id=exclude_item_id)
-        if kind:
-            rows = rows.filter(item__kind=kind)
-        if year_min is not None:
-            rows = rows.filter(item__year__gte=year_min)
-        if year_max is not None:
-            rows = rows.filter(item__year__lte=year_max)
-        if genre:
-            rows = rows.filter(item__genres__contains=[genre])
-        return rows
+        return passing_filters(self, kind, year_min, year_max, genre, exclude_item_id)
 
     def upsert(
         self,
@@ -115,6 +105,29 @@ def _vector_connection() -> Any:
         register_vector(raw)
         _registered.add(raw)
     return raw
+
+
+def passing_filters(
+    rows: Any,
+    kind: str = "",
+    year_min: int | None = None,
+    year_max: int | None = None,
+    genre: str = "",
+    exclude_item_id: int | None = None,
+) -> Any:
+    """Rows of any table keyed by `item` (vectors, lexical rows) whose catalog item passes a
+    curator's filters."""
+    if exclude_item_id is not None:
+        rows = rows.exclude(item_id=exclude_item_id)
+    if kind:
+        rows = rows.filter(item__kind=kind)
+    if year_min is not None:
+        rows = rows.filter(item__year__gte=year_min)
+    if year_max is not None:
+        rows = rows.filter(item__year__lte=year_max)
+    if genre:
+        rows = rows.filter(item__genres__contains=[genre])
+    return rows
 
 
 class EmbeddingBase(models.Model):
@@ -228,16 +241,16 @@ EMBEDDING_TABLES: dict[int, type[EmbeddingBase]] = {
 }
 
 
-def _hnsw_index(table: type[EmbeddingBase]) -> HnswIndex:
+def _hnsw_index(table: type[models.Model]) -> HnswIndex:
     return next(index for index in table._meta.indexes if isinstance(index, HnswIndex))
 
 
-def drop_hnsw_index(table: type[EmbeddingBase]) -> None:
+def drop_hnsw_index(table: type[models.Model]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f'DROP INDEX IF EXISTS "{_hnsw_index(table).name}"')
 
 
-def ensure_hnsw_index(table: type[EmbeddingBase]) -> bool:
+def ensure_hnsw_index(table: type[models.Model]) -> bool:
     """Build the table's HNSW index if it is missing (after a bulk load); True when built."""
     index = _hnsw_index(table)
     with connection.cursor() as cursor:
@@ -621,3 +634,85 @@ class Disagreement(models.Model):
 
     def __str__(self) -> str:
         return f"item {self.item_id}: overlap {self.overlap:.2f}, RBO {self.rbo:.2f}"
+
+
+# --- The lexical signal (embeddings/lexical.py builds it) ----------------------------------------
+
+# pgvector's largest sparse dimension: a term's id is its dimension, so the vocabulary can grow.
+LEXICAL_DIMENSIONS = 1_000_000_000
+
+
+class LexicalTerm(models.Model):
+    """One word of the catalog's vocabulary. Its id is its dimension in the lexical vectors, and
+    `documents` the number of items that used it when the corpus statistics were last computed."""
+
+    term = models.CharField(max_length=100, unique=True)
+    documents = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "lexical_terms"
+
+    def __str__(self) -> str:
+        return self.term
+
+
+class LexicalVectorQuerySet(models.QuerySet["LexicalVector"]):
+    def of_items(
+        self,
+        *,
+        kind: str = "",
+        year_min: int | None = None,
+        year_max: int | None = None,
+        genre: str = "",
+        exclude_item_id: int | None = None,
+    ) -> LexicalVectorQuerySet:
+        """The same filters as vectors: both tables are keyed by `item`."""
+        return passing_filters(self, kind, year_min, year_max, genre, exclude_item_id)  # type: ignore[no-any-return]
+
+    def nearest(self, vector: Any, *, k: int = 10, metric: str = "cosine") -> LexicalVectorQuerySet:
+        """The k rows whose term weights are closest (cosine) to `vector`, annotated `distance`."""
+        return self.annotate(distance=CosineDistance("embedding", vector)).order_by("distance")[:k]
+
+
+class LexicalVector(models.Model):
+    """An item's TF-IDF term weights (L2-normalised), from the same text and hash as its vectors."""
+
+    item = models.OneToOneField(
+        CatalogItem, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    source_hash = models.CharField(max_length=64)
+    embedding = SparseVectorField(dimensions=LEXICAL_DIMENSIONS)
+    created_at = models.DateTimeField(auto_now=True)
+
+    objects = LexicalVectorQuerySet.as_manager()
+
+    class Meta:
+        db_table = "lexical_vectors"
+        indexes = [
+            HnswIndex(
+                name="lexical_vectors_hnsw_cosine",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["sparsevec_cosine_ops"],
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"lexical · item {self.item_id}"
+
+
+class LexicalCorpus(models.Model):
+    """The single row of corpus statistics the term weights were computed with."""
+
+    documents = models.PositiveIntegerField(default=0)
+    # Rows written or removed since, weighted with these statistics; see lexical.needs_rebuild.
+    changed = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "lexical_corpus"
+        verbose_name_plural = "lexical corpus"
+
+    def __str__(self) -> str:
+        return f"{self.documents} documents"

@@ -1,7 +1,7 @@
 """The three roles and the decorator that guards every dashboard page.
 
 Anonymous and non-staff users are sent to the admin login; a staff user without the role's
-permission gets a 403 page.
+permission gets a 403 page. A script asking for JSON gets a 401 or 403 JSON answer instead.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 
 VIEW = "embeddings.view_neighbours"
@@ -45,15 +45,28 @@ ROLES: dict[str, list[str]] = {
 View = Callable[..., HttpResponse]
 
 
+def wants_json(request: HttpRequest) -> bool:
+    """`?format=json`, or an Accept header that prefers JSON to HTML."""
+    if request.GET.get("format") == "json":
+        return True
+    preferred = request.get_preferred_type(["text/html", "application/json"])
+    return preferred == "application/json"
+
+
 def role_required(perm: str) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             user = request.user
             if not (user.is_authenticated and user.is_active and user.is_staff):
+                if wants_json(request):
+                    return JsonResponse({"error": "Log in with a staff account."}, status=401)
                 return redirect_to_login(request.get_full_path(), reverse("admin:login"))
             if not user.has_perm(perm):
-                raise PermissionDenied(f"Your account lacks the permission {perm!r}.")
+                message = f"Your account lacks the permission {perm!r}."
+                if wants_json(request):
+                    return JsonResponse({"error": message}, status=403)
+                raise PermissionDenied(message)
             return view(request, *args, **kwargs)
 
         return wrapped

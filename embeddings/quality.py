@@ -31,6 +31,7 @@ from django_q.tasks import async_task
 
 from catalog.collections import catalog_collections
 from catalog.models import CatalogItem
+from embeddings import hybrid
 from embeddings.models import (
     EMBEDDING_TABLES,
     Disagreement,
@@ -55,7 +56,7 @@ MAX_QUERIES = 2000
 INDEX_SAMPLE = 100
 # Any fixed number: the same films are asked every time, so two measurements compare.
 SEED = 10
-BLENDS = ("vector",)
+BLENDS = hybrid.BLENDS
 # The blend the cut-over is judged on: the one the similar page serves by default.
 GATE_BLEND = "vector"
 # The task that measures, then tries the cut-over the measurement may be holding.
@@ -118,7 +119,12 @@ def neighbour_ids(
 ) -> list[int]:
     """The top 10 the similar page shows for this item with this blend, as item ids."""
     if blend != "vector":
-        raise ValueError(f"unknown blend {blend!r} (blends: {', '.join(BLENDS)})")
+        model = hybrid.VectorSet(model_key, table)
+        catalog_item = CatalogItem.objects.get(pk=item)
+        ranked = hybrid.neighbours(
+            catalog_item, model, blend=blend, k=K, filters=Filters(kind=kind)
+        )
+        return [r.item.pk for r in ranked]
     found = neighbours(
         table, model_key, _stored_vector(table, model_key, item), k=K,
         filters=Filters(kind=kind), exclude_item_id=item,

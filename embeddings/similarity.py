@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F, Subquery
 
 from catalog.models import CatalogItem
-from embeddings.models import EMBEDDING_TABLES, EmbeddingBase, EmbeddingQuerySet
+from embeddings.models import EMBEDDING_TABLES, EmbeddingBase
 from embeddings.registry import UnknownModel, resolve
 
 MAX_K = 100
@@ -79,8 +79,10 @@ class StoredVector:
 
 @dataclass
 class Comparison:
-    left: list[Neighbour] = field(default_factory=list)
-    right: list[Neighbour] = field(default_factory=list)
+    """Two top-k lists of neighbours (anything with an `.item`), one per model."""
+
+    left: list[Any] = field(default_factory=list)
+    right: list[Any] = field(default_factory=list)
 
     @property
     def shared_ids(self) -> set[int]:
@@ -143,12 +145,18 @@ def neighbours(
         .select_related("item")
         .defer("embedding")
     )
+    found = nearest_rows(rows, vector, k, metric)
+    return [Neighbour(row.item, row.distance, metric) for row in found]
+
+
+def nearest_rows(rows: Any, vector: Any, k: int, metric: str = "cosine") -> list[Any]:
+    """The k rows nearest to `vector` (a QuerySet with `nearest()`), closest first: the HNSW
+    walk for cosine, then an exact read if the walk gave up (max_scan_tuples) before k rows
+    passed a very selective filter."""
     found = _ordered(rows, vector, k, metric, _graph_settings(k) if metric == "cosine" else NO_JIT)
     if len(found) < k and metric == "cosine":
-        # The graph walk gave up (max_scan_tuples) before k rows passed a very selective filter:
-        # read the model's matching rows exactly instead.
         found = _ordered(rows, vector, k, metric, {**NO_JIT, "enable_indexscan": "off"})
-    return [Neighbour(row.item, row.distance, metric) for row in found]
+    return found
 
 
 # JIT compilation costs ~25 ms and saves nothing on a query that stops after k rows.
@@ -168,9 +176,7 @@ def _graph_settings(k: int) -> dict[str, str]:
     }
 
 
-def _ordered(
-    rows: EmbeddingQuerySet, vector: Any, k: int, metric: str, config: dict[str, str]
-) -> list[Any]:
+def _ordered(rows: Any, vector: Any, k: int, metric: str, config: dict[str, str]) -> list[Any]:
     """The k nearest rows under these planner settings, local to one transaction, sorted by the
     exact distance (a relaxed-order scan may return them slightly out of order)."""
     calls = ", ".join("set_config(%s, %s, true)" for _ in config)

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import F, Prefetch, QuerySet, Window
 from django.db.models.functions import RowNumber
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -27,9 +27,21 @@ from embeddings.connection import (
 from embeddings.credentials import scrub
 from embeddings.estimates import Estimate, estimate_models
 from embeddings.forms import ConnectionForm, JobStartForm, ModelChoiceForm, NeighbourForm, errors_of
+from embeddings.hybrid import (
+    BLEND_LABELS,
+    DEFAULT_WEIGHT,
+    LEXICAL,
+    Ranked,
+    VectorSet,
+    default_blend,
+    explain,
+    neighbours,
+    ranked,
+    text_query,
+)
 from embeddings.jobs import JobRefused
-from embeddings.models import EmbeddingJob, EmbeddingSettings, JobFailure
-from embeddings.permissions import CHANGE_SETTINGS, RUN_JOBS, VIEW, role_required
+from embeddings.models import EmbeddingJob, EmbeddingSettings, JobFailure, LexicalVector
+from embeddings.permissions import CHANGE_SETTINGS, RUN_JOBS, VIEW, role_required, wants_json
 from embeddings.probe import probe
 from embeddings.providers import EmbeddingError, get_provider
 from embeddings.readiness import readiness
@@ -39,12 +51,9 @@ from embeddings.similarity import (
     METRIC_LABELS,
     Comparison,
     Filters,
-    Neighbour,
     StoredVector,
     find_titles,
-    neighbours,
     stored_vectors,
-    table_of,
 )
 from embeddings.storage import (
     ProtectedModel,
@@ -393,11 +402,12 @@ def storage_delete(request: HttpRequest) -> HttpResponse:
 
 @dataclass
 class Column:
-    """One model's view of the item: its stored vector (or none) and its neighbours."""
+    """One model's view of the item: its stored vector (or none) and its neighbours under the
+    blend, each with why it is there."""
 
     model_key: str
     stored: StoredVector | None = None
-    neighbours: list[Neighbour] = dataclass_field(default_factory=list)
+    neighbours: list[Ranked] = dataclass_field(default_factory=list)
 
 
 def _get_item(item_id: int) -> CatalogItem | None:
@@ -405,6 +415,8 @@ def _get_item(item_id: int) -> CatalogItem | None:
 
 
 def _item_not_found(request: HttpRequest, message: str) -> HttpResponse:
+    if wants_json(request):
+        return JsonResponse({"error": message}, status=404)
     return render(
         request,
         "embeddings/similar_404.html",
@@ -418,43 +430,47 @@ def _filters(item: CatalogItem, form: NeighbourForm) -> Filters:
     return Filters(kind, form.value("year_min"), form.value("year_max"), form.value("genre", ""))
 
 
+def _blend_options(item: CatalogItem, form: NeighbourForm) -> dict[str, Any]:
+    return {
+        "blend": form.value("blend", default_blend()), "k": form.value("k", 10),
+        "weight": form.value("weight", DEFAULT_WEIGHT), "metric": form.value("metric", "cosine"),
+        "filters": _filters(item, form),
+    }  # fmt: skip
+
+
 def _column(
     item: CatalogItem, vectors: dict[str, StoredVector], model_key: str, form: NeighbourForm
 ) -> Column:
     stored = vectors.get(model_key)
-    if stored is None:
-        return Column(model_key)
-    found = neighbours(
-        stored.table, model_key, stored.embedding, k=form.value("k", 10),
-        metric=form.value("metric", "cosine"), filters=_filters(item, form), exclude_item_id=item.pk,
-    )  # fmt: skip
-    return Column(model_key, stored, found)
+    model = VectorSet(model_key, stored.table) if stored else VectorSet.of(model_key)
+    found = neighbours(item, model, **_blend_options(item, form))
+    return Column(model_key, stored, explain(item, found))
 
 
 def _text_search(
     item: CatalogItem, model_key: str, form: NeighbourForm
-) -> tuple[list[Neighbour], str]:
-    """Neighbours of the free text, embedded on the query side; or the provider's named error."""
-    table = table_of(model_key)
-    if table is None:
-        return [], f"No vectors are stored for {model_key}."
-    try:
-        provider = get_provider(model_key).within(settings.PROVIDER_DEADLINE)
-        [vector] = provider.embed([form.value("q")], query=True)
-    except (EmbeddingError, UnknownModel) as exc:
-        return [], f"{model_key} could not embed the text: {exc}"
-    found = neighbours(
-        table, model_key, vector, k=form.value("k", 10),
-        metric=form.value("metric", "cosine"), filters=_filters(item, form),
-    )  # fmt: skip
-    return found, ""
+) -> tuple[list[Ranked], str]:
+    """Neighbours of the free text under the blend: its words, and its embedding on the query
+    side (unless the blend is lexical); or the provider's named error."""
+    options = _blend_options(item, form)
+    model = VectorSet.of(model_key)
+    vector = None
+    if options["blend"] != LEXICAL:
+        if model is None:
+            return [], f"No vectors are stored for {model_key}."
+        try:
+            provider = get_provider(model_key).within(settings.PROVIDER_DEADLINE)
+            [vector] = provider.embed([form.value("q")], query=True)
+        except (EmbeddingError, UnknownModel) as exc:
+            return [], f"{model_key} could not embed the text: {exc}"
+    return ranked(text_query(form.value("q"), vector), model, **options), ""
 
 
 def _keep_query(request: HttpRequest) -> str:
-    """The options a neighbour's link carries along: same models, metric and k, no searches."""
+    """The options a neighbour's link carries along: same models, blend, metric and k, no searches."""
     keep = {
         name: request.GET[name]
-        for name in ("model", "compare", "k", "metric")
+        for name in ("model", "compare", "blend", "weight", "k", "metric")
         if request.GET.get(name)
     }
     return urlencode(keep)
@@ -467,17 +483,49 @@ def _embeddings_turned_off(model_key: str) -> bool:
         return False
 
 
+def _as_json(item: CatalogItem) -> dict[str, Any]:
+    return {
+        "id": item.pk, "tmdb_id": item.tmdb_id, "kind": item.kind, "title": item.title,
+        "year": item.year,
+    }  # fmt: skip
+
+
+def _similar_json(item: CatalogItem, form: NeighbourForm) -> JsonResponse:
+    """The page's neighbours for scripts; a bad parameter is a 400 that names it."""
+    if not form.is_valid():
+        fields = {name: [str(e) for e in errors] for name, errors in form.errors.items()}
+        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in fields.items())
+        return JsonResponse({"error": f"Bad parameters: {problems}", "fields": fields}, status=400)
+    model_key = form.value("model", EmbeddingSettings.load().active_key)
+    if form.value("q"):
+        found, error = _text_search(item, model_key, form)
+        if error:
+            return JsonResponse({"error": error}, status=400)
+    else:
+        found = _column(item, stored_vectors(item.pk), model_key, form).neighbours
+    rows = [
+        _as_json(r.item) | {"score": r.score, "vector_score": r.vector_score, "lexical_score": r.lexical_score}
+        for r in found
+    ]  # fmt: skip
+    blend = form.value("blend", default_blend())
+    return JsonResponse(
+        {"item": _as_json(item), "model": model_key, "blend": blend, "neighbours": rows}
+    )
+
+
 @role_required(VIEW)
 def similar(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     item = _get_item(item_id)
     if item is None:
         return _item_not_found(request, f"No catalog item has the id {item_id}.")
+    form = NeighbourForm(request.GET)
+    if wants_json(request):
+        return _similar_json(item, form)
     if request.htmx and "find" in request.GET:
         found = find_titles(request.GET["find"])
         return render(
             request, "embeddings/similar.html#title-results", {"found": found, "searched": True}
         )
-    form = NeighbourForm(request.GET)
     form.is_valid()  # fills cleaned_data; the errors are shown beside their fields
     active = EmbeddingSettings.load().active_key
     vectors = stored_vectors(item.pk)
@@ -501,6 +549,8 @@ def similar(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
         "active": active, "keep": _keep_query(request),
         "turned_off": _embeddings_turned_off(active), "columns": columns, "comparison": comparison,
         "agreement": agreement,
+        "blend": form.value("blend", default_blend()), "blend_labels": BLEND_LABELS,
+        "lexical_row": LexicalVector.objects.filter(item_id=item.pk).first(),
         "metric_label": METRIC_LABELS[form.value("metric", "cosine")],
         "text_results": text_results, "text_error": text_error,
         "found": find_titles(request.GET.get("find", "")), "searched": "find" in request.GET,

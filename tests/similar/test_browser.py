@@ -25,7 +25,7 @@ def test_a_curator_compares_two_models_and_clicks_through_to_a_neighbour(
     embed(thief, Embedding768, "other:model", at_angle(768, 50))
 
     page = browser_login(curator_user)
-    page.goto(f"{live_server.url}/admin/similar/{heat.pk}/")
+    page.goto(f"{live_server.url}/admin/similar/{heat.pk}/?blend=vector")
     assert page.locator("h1").first.inner_text().startswith("Heat (1995)")
     assert page.locator(f'section[data-model="{MODEL}"] a.neighbour-link').all_inner_texts() == [
         "Thief",

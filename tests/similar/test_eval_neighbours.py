@@ -57,18 +57,23 @@ def collections(tmp_path: Path) -> Path:
 
 
 def test_recall_and_hit_at_10_count_the_siblings_in_each_films_top_10(collections: Path) -> None:
-    results = _eval(collections)
+    results = _eval(collections, "--blend", "vector")
     # Alpha's three films find both siblings; Beta's two find none. Lonely has one film only.
-    assert results["m"] == {"queries": 5, "recall_at_10": 0.6, "hit_at_10": 0.6}
-    assert results["n"] == {"queries": 2, "recall_at_10": 1.0, "hit_at_10": 1.0}
+    assert results["m"] == {"vector": {"queries": 5, "recall_at_10": 0.6, "hit_at_10": 0.6}}
+    assert results["n"] == {"vector": {"queries": 2, "recall_at_10": 1.0, "hit_at_10": 1.0}}
 
 
 def test_one_model_can_be_asked_for_and_the_table_reads_for_people(collections: Path) -> None:
-    assert list(_eval(collections, "--model", "n")) == ["n"]
+    results = _eval(collections, "--model", "n")
+    assert list(results) == ["n"]
+    assert list(results["n"]) == ["vector", "lexical", "hybrid"]
     out = StringIO()
     call_command("eval_neighbours", "--collections", str(collections), stdout=out)
     assert "recall@10" in out.getvalue()
-    assert "m                                               5      0.600    0.600" in out.getvalue()
+    assert (
+        "m                                        vector          5      0.600    0.600"
+        in out.getvalue()
+    )
 
 
 def test_a_missing_file_or_no_vectors_is_a_clear_error(tmp_path: Path) -> None:

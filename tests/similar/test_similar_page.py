@@ -54,7 +54,7 @@ def test_curators_and_up_see_the_similar_page_and_others_are_turned_away(
 def test_the_page_shows_the_item_its_embedded_text_and_neighbours_ordered_by_score(
     curator_client: Client, heat: CatalogItem
 ) -> None:
-    response = curator_client.get(_url(heat.pk))
+    response = curator_client.get(_url(heat.pk, blend="vector"))
     html = response.content.decode()
     assert "<h1>Heat (1995)" in html
     assert "Heat (1995). A film. Genres: Crime." in html  # item_text, exactly
@@ -69,14 +69,19 @@ def test_the_page_shows_the_item_its_embedded_text_and_neighbours_ordered_by_sco
 def test_k_and_the_year_and_genre_filters_narrow_the_neighbours(
     curator_client: Client, heat: CatalogItem
 ) -> None:
-    assert _titles(curator_client.get(_url(heat.pk, k=2)).content.decode(), MODEL) == [
+    assert _titles(
+        curator_client.get(_url(heat.pk, k=2, blend="vector")).content.decode(), MODEL
+    ) == [
         "Thief",
         "The Town",
     ]
-    html = curator_client.get(_url(heat.pk, year_min=1993, year_max=1996)).content.decode()
+    html = curator_client.get(
+        _url(heat.pk, year_min=1993, year_max=1996, blend="vector")
+    ).content.decode()
     assert _titles(html, MODEL) == ["Ronin", "Collateral"]
     item_at(Embedding384, MODEL, 5, title="Paddington", genres=["Family"])
-    assert _titles(curator_client.get(_url(heat.pk)).content.decode(), MODEL)[0] == "Paddington"
+    vector = _url(heat.pk, blend="vector")
+    assert _titles(curator_client.get(vector).content.decode(), MODEL)[0] == "Paddington"
     assert "Paddington" not in _titles(
         curator_client.get(_url(heat.pk, genre="Crime")).content.decode(), MODEL
     )
@@ -87,10 +92,8 @@ def test_same_kind_is_the_default_and_any_kind_lets_series_in(
 ) -> None:
     item_at(Embedding384, MODEL, 1, title="Crime Story", kind="series")
     assert "Crime Story" not in _titles(curator_client.get(_url(heat.pk)).content.decode(), MODEL)
-    assert (
-        _titles(curator_client.get(_url(heat.pk, scope="any")).content.decode(), MODEL)[0]
-        == "Crime Story"
-    )
+    html = curator_client.get(_url(heat.pk, scope="any", blend="vector")).content.decode()
+    assert _titles(html, MODEL)[0] == "Crime Story"
 
 
 def test_compare_mode_shows_both_models_side_by_side_with_the_overlap_of_their_top_k(
@@ -105,7 +108,9 @@ def test_compare_mode_shows_both_models_side_by_side_with_the_overlap_of_their_t
             "other:model",
             at_angle(768, degrees),
         )
-    html = curator_client.get(_url(heat.pk, k=3, compare="other:model")).content.decode()
+    html = curator_client.get(
+        _url(heat.pk, k=3, compare="other:model", blend="vector")
+    ).content.decode()
     assert _titles(html, MODEL) == ["Thief", "The Town", "Ronin"]
     assert _titles(html, "other:model") == ["Thief", "Collateral", "Ronin"]
     assert "Overlap of the two top-3 lists: <strong>2</strong> items (67 %)" in html

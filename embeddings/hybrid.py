@@ -1,0 +1,284 @@
+"""Three blends of neighbours: `vector`, `lexical` and `hybrid`, and why each neighbour is there.
+
+- `vector`: the model's nearest vectors (embeddings/similarity.py), under the chosen metric.
+- `lexical`: the nearest TF-IDF term weights (embeddings/lexical.py), cosine.
+- `hybrid`: both cosines summed, `vector + weight x lexical` (weight 1 by default). Each signal
+  proposes its POOL nearest candidates (with the page's filters); every candidate gets both
+  cosines, missing ones read exactly for just those rows; the k best sums win.
+
+Why a plain weighted sum of the two cosines: on the 10k TMDb catalog it found more franchise
+siblings than reciprocal rank fusion or min-max normalised sums (README, "Neighbours"), both
+cosines already live on the same 0..1 scale for text, and the weight reads as "how much a
+shared word counts against a shared meaning". One setting for every catalog; a curator can
+change the weight on the similar page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from django.db.models import Subquery
+from pgvector import SparseVector
+from pgvector.django import CosineDistance
+
+from catalog.models import CatalogItem
+from embeddings.lexical import query_terms
+from embeddings.models import EmbeddingBase, LexicalTerm, LexicalVector
+from embeddings.similarity import MAX_K, Filters, nearest_rows, table_of
+from embeddings.similarity import neighbours as vector_neighbours
+
+VECTOR, LEXICAL, HYBRID = "vector", "lexical", "hybrid"
+BLENDS = (VECTOR, LEXICAL, HYBRID)
+BLEND_LABELS = {VECTOR: "Vector", LEXICAL: "Lexical (shared words)", HYBRID: "Hybrid"}
+DEFAULT_WEIGHT = 1.0
+MAX_WEIGHT = 10.0
+# Candidates each signal proposes to the hybrid blend: enough that the fused top 10 almost
+# never needs an item neither signal ranks this high (measured: the same recall as fusing
+# every item on the 10k catalog).
+POOL = 50
+SHOWN_TERMS = 5
+# The labels embeddings/text.py writes into every text: shared by all, never a reason.
+LABEL_WORDS = frozenset({"genres", "keywords", "starring", "directed", "created"})
+NO_FILTERS = Filters()
+
+
+@dataclass(frozen=True)
+class VectorSet:
+    """A model's stored vectors: its key and the table that holds them."""
+
+    key: str
+    table: type[EmbeddingBase]
+
+    @classmethod
+    def of(cls, model_key: str) -> VectorSet | None:
+        table = table_of(model_key)
+        return cls(model_key, table) if table is not None else None
+
+
+@dataclass(frozen=True)
+class Query:
+    """What neighbours are looked for: a vector and term weights (either may be missing), as
+    values or as subqueries of an item's stored rows."""
+
+    vector: Any = None
+    terms: Any = None
+    exclude_item_id: int | None = None
+
+
+@dataclass
+class Why:
+    """What a neighbour shares with the item."""
+
+    terms: list[str] = field(default_factory=list)
+    cast: list[str] = field(default_factory=list)
+    director: list[str] = field(default_factory=list)
+    collection: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.terms or self.cast or self.director or self.collection)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One neighbour: its blended score and the parts it is made of (None: no such row)."""
+
+    item: CatalogItem
+    score: float
+    vector_score: float | None = None
+    lexical_score: float | None = None
+    why: Why | None = None
+
+
+def has_lexical_data() -> bool:
+    return LexicalVector.objects.exists()
+
+
+def default_blend() -> str:
+    """Hybrid whenever lexical rows exist; vectors alone otherwise."""
+    return HYBRID if has_lexical_data() else VECTOR
+
+
+def item_query(item: CatalogItem, model: VectorSet | None) -> Query:
+    """The item's own stored vector (for this model) and term weights, as subqueries."""
+    vector = terms = None
+    if model is not None:
+        rows = model.table.objects.for_model(model.key).filter(item_id=item.pk)
+        if rows.exists():
+            vector = Subquery(rows.values("embedding")[:1])
+    lexical = LexicalVector.objects.filter(item_id=item.pk)
+    if lexical.exists():
+        terms = Subquery(lexical.values("embedding")[:1])
+    return Query(vector, terms, item.pk)
+
+
+def text_query(text: str, vector: list[float] | None) -> Query:
+    """A free text: its embedding (when the model could make one) and its term weights."""
+    return Query(vector, query_terms(text))
+
+
+def neighbours(
+    item: CatalogItem,
+    model: VectorSet | None,
+    *,
+    blend: str = HYBRID,
+    k: int = 10,
+    weight: float = DEFAULT_WEIGHT,
+    filters: Filters = NO_FILTERS,
+    metric: str = "cosine",
+) -> list[Ranked]:
+    """The k neighbours of a catalog item under a blend (the item itself left out)."""
+    return ranked(
+        item_query(item, model), model, blend=blend, k=k, weight=weight, filters=filters,
+        metric=metric,
+    )  # fmt: skip
+
+
+def ranked(
+    query: Query,
+    model: VectorSet | None,
+    *,
+    blend: str = HYBRID,
+    k: int = 10,
+    weight: float = DEFAULT_WEIGHT,
+    filters: Filters = NO_FILTERS,
+    metric: str = "cosine",
+) -> list[Ranked]:
+    """The k best items for a query under a blend. `metric` applies to the vector blend; the
+    lexical and hybrid blends compare by cosine."""
+    if blend not in BLENDS:
+        raise ValueError(f"unknown blend {blend!r}; choose one of {', '.join(BLENDS)}")
+    k = max(1, min(k, MAX_K))
+    if blend == VECTOR:
+        if model is None or query.vector is None:
+            return []
+        found = vector_neighbours(
+            model.table, model.key, query.vector, k=k, metric=metric, filters=filters,
+            exclude_item_id=query.exclude_item_id,
+        )  # fmt: skip
+        return [
+            Ranked(n.item, n.score, vector_score=n.score if metric == "cosine" else None)
+            for n in found
+        ]
+    if blend == LEXICAL:
+        return [
+            Ranked(item, score, lexical_score=score)
+            for item, score in _lexical(query, k, filters).values()
+        ]
+    return _hybrid(query, model, k, weight, filters)
+
+
+def _lexical(query: Query, k: int, filters: Filters) -> dict[int, tuple[CatalogItem, float]]:
+    """Item id → (item, lexical cosine) of the k nearest term weights."""
+    if query.terms is None:
+        return {}
+    rows = LexicalVector.objects.select_related("item").defer("embedding")
+    rows = rows.of_items(**asdict(filters), exclude_item_id=query.exclude_item_id)
+    found = nearest_rows(rows, query.terms, k)
+    return {row.item_id: (row.item, 1.0 - row.distance) for row in found}
+
+
+def _hybrid(
+    query: Query, model: VectorSet | None, k: int, weight: float, filters: Filters
+) -> list[Ranked]:
+    """1. Each signal proposes its POOL nearest items (with the filters).
+    2. Every candidate gets both cosines; the ones a signal did not propose are read exactly.
+    3. Sum `vector + weight x lexical` (a missing part counts 0) and keep the k best."""
+    pool = max(POOL, k)
+    items: dict[int, CatalogItem] = {}
+    vector_scores: dict[int, float] = {}
+    if model is not None and query.vector is not None:
+        for n in vector_neighbours(
+            model.table, model.key, query.vector, k=pool, filters=filters,
+            exclude_item_id=query.exclude_item_id,
+        ):  # fmt: skip
+            items[n.item.pk] = n.item
+            vector_scores[n.item.pk] = n.score
+    lexical_scores: dict[int, float] = {}
+    for item_id, (item, score) in _lexical(query, pool, filters).items():
+        items.setdefault(item_id, item)
+        lexical_scores[item_id] = score
+    if model is not None and query.vector is not None:
+        missing = [item_id for item_id in items if item_id not in vector_scores]
+        rows = model.table.objects.for_model(model.key)
+        vector_scores |= _cosines(rows, missing, query.vector)
+    if query.terms is not None:
+        missing = [item_id for item_id in items if item_id not in lexical_scores]
+        lexical_scores |= _cosines(LexicalVector.objects.all(), missing, query.terms)
+    found = [
+        Ranked(
+            item,
+            vector_scores.get(item_id, 0.0) + weight * lexical_scores.get(item_id, 0.0),
+            vector_scores.get(item_id),
+            lexical_scores.get(item_id),
+        )
+        for item_id, item in items.items()
+    ]
+    found.sort(key=lambda r: (-r.score, r.item.pk))
+    return found[:k]
+
+
+def _cosines(rows: Any, item_ids: list[int], vector: Any) -> dict[int, float]:
+    """Exact cosines of just these items' rows."""
+    if not item_ids:
+        return {}
+    distances = rows.filter(item_id__in=item_ids).annotate(
+        distance=CosineDistance("embedding", vector)
+    )
+    return {
+        item_id: 1.0 - distance
+        for item_id, distance in distances.values_list("item_id", "distance")
+        if distance is not None
+    }
+
+
+# --- Why a neighbour is there ---------------------------------------------------------------------
+
+
+def explain(item: CatalogItem, found: list[Ranked]) -> list[Ranked]:
+    """The neighbours, each with what it shares with the item: its heaviest shared words (by
+    their part of the lexical cosine), cast, director and collection."""
+    ids = [r.item.pk for r in found]
+    weights: dict[int, SparseVector] = dict(
+        LexicalVector.objects.filter(item_id__in=[item.pk, *ids]).values_list(
+            "item_id", "embedding"
+        )
+    )
+    own = _as_dict(weights.get(item.pk))
+    shared_terms: dict[int, list[int]] = {}
+    for item_id in ids:
+        other = _as_dict(weights.get(item_id))
+        products = {t: w * other[t] for t, w in own.items() if t in other}
+        shared_terms[item_id] = sorted(products, key=lambda t: -products[t])[
+            : SHOWN_TERMS + len(LABEL_WORDS)
+        ]
+    term_ids = {t for terms in shared_terms.values() for t in terms}
+    words = dict(LexicalTerm.objects.filter(id__in=term_ids).values_list("id", "term"))
+    directors = _people(item.director)
+    explained = []
+    for r in found:
+        neighbour = r.item
+        why = Why(
+            terms=[
+                words[t]
+                for t in shared_terms[neighbour.pk]
+                if t in words and words[t] not in LABEL_WORDS
+            ][:SHOWN_TERMS],
+            cast=[name for name in item.cast if name in set(neighbour.cast)],
+            director=[name for name in _people(neighbour.director) if name in directors],
+            collection=item.collection
+            if item.collection and item.collection == neighbour.collection
+            else "",
+        )
+        explained.append(replace(r, why=why))
+    return explained
+
+
+def _as_dict(vector: SparseVector | None) -> dict[int, float]:
+    if vector is None:
+        return {}
+    return dict(zip(vector.indices(), vector.values(), strict=True))
+
+
+def _people(names: str) -> set[str]:
+    return {name.strip() for name in names.split(",") if name.strip()}

@@ -1,0 +1,317 @@
+"""The lexical signal: TF-IDF term weights of each item's text, kept in PostgreSQL.
+
+Sequels and franchises share words (names, places, the title itself) that a small sentence model
+blurs; a bag of words catches them. Each item's row in `lexical_vectors` holds the weights of its
+words as a pgvector `sparsevec`, with an HNSW index of its own, so lexical neighbours are one
+indexed query like vector neighbours, and need no network and no model.
+
+The weights, for the text embeddings/text.py builds (the same text and `source_hash` as the
+item's vectors): words of two letters or more, lower-cased, English stop words dropped;
+weight = (1 + ln tf) * idf, idf = ln((1 + N) / (1 + df)) + 1 over the N items with text, and
+the vector is L2-normalised, so cosine similarity is the dot product. (The same as
+scikit-learn's `TfidfVectorizer(sublinear_tf=True, stop_words="english")`.)
+
+How the rows stay current:
+- saving an item (the catalog admin) rewrites its row at once; deleting it deletes the row;
+- every regeneration job starts with `refresh()`, which rewrites the rows that are missing or
+  whose `source_hash` differs from the item's text (after an import, a sync, …);
+- the corpus statistics (N and each term's df) are recomputed, and every row reweighted, by the
+  `refresh()` that finds the rows written or removed since the last computation reaching
+  REBUILD_SHARE of the corpus. Until then new rows are weighted with the stored statistics
+  (a word never seen before counts as in one item).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F, OuterRef, Subquery
+from django.utils import timezone
+from pgvector import SparseVector
+
+from catalog.models import CatalogItem
+from embeddings.models import (
+    LEXICAL_DIMENSIONS,
+    LexicalCorpus,
+    LexicalTerm,
+    LexicalVector,
+    drop_hnsw_index,
+    ensure_hnsw_index,
+)
+from embeddings.text import TEXT_FIELDS, ItemFields, item_text, source_hash
+
+logger = logging.getLogger(__name__)
+
+# Rewritten or removed rows, as a share of the corpus, that make the statistics worth recomputing.
+REBUILD_SHARE = 0.1
+# pgvector's HNSW index takes sparse vectors of at most 1,000 non-zero weights.
+MAX_TERMS = 1000
+MAX_TERM_LENGTH = 100
+BATCH_SIZE = 2000
+# A rewrite this large goes faster without the HNSW index, built once at the end.
+BULK_LOAD_MIN_ROWS = 1000
+
+_WORD = re.compile(r"(?u)\b\w\w+\b")
+
+# scikit-learn's English stop words (from the Glasgow Information Retrieval Group's list).
+STOP_WORDS = frozenset(
+    """
+    a about above across after afterwards again against all almost alone along already also
+    although always am among amongst amoungst amount an and another any anyhow anyone anything
+    anyway anywhere are around as at back be became because become becomes becoming been before
+    beforehand behind being below beside besides between beyond bill both bottom but by call can
+    cannot cant co con could couldnt cry de describe detail do done down due during each eg
+    eight either eleven else elsewhere empty enough etc even ever every everyone everything
+    everywhere except few fifteen fifty fill find fire first five for former formerly forty
+    found four from front full further get give go had has hasnt have he hence her here
+    hereafter hereby herein hereupon hers herself him himself his how however hundred i ie if in
+    inc indeed interest into is it its itself keep last latter latterly least less ltd made many
+    may me meanwhile might mill mine more moreover most mostly move much must my myself name
+    namely neither never nevertheless next nine no nobody none noone nor not nothing now nowhere
+    of off often on once one only onto or other others otherwise our ours ourselves out over own
+    part per perhaps please put rather re same see seem seemed seeming seems serious several she
+    should show side since sincere six sixty so some somehow someone something sometime
+    sometimes somewhere still such system take ten than that the their them themselves then
+    thence there thereafter thereby therefore therein thereupon these they thick thin third this
+    those though three through throughout thru thus to together too top toward towards twelve
+    twenty two un under until up upon us very via was we well were what whatever when whence
+    whenever where whereafter whereas whereby wherein whereupon wherever whether which while
+    whither who whoever whole whom whose why will with within without would yet you your yours
+    yourself yourselves
+    """.split()  # noqa: SIM905
+)
+
+
+def tokenize(text: str) -> list[str]:
+    """The words of a text that carry meaning, in order."""
+    return [
+        word
+        for word in _WORD.findall(text.lower())
+        if word not in STOP_WORDS and len(word) <= MAX_TERM_LENGTH
+    ]
+
+
+def idf(documents: int, frequency: int) -> float:
+    return math.log((1 + documents) / (1 + frequency)) + 1.0
+
+
+def weigh(counts: Counter[str], ids: dict[str, int], df: dict[str, int], documents: int) -> str:
+    """The L2-normalised TF-IDF vector of one item's word counts (its heaviest MAX_TERMS words),
+    in pgvector's sparsevec text form; a word's id is its dimension (0-based, as pgvector's
+    Python `SparseVector` reads it back)."""
+    weights = {
+        ids[term]: (1.0 + math.log(tf)) * idf(documents, df.get(term, 1))
+        for term, tf in counts.items()
+    }
+    if len(weights) > MAX_TERMS:
+        weights = dict(sorted(weights.items(), key=lambda pair: -pair[1])[:MAX_TERMS])
+    norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+    pairs = ",".join(f"{term_id + 1}:{w / norm:.6g}" for term_id, w in sorted(weights.items()))
+    return f"{{{pairs}}}/{LEXICAL_DIMENSIONS}"
+
+
+def query_terms(text: str) -> SparseVector | None:
+    """A free text's term weights, with the stored statistics; None when no word of it is
+    known (it can share nothing with any item)."""
+    counts = Counter(tokenize(text))
+    known = LexicalTerm.objects.filter(term__in=counts, documents__gt=0)
+    rows = list(known.values_list("term", "id", "documents"))
+    if not rows:
+        return None
+    documents = LexicalCorpus.objects.values_list("documents", flat=True).first() or 0
+    weights = {
+        term_id: (1.0 + math.log(counts[term])) * idf(documents, df) for term, term_id, df in rows
+    }
+    norm = math.sqrt(sum(w * w for w in weights.values()))
+    return SparseVector({t: w / norm for t, w in weights.items()}, LEXICAL_DIMENSIONS)
+
+
+@dataclass
+class RefreshReport:
+    written: int = 0
+    removed: int = 0
+    rebuilt: bool = False
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        how = (
+            "corpus statistics recomputed, every row reweighted" if self.rebuilt else "incremental"
+        )
+        return (
+            f"lexical rows: {self.written:,} written, {self.removed:,} removed ({how}) "
+            f"in {self.seconds:.1f} s"
+        )
+
+
+@dataclass(frozen=True)
+class _Pending:
+    item_id: int
+    hash: str
+    counts: Counter[str]
+
+
+def refresh(item_ids: Iterable[int] | None = None, *, allow_rebuild: bool = True) -> RefreshReport:
+    """Bring the lexical rows of these items (default: the whole catalog) up to date.
+
+    1. Read each item's text and compare its hash with the stored row's.
+    2. Remove the rows of items that have no usable text left.
+    3. If the corpus has drifted enough (see `needs_rebuild`), recompute the statistics and
+       reweight every row; else weigh just the changed items with the stored statistics.
+    """
+    started = time.perf_counter()
+    report = RefreshReport()
+    items = CatalogItem.objects.all()
+    if item_ids is not None:
+        items = items.filter(pk__in=list(item_ids))
+    pending, empty = _pending(items)
+    if empty:
+        report.removed, _ = LexicalVector.objects.filter(item_id__in=empty).delete()
+    corpus = LexicalCorpus.objects.first() or LexicalCorpus()
+    if allow_rebuild and needs_rebuild(corpus, len(pending) + report.removed):
+        report.written = rebuild()
+        report.rebuilt = True
+    elif pending:
+        _write(pending, *_terms_for(pending), corpus.documents)
+        report.written = len(pending)
+    if (report.written or report.removed) and not report.rebuilt:
+        corpus.changed += report.written + report.removed
+        corpus.save()
+    report.seconds = time.perf_counter() - started
+    if report.rebuilt or report.written + report.removed > 1:
+        logger.info("%s", report)
+    return report
+
+
+def refresh_saved_item(
+    sender: Any, instance: CatalogItem, raw: bool = False, **kwargs: Any
+) -> None:
+    """post_save: rewrite one item's row with the stored statistics (never a full rebuild, which
+    is a job's work, not a page's)."""
+    if not raw:
+        refresh([instance.pk], allow_rebuild=False)
+
+
+def needs_rebuild(corpus: LexicalCorpus, changing: int) -> bool:
+    """True when the statistics were never computed, or when the rows written or removed since,
+    with `changing` more, reach REBUILD_SHARE of the corpus they were computed on."""
+    if corpus.computed_at is None:
+        return changing > 0 or CatalogItem.objects.exists()
+    drift = corpus.changed + changing
+    return drift > 0 and drift >= REBUILD_SHARE * corpus.documents
+
+
+def rebuild() -> int:
+    """Recompute the corpus statistics and reweight every row; the number of rows written.
+
+    1. Count, over every item's text, how many items use each word (df), and N.
+    2. Store the counts in the vocabulary (new words get the next ids; ids never change).
+    3. Rewrite every item's row in batches, without the HNSW index when there are many,
+       then build the index once.
+    """
+    df: Counter[str] = Counter()
+    documents = 0
+    for _, _, counts in _texts(CatalogItem.objects.all()):
+        df.update(counts.keys())
+        documents += 1
+    ids = _store_vocabulary(df)
+    bulk = documents >= BULK_LOAD_MIN_ROWS
+    if bulk:
+        drop_hnsw_index(LexicalVector)
+    try:
+        batch: list[_Pending] = []
+        for item_id, digest, counts in _texts(CatalogItem.objects.all()):
+            batch.append(_Pending(item_id, digest, counts))
+            if len(batch) >= BATCH_SIZE:
+                _write(batch, ids, df, documents)
+                batch = []
+        _write(batch, ids, df, documents)
+    finally:
+        if bulk:
+            ensure_hnsw_index(LexicalVector)
+    LexicalCorpus.objects.all().delete()
+    LexicalCorpus.objects.create(documents=documents, changed=0, computed_at=timezone.now())
+    return documents
+
+
+def _texts(items: Any) -> Iterator[tuple[int, str, Counter[str]]]:
+    """(id, source hash, word counts) of every item with usable text, in id order."""
+    rows = items.order_by("id").values_list("id", *TEXT_FIELDS)
+    for item_id, *fields in rows.iterator(chunk_size=BATCH_SIZE):
+        text = item_text(ItemFields(*fields))
+        if text:
+            yield item_id, source_hash(text), Counter(tokenize(text))
+
+
+def _pending(items: Any) -> tuple[list[_Pending], list[int]]:
+    """Items whose row is missing or stale, and the ids of items with no text left: decided in
+    SQL from the hash each catalog row keeps of its text, so only those texts are read."""
+    stored = LexicalVector.objects.filter(item=OuterRef("pk")).values("source_hash")[:1]
+    annotated = items.annotate(stored=Subquery(stored))
+    empty = list(annotated.filter(text_hash="", stored__isnull=False).values_list("id", flat=True))
+    stale = annotated.exclude(text_hash="").exclude(stored=F("text_hash"))
+    pending = [_Pending(item_id, digest, counts) for item_id, digest, counts in _texts(stale)]
+    return pending, empty
+
+
+def _store_vocabulary(df: Counter[str]) -> dict[str, int]:
+    """Save every word's document count (0 for words no item uses any more); word → id."""
+    terms, counts = list(df), [df[term] for term in df]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {LexicalTerm._meta.db_table} SET documents = 0")
+        cursor.execute(
+            f"INSERT INTO {LexicalTerm._meta.db_table} (term, documents) "
+            "SELECT * FROM unnest(%s::text[], %s::integer[]) "
+            "ON CONFLICT (term) DO UPDATE SET documents = EXCLUDED.documents",
+            [terms, counts],
+        )
+    return dict(LexicalTerm.objects.filter(documents__gt=0).values_list("term", "id"))
+
+
+def _terms_for(pending: list[_Pending]) -> tuple[dict[str, int], dict[str, int]]:
+    """Ids and stored document counts of the words of these items; unseen words are added,
+    counted as in one item until the statistics are next recomputed."""
+    words = sorted(set().union(*(p.counts.keys() for p in pending)))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {LexicalTerm._meta.db_table} (term, documents) "
+            "SELECT unnest(%s::text[]), 1 ON CONFLICT (term) DO NOTHING",
+            [words],
+        )
+    known = LexicalTerm.objects.filter(term__in=words).values_list("term", "id", "documents")
+    ids = {term: term_id for term, term_id, _ in known}
+    df = {term: max(documents, 1) for term, _, documents in known}
+    return ids, df
+
+
+def _write(batch: list[_Pending], ids: dict[str, int], df: dict[str, int], documents: int) -> None:
+    """Upsert one batch: COPY into a scratch table, then one INSERT … ON CONFLICT from it
+    (a row-by-row upsert of sparse vectors as text cost ten times more)."""
+    if not batch:
+        return
+    table = LexicalVector._meta.db_table
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS lexical_incoming "
+            "(item_id integer, source_hash varchar(64), embedding text)"
+        )
+        # Emptied first, not on commit: inside a caller's transaction this is only a savepoint.
+        cursor.execute("TRUNCATE lexical_incoming")
+        with cursor.copy("COPY lexical_incoming FROM STDIN") as copy:
+            for p in batch:
+                copy.write_row((p.item_id, p.hash, weigh(p.counts, ids, df, documents)))
+        cursor.execute(
+            f"INSERT INTO {table} (item_id, source_hash, embedding, created_at) "
+            "SELECT item_id, source_hash, embedding::sparsevec, %s FROM lexical_incoming "
+            "ON CONFLICT (item_id) DO UPDATE SET source_hash = EXCLUDED.source_hash, "
+            "embedding = EXCLUDED.embedding, created_at = EXCLUDED.created_at",
+            [now],
+        )

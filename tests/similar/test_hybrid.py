@@ -1,0 +1,201 @@
+"""The three blends on a hand-made catalog, and how the lexical rows follow the catalog."""
+
+from __future__ import annotations
+
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from catalog.models import CatalogItem
+from embeddings import jobs, lexical
+from embeddings.hybrid import HYBRID, LEXICAL, VECTOR, VectorSet, explain, neighbours
+from embeddings.models import Embedding384, LexicalCorpus, LexicalTerm, LexicalVector
+from embeddings.similarity import Filters
+from embeddings.similarity import neighbours as vector_neighbours
+from embeddings.text import item_text, source_hash
+from tests.jobs.conftest import LOCAL_MODEL
+from tests.similar.helpers import item_at
+
+pytestmark = pytest.mark.django_db
+
+MODEL = "m"
+SAGA = "The Glimmerstone Saga"
+
+
+@pytest.fixture
+def catalog() -> dict[str, CatalogItem]:
+    """A film and its sequel, far apart as vectors (45°) but sharing their rare words; twelve
+    strangers close to the film as vectors (2° to 24°) that share none of them."""
+    film = item_at(
+        Embedding384, MODEL, 0, title="The Glimmerstone", collection=SAGA,
+        overview="The wizard Orrin Vale guards the Glimmerstone of Kethra from the Ash King.",
+        cast=["Ada Brook", "Tom Hale"], director="Mira Stone", genres=["Fantasy"],
+    )  # fmt: skip
+    sequel = item_at(
+        Embedding384, MODEL, 45, title="The Glimmerstone Returns", collection=SAGA,
+        overview="Orrin Vale returns to Kethra when the Ash King steals the Glimmerstone.",
+        cast=["Ada Brook", "Lena Fox"], director="Mira Stone", genres=["Fantasy"],
+    )  # fmt: skip
+    strangers = {
+        f"Stranger {i}": item_at(
+            Embedding384,
+            MODEL,
+            2 * (i + 1),
+            title=f"Stranger {i}",
+            overview=f"A quiet drama about a family farm, season {i}.",
+            genres=["Drama"],
+        )
+        for i in range(12)
+    }
+    lexical.refresh()  # the statistics of the whole catalog, as a job would compute them
+    return {"film": film, "sequel": sequel, **strangers}
+
+
+def _top(film: CatalogItem, blend: str, k: int = 10) -> list[str]:
+    model = VectorSet.of(MODEL)
+    return [r.item.title for r in neighbours(film, model, blend=blend, k=k)]
+
+
+def test_the_hybrid_blend_finds_the_sequel_that_the_vector_blend_misses(
+    catalog: dict[str, CatalogItem],
+) -> None:
+    film = catalog["film"]
+    assert "The Glimmerstone Returns" not in _top(film, VECTOR)
+    assert _top(film, LEXICAL)[0] == "The Glimmerstone Returns"
+    assert "The Glimmerstone Returns" in _top(film, HYBRID)
+
+
+def test_each_neighbour_says_what_it_shares_with_the_item(
+    catalog: dict[str, CatalogItem],
+) -> None:
+    film = catalog["film"]
+    found = explain(film, neighbours(film, VectorSet.of(MODEL), blend=HYBRID, k=10))
+    sequel = next(r for r in found if r.item.title == "The Glimmerstone Returns")
+    assert sequel.why is not None
+    assert sequel.why.collection == SAGA
+    assert sequel.why.cast == ["Ada Brook"]
+    assert sequel.why.director == ["Mira Stone"]
+    assert "glimmerstone" in sequel.why.terms and len(sequel.why.terms) == 5
+    for term in sequel.why.terms:
+        assert term in item_text(film).lower() and term in item_text(sequel.item).lower()
+    stranger = next(r for r in found if r.item.title.startswith("Stranger"))
+    assert stranger.why is not None and not stranger.why.collection and not stranger.why.cast
+
+
+def test_the_lexical_blend_ranks_as_tf_idf_alone_and_the_vector_blend_as_vectors_alone(
+    catalog: dict[str, CatalogItem],
+) -> None:
+    film = catalog["film"]
+    items = list(CatalogItem.objects.order_by("pk"))
+    texts = [item_text(item) for item in items]
+    matrix = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(texts)
+    cosines = (matrix @ matrix[items.index(film)].T).toarray().ravel()
+    expected = {item.pk: cosines[i] for i, item in enumerate(items) if item.pk != film.pk}
+
+    found = neighbours(film, VectorSet.of(MODEL), blend=LEXICAL, k=5)
+    best = sorted(expected.values(), reverse=True)[:5]
+    assert [r.lexical_score for r in found] == pytest.approx(best, abs=1e-5)
+    for r in found:
+        assert r.score == pytest.approx(expected[r.item.pk], abs=1e-5)
+        assert r.vector_score is None
+
+    model = VectorSet.of(MODEL)
+    assert model is not None
+    stored = Embedding384.objects.get(item=film, model_key=MODEL).embedding
+    alone = vector_neighbours(model.table, MODEL, stored, k=5, exclude_item_id=film.pk)
+    found = neighbours(film, model, blend=VECTOR, k=5)
+    assert [r.item.pk for r in found] == [n.item.pk for n in alone]
+    assert [r.score for r in found] == pytest.approx([n.score for n in alone])
+    assert all(r.lexical_score is None for r in found)
+
+
+def test_the_hybrid_score_is_the_vector_cosine_plus_the_weighted_lexical_cosine(
+    catalog: dict[str, CatalogItem],
+) -> None:
+    film, model = catalog["film"], VectorSet.of(MODEL)
+    for weight in (0.0, 1.0, 2.5):
+        found = neighbours(film, model, blend=HYBRID, k=14, weight=weight)
+        assert len(found) == 13
+        for r in found:
+            assert r.vector_score is not None and r.lexical_score is not None
+            assert r.score == pytest.approx(r.vector_score + weight * r.lexical_score)
+        assert [r.score for r in found] == sorted((r.score for r in found), reverse=True)
+    # Weight 0 is the vector order.
+    vector_order = _top(film, VECTOR, k=13)
+    assert [r.item.title for r in neighbours(film, model, blend=HYBRID, k=13, weight=0)] == (
+        vector_order
+    )
+
+
+def test_the_blends_honour_the_filters(catalog: dict[str, CatalogItem]) -> None:
+    film, model = catalog["film"], VectorSet.of(MODEL)
+    for blend in (VECTOR, LEXICAL, HYBRID):
+        found = neighbours(film, model, blend=blend, k=10, filters=Filters(genre="Fantasy"))
+        assert [r.item.title for r in found] == ["The Glimmerstone Returns"]
+
+
+def test_editing_an_overview_refreshes_its_lexical_row_and_marks_its_vectors_stale(
+    catalog: dict[str, CatalogItem],
+) -> None:
+    sequel = catalog["sequel"]
+    sequel.overview = "Orrin Vale sails to the frozen isle of Quillhaven."
+    sequel.save()
+
+    current = source_hash(item_text(sequel))
+    row = LexicalVector.objects.get(item=sequel)
+    assert row.source_hash == current
+    quillhaven = LexicalTerm.objects.get(term="quillhaven")
+    assert quillhaven.id in row.embedding.indices()
+    assert Embedding384.objects.get(item=sequel, model_key=MODEL).source_hash != current
+
+
+def test_deleting_an_item_removes_its_lexical_row_and_its_vectors(
+    catalog: dict[str, CatalogItem],
+) -> None:
+    sequel = catalog["sequel"]
+    sequel.delete()
+    assert not LexicalVector.objects.filter(item_id=sequel.pk).exists()
+    assert not Embedding384.objects.filter(item_id=sequel.pk).exists()
+
+
+def test_the_corpus_statistics_are_recomputed_once_a_tenth_of_the_catalog_has_changed(
+    catalog: dict[str, CatalogItem],
+) -> None:
+    corpus = LexicalCorpus.objects.get()
+    assert (corpus.documents, corpus.changed) == (14, 0)
+    # Bulk updates send no signal: the next refresh finds them by their hash.
+    CatalogItem.objects.filter(title="Stranger 0").update(overview="A storm at sea.")
+    report = lexical.refresh()
+    assert (report.written, report.rebuilt) == (1, False)
+    assert LexicalCorpus.objects.get().changed == 1
+    CatalogItem.objects.filter(title="Stranger 1").update(overview="A storm at sea, again.")
+    report = lexical.refresh()
+    assert report.rebuilt  # 2 of 14 rows changed since: more than a tenth
+    assert LexicalCorpus.objects.get().changed == 0
+    storm = LexicalTerm.objects.get(term="storm")
+    assert storm.documents == 2
+
+
+def test_an_import_followed_by_a_job_leaves_every_lexical_row_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "films.jsonl"
+    path.write_text(
+        '{"tmdb_id": 1, "title": "Lighthouse", "overview": "A keeper alone on a rock."}\n'
+        '{"tmdb_id": 2, "title": "Lighthouse II", "overview": "The keeper returns to the rock."}\n'
+        '{"tmdb_id": 3, "title": "Harbour", "overview": "Boats come and go."}\n'
+    )
+    call_command("import_catalog", str(path), stdout=StringIO())
+    assert not LexicalVector.objects.exists()  # a bulk import sends no signals
+
+    job = jobs.create_job("movie", LOCAL_MODEL, "stale")
+    jobs.run_job(job.pk)
+
+    assert LexicalVector.objects.count() == 3
+    hashes = dict(LexicalVector.objects.values_list("item__title", "source_hash"))
+    lighthouse = CatalogItem.objects.get(tmdb_id=1)
+    assert hashes["Lighthouse"] == source_hash(item_text(lighthouse))
+    weights = np.asarray(LexicalVector.objects.get(item=lighthouse).embedding.values())
+    assert np.linalg.norm(weights) == pytest.approx(1.0)
