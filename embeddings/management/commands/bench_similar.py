@@ -1,11 +1,17 @@
 """How fast and how right the neighbour query and the similar page are on a large set.
 
-    python manage.py bench_similar --items 100000 --dims 384 [--json] [--keep]
+    python manage.py bench_similar --items 100000 --dims 384 [--blend vector|lexical|hybrid]
+                                   [--json] [--keep]
 
 Builds N synthetic items with random unit vectors under the model key `bench:synthetic` (or
 reuses a set of that size left by --keep), then measures p50 / p95 of the neighbour query the
 page runs and of the whole page render (Django test client, a logged-in superuser), and
 recall@10 against an exact scan. Synthetic rows are removed afterwards unless --keep.
+
+Each synthetic item's overview is 40 words drawn from a Zipf-distributed vocabulary, so the
+lexical rows look like text: a few words everywhere, most words rare. With `--blend lexical` or
+`hybrid` the lexical rows of the whole catalog are rebuilt first (timed as `lexical_build_s`),
+and the query and page are timed under that blend.
 
 Loading drops the table's HNSW index and rebuilds it after the COPY (one bulk build is much
 faster than 100,000 inserts into the graph); other models' rows in that table are re-indexed too.
@@ -27,6 +33,9 @@ from django.test import Client
 from django.urls import reverse
 
 from catalog.models import CatalogItem
+from embeddings import lexical
+from embeddings.hybrid import BLENDS, VECTOR, VectorSet
+from embeddings.hybrid import neighbours as blended_neighbours
 from embeddings.management.bench import drop_index_for_load, percentile, raw_connection
 from embeddings.models import EMBEDDING_TABLES, EmbeddingBase, table_for
 from embeddings.registry import storage_type
@@ -39,6 +48,14 @@ FIRST_TMDB_ID = 2_000_000_000
 BENCH_USER = "bench-similar"
 LATENT_DIMS = 32
 GENRES = ["Action", "Comedy", "Drama", "Horror", "Romance", "Thriller"]
+VOCABULARY = 30_000
+OVERVIEW_WORDS = 40
+
+
+def _overviews(rng: np.random.Generator, n: int) -> list[str]:
+    """n texts of OVERVIEW_WORDS made-up words each, their ranks Zipf-distributed."""
+    ranks = np.minimum(rng.zipf(1.3, size=(n, OVERVIEW_WORDS)), VOCABULARY)
+    return [" ".join(f"w{rank}" for rank in row) for row in ranks]
 
 
 def _vectors(
@@ -77,6 +94,9 @@ class Command(BaseCommand):
             "--distribution", choices=["latent", "uniform"], default="latent",
             help="latent: few underlying directions, like text embeddings (default); uniform: the worst case",
         )  # fmt: skip
+        parser.add_argument(
+            "--blend", choices=BLENDS, default=VECTOR, help="the blend to time (default: vector)"
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
         parser.add_argument(
             "--rebuild", action="store_true", help="build a new set even if one is there"
@@ -91,8 +111,13 @@ class Command(BaseCommand):
         rng = np.random.default_rng(options["seed"])
         self.distribution, self.rebuild = options["distribution"], options["rebuild"]
         self.recall_queries = max(1, options["recall_queries"])
+        self.blend, lexical_seconds = options["blend"], 0.0
         try:
             load_seconds, index_seconds = self._ensure_set(table, n, rng, quiet)
+            if self.blend != VECTOR:
+                started = time.perf_counter()
+                lexical.rebuild()
+                lexical_seconds = time.perf_counter() - started
             ids = list(table.objects.for_model(MODEL_KEY).values_list("item_id", flat=True))
             sample = [
                 int(i)
@@ -107,6 +132,7 @@ class Command(BaseCommand):
             "items": n,
             "dims": options["dims"],
             "distribution": self.distribution,
+            "blend": self.blend,
             "query_p50_ms": round(percentile(query_ms, 0.50), 2),
             "query_p95_ms": round(percentile(query_ms, 0.95), 2),
             "page_p50_ms": round(percentile(page_ms, 0.50), 2),
@@ -114,6 +140,7 @@ class Command(BaseCommand):
             "recall_at_10": round(recall, 4),
             "load_s": round(load_seconds, 1),
             "index_build_s": round(index_seconds, 1),
+            "lexical_build_s": round(lexical_seconds, 1),
         }
         if quiet:
             self.stdout.write(json.dumps(result))
@@ -159,6 +186,7 @@ class Command(BaseCommand):
         )
         years = rng.integers(1950, 2025, size=n)
         genres = rng.integers(0, len(GENRES), size=n)
+        overviews = _overviews(rng, n)
         with (
             conn.cursor() as cursor,
             cursor.copy(f"COPY {CatalogItem._meta.db_table} ({columns}) FROM STDIN") as copy,
@@ -169,14 +197,14 @@ class Command(BaseCommand):
                     f"Synthetic {i:06d}",
                     int(years[i]),
                     "",
-                    "",
+                    overviews[i],
                     [GENRES[genres[i]]],
                     [],
                     [],
                     "",
                 )
                 copy.write_row(
-                    ("movie", FIRST_TMDB_ID + i, "", fields.title, MARKER, fields.year, "", "",
+                    ("movie", FIRST_TMDB_ID + i, "", fields.title, MARKER, fields.year, "", fields.overview,
                      fields.genres, [], [], "", "", now, now, text_hash(fields))
                 )  # fmt: skip
         rows = conn.execute(
@@ -220,11 +248,13 @@ class Command(BaseCommand):
     def _time_queries(
         self, table: type[EmbeddingBase], sample: list[int]
     ) -> tuple[list[float], float]:
-        """Time the page's query (same kind, the item left out, its vector read in the database);
-        recall@10 against an exact scan."""
+        """Time the page's query under the blend (same kind, the item left out, its vector read
+        in the database); recall@10 of the vector query against an exact scan."""
         vectors = {
             i: StoredVector(MODEL_KEY, table, i, "", datetime.now(UTC)).embedding for i in sample
         }
+        items = CatalogItem.objects.in_bulk(sample)
+        model = VectorSet(MODEL_KEY, table)
 
         def query(item_id: int) -> list[Neighbour]:
             return neighbours(
@@ -232,12 +262,19 @@ class Command(BaseCommand):
                 exclude_item_id=item_id,
             )  # fmt: skip
 
-        for item_id in sample[:20]:  # warm the index into memory
-            query(item_id)
+        def timed(item_id: int) -> Any:
+            if self.blend == VECTOR:
+                return query(item_id)
+            return blended_neighbours(
+                items[item_id], model, blend=self.blend, k=10, filters=Filters(kind="movie")
+            )
+
+        for item_id in sample[:20]:  # warm the indexes into memory
+            timed(item_id)
         timings, hits = [], 0
         for item_id in sample:
             started = time.perf_counter()
-            query(item_id)
+            timed(item_id)
             timings.append((time.perf_counter() - started) * 1000)
         # An exact scan reads every vector (seconds at 1536 dimensions): recall on a subset.
         checked = sample[: self.recall_queries]
@@ -258,7 +295,7 @@ class Command(BaseCommand):
         for i, item_id in enumerate([*sample[:5], *sample]):
             url = reverse("embeddings:similar", args=[item_id])
             started = time.perf_counter()
-            response = client.get(url, {"model": MODEL_KEY})
+            response = client.get(url, {"model": MODEL_KEY, "blend": self.blend})
             elapsed = (time.perf_counter() - started) * 1000
             if response.status_code != 200 or b"neighbour-link" not in response.content:
                 raise RuntimeError(f"{url} answered {response.status_code} without neighbours")
@@ -280,7 +317,7 @@ class Command(BaseCommand):
                     f"DELETE FROM {model._meta.db_table} WHERE item_id IN ({synthetic})",
                     [MARKER, FIRST_TMDB_ID],
                 )
-            for dependent in ("embeddings_jobfailure", "embeddings_tokencount"):
+            for dependent in ("embeddings_jobfailure", "embeddings_tokencount", "lexical_vectors"):
                 cursor.execute(
                     f"DELETE FROM {dependent} WHERE item_id IN ({synthetic})",
                     [MARKER, FIRST_TMDB_ID],
