@@ -24,8 +24,8 @@ from pgvector.django import CosineDistance
 
 from catalog.models import CatalogItem
 from embeddings.lexical import query_terms
-from embeddings.models import EmbeddingBase, LexicalTerm, LexicalVector
-from embeddings.similarity import MAX_K, Filters, nearest_rows, table_of
+from embeddings.models import EmbeddingBase, LexicalCorpus, LexicalTerm, LexicalVector
+from embeddings.similarity import MAX_K, Filters, exact_rows, nearest_rows, table_of
 from embeddings.similarity import neighbours as vector_neighbours
 
 VECTOR, LEXICAL, HYBRID = "vector", "lexical", "hybrid"
@@ -38,6 +38,12 @@ MAX_WEIGHT = 10.0
 # every item on the 10k catalog).
 POOL = 50
 SHOWN_TERMS = 5
+# The HNSW walk over sparse term weights loses more than over dense vectors (measured on the
+# 10k catalog: 0.95 of the exact top 10 at ef_search 100, 0.97 at 200), and reading 20,000
+# sparse rows exactly costs about what the walk does: up to that size lexical neighbours are
+# exact, beyond it the index walks with a wider beam.
+EXACT_ROWS = 20_000
+LEXICAL_EF_SEARCH = 200
 # The labels embeddings/text.py writes into every text: shared by all, never a reason.
 LABEL_WORDS = frozenset({"genres", "keywords", "starring", "directed", "created"})
 NO_FILTERS = Filters()
@@ -174,7 +180,10 @@ def _lexical(query: Query, k: int, filters: Filters) -> dict[int, tuple[CatalogI
         return {}
     rows = LexicalVector.objects.select_related("item").defer("embedding")
     rows = rows.of_items(**asdict(filters), exclude_item_id=query.exclude_item_id)
-    found = nearest_rows(rows, query.terms, k)
+    if (LexicalCorpus.objects.values_list("documents", flat=True).first() or 0) <= EXACT_ROWS:
+        found = exact_rows(rows, query.terms, k)
+    else:
+        found = nearest_rows(rows, query.terms, k, ef_search=LEXICAL_EF_SEARCH)
     return {row.item_id: (row.item, 1.0 - row.distance) for row in found}
 
 
