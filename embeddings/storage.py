@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count
 
@@ -134,11 +135,11 @@ def table_usage() -> list[TableUsage]:
         for dimensions, model in sorted(EMBEDDING_TABLES.items()):
             table = model._meta.db_table
             cursor.execute(
-                f"SELECT count(*), pg_table_size(%s), pg_indexes_size(%s), pg_total_relation_size(%s) "
-                f"FROM {connection.ops.quote_name(table)}",
+                "SELECT pg_table_size(%s), pg_indexes_size(%s), pg_total_relation_size(%s)",
                 [table, table, table],
             )
-            rows, table_bytes, index_bytes, total_bytes = cursor.fetchone()
+            table_bytes, index_bytes, total_bytes = cursor.fetchone()
+            rows = row_count(table)
             usage.append(
                 TableUsage(
                     dimensions, table, storage_type(dimensions), rows,
@@ -154,9 +155,59 @@ def database_bytes() -> int:
         return int(cursor.fetchone()[0])
 
 
+# Past this many rows, a table is counted from the planner's estimate (pg_class.reltuples,
+# which autovacuum keeps current) and the per-model join below is kept for a minute, instead of
+# reading every row on every view of the storage page.
+BIG_TABLE_ROWS = 50_000
+USAGE_CACHE_KEY = "reclio:model-usage"
+USAGE_CACHE_SECONDS = 60
+
+
+def estimated_rows(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [table])
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def row_count(table: str) -> int:
+    """Exact on a small table, the planner's estimate on a big one."""
+    estimate = estimated_rows(table)
+    if estimate >= BIG_TABLE_ROWS:
+        return estimate
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)}")
+        return int(cursor.fetchone()[0])
+
+
 def model_usage() -> list[ModelUsage]:
     """Per model: rows, coverage of movies and series, and stale rows, in one query that joins
-    every table's `source_hash` with the catalog's `text_hash`."""
+    every table's `source_hash` with the catalog's `text_hash` (a minute old at most on a big
+    catalog)."""
+    if estimated_rows(CatalogItem._meta.db_table) >= BIG_TABLE_ROWS:
+        found, totals = cache.get_or_set(USAGE_CACHE_KEY, _count_usage, USAGE_CACHE_SECONDS) or (
+            _count_usage()
+        )
+    else:
+        found, totals = _count_usage()
+    config = EmbeddingSettings.load()
+    active, building = config.active_key, config.building_key
+    return [
+        ModelUsage(
+            model_key=key,
+            dimensions=dims,
+            rows=rows,
+            movies=Coverage(movies, totals.get("movie", 0)),
+            series=Coverage(series, totals.get("series", 0)),
+            stale=stale,
+            is_active=key == active,
+            is_building=key == building,
+        )
+        for dims, key, rows, movies, series, stale in found
+    ]
+
+
+def _count_usage() -> tuple[list[tuple[int, str, int, int, int, int]], dict[str, int]]:
     branches = " UNION ALL ".join(
         f"SELECT {dims:d} AS dims, item_id, model_key, source_hash FROM {model._meta.db_table}"
         for dims, model in sorted(EMBEDDING_TABLES.items())
@@ -175,21 +226,7 @@ def model_usage() -> list[ModelUsage]:
         cursor.execute(sql)
         found = cursor.fetchall()
     totals = dict(CatalogItem.objects.values_list("kind").annotate(n=Count("id")).order_by())
-    config = EmbeddingSettings.load()
-    active, building = config.active_key, config.building_key
-    return [
-        ModelUsage(
-            model_key=key,
-            dimensions=dims,
-            rows=rows,
-            movies=Coverage(movies, totals.get("movie", 0)),
-            series=Coverage(series, totals.get("series", 0)),
-            stale=stale,
-            is_active=key == active,
-            is_building=key == building,
-        )
-        for dims, key, rows, movies, series, stale in found
-    ]
+    return found, totals
 
 
 def delete_model_set(model_key: str) -> int:
@@ -218,9 +255,11 @@ def delete_model_set(model_key: str) -> int:
             raise ProtectedModel(
                 f"{model_key} is being built: cancel its jobs and choose another model first"
             )
-        return sum(
+        deleted = sum(
             table.objects.for_model(model_key).delete()[0] for table in EMBEDDING_TABLES.values()
         )
+    cache.delete(USAGE_CACHE_KEY)  # this process shows the deletion at once
+    return deleted
 
 
 class ProtectedModel(Exception):
