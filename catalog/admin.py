@@ -23,7 +23,7 @@ GENRES_CACHE_SECONDS = 600
 _WORD = re.compile(r"\w+")
 
 
-class EstimatedCountPaginator(Paginator):
+class EstimatedCountPaginator(Paginator[CatalogItem]):
     """Pages of a list that may hold a million rows, without counting every row: an exact count
     up to `EXACT_COUNT_LIMIT` (a capped scan), the planner's estimate beyond it."""
 
@@ -54,7 +54,9 @@ class GenreFilter(admin.SimpleListFilter):
     title = "genre"
     parameter_name = "genre"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[CatalogItem]
+    ) -> list[tuple[str, str]]:
         # The genres the catalog really has (films and series use different TMDb names). Reading
         # them scans every row, so they are kept until the catalog changes (or ten minutes).
         key = f"catalog-genres:{CatalogItem.objects.last_change()}"
@@ -73,7 +75,9 @@ class DecadeFilter(admin.SimpleListFilter):
     title = "decade"
     parameter_name = "decade"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[CatalogItem]
+    ) -> list[tuple[str, str]]:
         return [(str(decade), f"{decade}s") for decade in range(2020, 1910, -10)]
 
     def queryset(
@@ -87,7 +91,7 @@ class DecadeFilter(admin.SimpleListFilter):
 
 
 @admin.register(CatalogItem)
-class CatalogItemAdmin(admin.ModelAdmin):
+class CatalogItemAdmin(admin.ModelAdmin[CatalogItem]):
     list_display = [
         "title",
         "year",

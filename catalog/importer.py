@@ -333,7 +333,8 @@ def _copy_value(value: Any) -> str:
         value = value.isoformat()
     else:
         value = str(value)
-    return value.translate(_COPY_ESCAPES)
+    text: str = value
+    return text.translate(_COPY_ESCAPES)
 
 
 def _array_escape(value: str) -> str:
@@ -408,7 +409,7 @@ def _read_csv(binary: BinaryIO, bar: Any) -> Iterator[tuple[int, dict[str, Any] 
             bar.update(binary.tell() - position)
             position = binary.tell()
         if None in row:
-            yield line, RowError(f"has {len(row[None])} more field(s) than the header")  # type: ignore[index]
+            yield line, RowError(f"has {len(row[None])} more field(s) than the header")
         else:
             yield line, _from_csv(row)
     bar.update(binary.tell() - position)

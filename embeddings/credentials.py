@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from django.apps import apps
 from django.conf import settings
@@ -44,7 +44,7 @@ def _current() -> EmbeddingSettings:
         return unsaved
     # Looked up by name, so that importing a provider (which asks this module) needs no app
     # registry: a shell or a subprocess may load a local model without setting Django up.
-    model = cast("type[EmbeddingSettings]", apps.get_model("embeddings", "EmbeddingSettings"))
+    model: type[EmbeddingSettings] = apps.get_model("embeddings", "EmbeddingSettings")
     return model.load()
 
 

@@ -42,7 +42,8 @@ class EmbeddingQuerySet(models.QuerySet[Any]):
         """The k rows closest to `vector`, closest first, annotated with `distance` (the operator's
         value: cosine distance, L2 distance, or the negated inner product)."""
         distance = METRICS[metric]("embedding", vector)
-        return self.annotate(distance=distance).order_by("distance")[:k]
+        nearest: EmbeddingQuerySet = self.annotate(distance=distance).order_by("distance")[:k]
+        return nearest
 
     def of_items(
         self,
@@ -54,7 +55,10 @@ class EmbeddingQuerySet(models.QuerySet[Any]):
         exclude_item_id: int | None = None,
     ) -> EmbeddingQuerySet:
         """Rows whose catalog item passes a curator's filters (empty ones filter nothing)."""
-        return passing_filters(self, kind, year_min, year_max, genre, exclude_item_id)
+        rows: EmbeddingQuerySet = passing_filters(
+            self, kind, year_min, year_max, genre, exclude_item_id
+        )
+        return rows
 
     def upsert(
         self,

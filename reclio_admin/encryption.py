@@ -47,7 +47,7 @@ def rotate(token: str) -> str:
     return fernet().rotate(token.encode("ascii")).decode("ascii") if token else ""
 
 
-class EncryptedField(models.TextField):
+class EncryptedField(models.TextField[str, str]):
     """A text column whose value is stored encrypted and read back in clear.
 
     A stored value no configured key can open reads as empty, with an error in the log naming

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from reclio_admin.database import database_config
@@ -28,6 +29,10 @@ from reclio_admin.logs import logging_config
 # prepare the data folder first (reclio_admin.datadir), the first database query starts the
 # embedded server (reclio_admin.embedded_postgres).
 DATA_DIR = data_dir()
+
+# Lets classes subscript Django's generics at run time (`admin.ModelAdmin[CatalogItem]`), as
+# the type checker reads them; changes no behaviour.
+django_stubs_ext.monkeypatch()
 
 DEBUG = env_bool("DEBUG", False)
 

@@ -299,4 +299,5 @@ class Provider:
         norm = float(np.linalg.norm(array))
         if not math.isfinite(norm) or norm == 0:
             raise InvalidResponse(f"{self.key} returned an empty or invalid vector")
-        return (array / norm).tolist()
+        normalised: list[float] = (array / norm).tolist()
+        return normalised

@@ -54,7 +54,8 @@ class FreeProvider(Provider):
         super().__init__(ResolvedModel(FREE_SPEC, FREE_SPEC.dimensions))
 
     def _embed_batch(self, texts: list[str], *, query: bool) -> list[list[float]]:
-        return seeded_vectors(texts, FREE_SPEC.dimensions).tolist()
+        vectors: list[list[float]] = seeded_vectors(texts, FREE_SPEC.dimensions).tolist()
+        return vectors
 
 
 class Command(BaseCommand):

@@ -75,7 +75,8 @@ def _vectors(
             0.2 * np.sqrt(LATENT_DIMS / dims)
         )
         vectors = rng.standard_normal((n, LATENT_DIMS), dtype=np.float32) @ basis + noise
-    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    unit: np.ndarray = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    return unit
 
 
 class Command(BaseCommand):
