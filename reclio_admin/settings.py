@@ -191,7 +191,10 @@ Q_CLUSTER = {
     "name": "reclio",
     "orm": "default",
     "workers": env_int("Q_WORKERS", 1, minimum=1, maximum=32),
-    # Long regeneration jobs run for hours; they report progress through heartbeats instead.
+    # Long regeneration jobs run for hours. The ORM broker re-delivers a task not acknowledged
+    # within `retry`, so it must outlast `timeout` or a live job task would be run twice. A
+    # killed task's entry does not wait that long: the job watchdog (every minute) deletes it
+    # as soon as the job's worker lock is gone, and queues the job again.
     "timeout": _Q_TIMEOUT,
     "retry": _Q_TIMEOUT + 60,
     "max_attempts": 1,
