@@ -10,14 +10,16 @@ from tests.conftest import make_item
 pytestmark = pytest.mark.django_db
 
 
-def test_the_five_embedding_tables_have_hnsw_cosine_indexes() -> None:
+def test_the_five_embedding_tables_and_the_lexical_rows_have_hnsw_cosine_indexes() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT tablename, indexdef FROM pg_indexes WHERE indexdef ILIKE '%USING hnsw%'"
         )
         indexes = dict(cursor.fetchall())
-    assert set(indexes) == {f"embeddings_{d}" for d in (384, 768, 1024, 1536, 3072)}
+    tables = {f"embeddings_{d}" for d in (384, 768, 1024, 1536, 3072)}
+    assert set(indexes) == tables | {"lexical_vectors"}
     assert "vector_cosine_ops" in indexes["embeddings_384"]
+    assert "sparsevec_cosine_ops" in indexes["lexical_vectors"]
     assert "halfvec_cosine_ops" in indexes["embeddings_3072"]
 
 
