@@ -57,8 +57,6 @@ INDEX_SAMPLE = 100
 # Any fixed number: the same films are asked every time, so two measurements compare.
 SEED = 10
 BLENDS = hybrid.BLENDS
-# The blend the cut-over is judged on: the one the similar page serves by default.
-GATE_BLEND = "vector"
 # The task that measures, then tries the cut-over the measurement may be holding.
 MEASURE_TASK = "embeddings.storage.measure_then_cut_over"
 DISAGREEMENT_TASK = "embeddings.quality.compute_disagreements"
@@ -354,6 +352,7 @@ class Gate:
     margin: float = 0.0
     reason: str = ""
     to_measure: tuple[str, ...] = ()
+    blend: str = ""
 
     @property
     def passes(self) -> bool:
@@ -400,15 +399,21 @@ def gate(building_key: str, serving_key: str) -> Gate:
             return Gate(
                 "held", margin=margin, reason=f"{run.model_key} could not be measured: {run.error}"
             )
-    built_score, served_score = built.score(GATE_BLEND), served.score(GATE_BLEND)
+    # Judged on what the similar page serves by default (hybrid once lexical rows exist); on
+    # vectors when either measurement predates the lexical rows.
+    blend = hybrid.default_blend()
+    if built.score(blend) is None or served.score(blend) is None:
+        blend = hybrid.VECTOR
+    built_score, served_score = built.score(blend), served.score(blend)
     if not built_score or not served_score or not built_score.queries or not served_score.queries:
         return Gate("open", margin=margin, reason="no franchise films to compare on")
     b, s = built_score.recall_at_10, served_score.recall_at_10
     if b >= s - margin:
-        return Gate("open", b, s, margin, "at least as good as the serving model")
+        return Gate("open", b, s, margin, "at least as good as the serving model", blend=blend)
     return Gate(
         "held", b, s, margin,
         f"recall@10 {b:.3f} is below the serving model's {s:.3f} minus the margin {margin:g}",
+        blend=blend,
     )  # fmt: skip
 
 
