@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from pgvector import SparseVector
 
@@ -253,10 +253,10 @@ def _texts(items: Any) -> Iterator[tuple[int, str, Counter[str]]]:
 def _pending(items: Any) -> tuple[list[_Pending], list[int]]:
     """Items whose row is missing or stale, and the ids of items with no text left: decided in
     SQL from the hash each catalog row keeps of its text, so only those texts are read."""
-    stored = LexicalVector.objects.filter(item=OuterRef("pk")).values("source_hash")[:1]
-    annotated = items.annotate(stored=Subquery(stored))
-    empty = list(annotated.filter(text_hash="", stored__isnull=False).values_list("id", flat=True))
-    stale = annotated.exclude(text_hash="").exclude(stored=F("text_hash"))
+    row = LexicalVector.objects.filter(item=OuterRef("pk"))
+    current = row.filter(source_hash=OuterRef("text_hash"))
+    empty = list(items.filter(Exists(row), text_hash="").values_list("id", flat=True))
+    stale = items.exclude(text_hash="").exclude(Exists(current))  # missing rows included
     pending = [_Pending(item_id, digest, counts) for item_id, digest, counts in _texts(stale)]
     return pending, empty
 

@@ -153,6 +153,26 @@ def test_editing_an_overview_refreshes_its_lexical_row_and_marks_its_vectors_sta
     assert Embedding384.objects.get(item=sequel, model_key=MODEL).source_hash != current
 
 
+def test_a_new_item_gets_its_lexical_row_when_saved_and_when_written_in_bulk(
+    catalog: dict[str, CatalogItem],
+) -> None:
+    saved = CatalogItem.objects.create(
+        kind="movie", tmdb_id=501, title="The Glimmerstone Rises", overview="Kethra burns."
+    )
+    assert LexicalVector.objects.get(item=saved).source_hash == saved.text_hash
+    (bulk,) = CatalogItem.objects.bulk_create(
+        [CatalogItem(kind="movie", tmdb_id=502, title="Quillhaven", overview="A frozen isle.")]
+    )
+    assert not LexicalVector.objects.filter(item=bulk).exists()  # no signal for bulk writes
+
+    lexical.refresh()  # what a job does at its start
+
+    assert LexicalVector.objects.count() == 16
+    assert LexicalVector.objects.get(item=bulk).source_hash == bulk.text_hash
+    film = catalog["film"]
+    assert "The Glimmerstone Rises" in _top(film, LEXICAL, k=3)
+
+
 def test_deleting_an_item_removes_its_lexical_row_and_its_vectors(
     catalog: dict[str, CatalogItem],
 ) -> None:
