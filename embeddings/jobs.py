@@ -227,15 +227,30 @@ def _forget_queue_entries(job_ids: set[int]) -> None:
             entry.delete()
 
 
+CRASH_LOOP = (
+    "Its worker stopped again before finishing a single batch since the last automatic resume, "
+    "so it was not resumed a third time (each try may pay for the same batch). Check the "
+    "worker's log, then resume it by hand."
+)
+
+
 def recover_jobs() -> list[int]:
     """The schedule's watchdog (every minute): record jobs whose workers died and queue each
-    one again, so a crash costs a minute at most. Returns the ids it queued."""
+    one again, so a crash costs a minute at most. A job that died again without processing an
+    item since the watchdog last queued it stays interrupted (see CRASH_LOOP). Returns the ids
+    it queued."""
     interrupted, _ = _record_orphans()
     resumed = []
-    for job_id in interrupted:
+    for job in EmbeddingJob.objects.filter(pk__in=interrupted).order_by("pk"):
+        one = EmbeddingJob.objects.filter(pk=job.pk)
+        if job.recovered_at == job.processed:
+            one.update(last_error=CRASH_LOOP)
+            logger.warning("Job #%s stopped twice at the same point; left interrupted", job.pk)
+            continue
         with contextlib.suppress(JobRefused):
-            resume_job(job_id)
-            resumed.append(job_id)
+            resume_job(job.pk)
+            one.update(recovered_at=job.processed)
+            resumed.append(job.pk)
     return resumed
 
 
@@ -284,6 +299,7 @@ def _get(job_id: int, jobs: QuerySet[EmbeddingJob] | None = None) -> EmbeddingJo
 
 def _requeue(job: EmbeddingJob) -> None:
     job.status = Status.QUEUED
+    job.recovered_at = None  # the watchdog sets it again when it is the one requeueing
     job.failed_batches_in_row = 0
     job.last_error = ""
     job.finished_at = None

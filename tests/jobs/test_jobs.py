@@ -171,6 +171,31 @@ def test_a_running_job_no_worker_holds_is_recorded_interrupted_and_can_be_resume
     assert rows() == 3
 
 
+def test_the_watchdog_resumes_a_dead_job_but_not_one_that_dies_again_without_progress() -> None:
+    films(3)
+    job = jobs.create_job("movie", LOCAL_MODEL)
+    one = EmbeddingJob.objects.filter(pk=job.pk)
+
+    def dies(done: int) -> None:  # running, no worker lock held: its process is gone
+        one.update(status=Status.RUNNING, done=done, heartbeat_at=timezone.now())
+
+    dies(done=1)
+    assert jobs.recover_jobs() == [job.pk]
+    dies(done=2)  # it got further before dying: a crash, not a loop
+    assert jobs.recover_jobs() == [job.pk]
+    dies(done=2)  # dead again at the same point
+
+    assert jobs.recover_jobs() == []
+    job.refresh_from_db()
+    assert job.status == Status.INTERRUPTED and job.last_error == jobs.CRASH_LOOP
+    assert OrmQ.objects.count() == 2  # the two automatic resumes, no third
+
+    jobs.resume_job(job.pk)  # a person looked and resumes it
+    dies(done=2)
+    assert jobs.recover_jobs() == [job.pk]
+    assert jobs.run_job(job.pk) == Status.COMPLETED
+
+
 def test_resume_is_refused_while_another_job_for_the_same_kind_and_model_runs() -> None:
     old = jobs.create_job("movie", LOCAL_MODEL)
     EmbeddingJob.objects.filter(pk=old.pk).update(status=Status.INTERRUPTED)
