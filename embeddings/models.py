@@ -514,6 +514,31 @@ class TokenCount(models.Model):
         return f"item {self.item_id}: {self.tokens} tokens ({self.tokenizer})"
 
 
+class TokenTally(models.Model):
+    """How many cached counts of each size a tokenizer has, so the settings page sums a few
+    hundred rows instead of one per catalog item.
+
+    PostgreSQL keeps it, with statement-level triggers on `TokenCount` (migration
+    0008_token_tally): every insert, upsert, delete (a catalog item's cascade included) and
+    truncate of token counts adds or subtracts its rows here in the same transaction, whichever
+    code path wrote them. Counts by size, not one total per tokenizer, because each model caps a
+    text at its own max tokens: the capped total is `sum(items * least(tokens, cap))`."""
+
+    tokenizer = models.CharField(max_length=100)
+    tokens = models.PositiveIntegerField()
+    items = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tokenizer", "tokens"], name="token_tally_unique_tokenizer_tokens"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.items} items of {self.tokens} tokens ({self.tokenizer})"
+
+
 class HealthCheck(models.Model):
     """One probe of a provider: did it embed, how fast, or the named error."""
 

@@ -1,5 +1,6 @@
 """Token counts of the catalog per tokenizer, cached in `TokenCount` and kept fresh by
-`source_hash`, so the settings page sums them in SQL instead of tokenizing on every view."""
+`source_hash`; the settings page sums their tally (`TokenTally`, a few hundred rows kept by the
+database) instead of tokenizing, or reading a row per item, on every view."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from dataclasses import dataclass
 from functools import reduce
 
 from django.core.cache import cache
-from django.db.models import Aggregate, Count, Exists, IntegerField, Max, OuterRef, Q, Sum, Value
+from django.db.models import Aggregate, Exists, F, IntegerField, Max, OuterRef, Q, Sum, Value
 from django.db.models.functions import Least
+from django_q.tasks import async_task
 
 from catalog.models import CatalogItem
-from embeddings.models import TokenCount
+from embeddings.models import TokenCount, TokenTally
 from embeddings.providers import EmbeddingError, Provider, get_provider
 from embeddings.registry import MODELS, ModelSpec
 from embeddings.text import TEXT_FIELDS, ItemFields, item_text, source_hash
@@ -100,8 +102,6 @@ def queue_token_count() -> bool:
     """Ask a worker to count the catalog's tokens, once at a time; returns whether it queued."""
     if not cache.add(QUEUED_KEY, True, timeout=60):
         return False
-    from django_q.tasks import async_task
-
     async_task("embeddings.tokens.refresh_token_counts", task_name="Count catalog tokens")
     return True
 
@@ -145,9 +145,9 @@ class TokenTotal:
 
 
 def catalog_tokens(specs: list[ModelSpec], total_items: int) -> dict[str, TokenTotal]:
-    """Tokens per model key in one aggregate query over the cached counts: each count capped at
-    the model's max tokens (providers truncate longer texts), uncounted items extrapolated from
-    the counted ones."""
+    """Tokens per model key in one aggregate query over the tally of cached counts (rows per
+    tokenizer and size, not per item): each count capped at the model's max tokens (providers
+    truncate longer texts), uncounted items extrapolated from the counted ones."""
     wanted: dict[str, tuple[str, int, bool]] = {}
     for spec in specs:
         if not spec.max_tokens:
@@ -161,13 +161,13 @@ def catalog_tokens(specs: list[ModelSpec], total_items: int) -> dict[str, TokenT
     for index, (name, limit, _) in enumerate(wanted.values()):
         only = Q(tokenizer=name)
         capped = Least("tokens", Value(limit, output_field=IntegerField()))
-        aggregates[f"t{index}"] = Sum(capped, filter=only)
-        aggregates[f"n{index}"] = Count("id", filter=only)
-    sums = TokenCount.objects.aggregate(**aggregates) if aggregates else {}
+        aggregates[f"t{index}"] = Sum(F("items") * capped, filter=only)
+        aggregates[f"n{index}"] = Sum("items", filter=only)
+    sums = TokenTally.objects.aggregate(**aggregates) if aggregates else {}
     totals = {}
     for index, (key, (_, _, exact)) in enumerate(wanted.items()):
-        counted = sums.get(f"n{index}") or 0
-        tokens = sums.get(f"t{index}") or 0
+        counted = int(sums.get(f"n{index}") or 0)
+        tokens = int(sums.get(f"t{index}") or 0)
         if 0 < counted < total_items:
             tokens = round(tokens * total_items / counted)
         totals[key] = TokenTotal(tokens, counted, total_items, exact)

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 
 from catalog.models import CatalogItem
@@ -138,6 +140,16 @@ def make_item(**fields: Any) -> CatalogItem:
     }
     defaults.update(fields)
     return CatalogItem.objects.create(**defaults)
+
+
+def migrate_to_just_before(name_suffix: str) -> list[tuple[str, str]]:
+    """Take the test database back to the state before the migration whose name ends with
+    `name_suffix`; returns the latest migrations, to go forward to (a transaction=True test)."""
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    [mine] = [key for key in executor.loader.graph.nodes if key[1].endswith(name_suffix)]
+    executor.migrate([parent.key for parent in executor.loader.graph.node_map[mine].parents])
+    return latest
 
 
 @pytest.fixture(scope="session")

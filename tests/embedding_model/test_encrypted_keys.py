@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from embeddings.models import EmbeddingSettings
 from embeddings.providers import get_provider
+from tests.conftest import migrate_to_just_before
 
 SMALL = "openai:text-embedding-3-small"
 
@@ -83,10 +84,7 @@ def test_re_encrypting_without_the_key_a_secret_was_saved_with_changes_nothing(
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_migration_encrypts_keys_stored_in_clear_before_it() -> None:
-    executor = MigrationExecutor(connection)
-    latest = executor.loader.graph.leaf_nodes()
-    [mine] = [key for key in executor.loader.graph.nodes if key[1].endswith("_encrypt_api_keys")]
-    executor.migrate([parent.key for parent in executor.loader.graph.node_map[mine].parents])
+    latest = migrate_to_just_before("_encrypt_api_keys")
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO embeddings_embeddingsettings (id, active_model_key, building_model_key,"
