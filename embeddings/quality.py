@@ -4,7 +4,9 @@ The catalog's own collections (franchises) are the ground truth: films of one co
 find each other. For every film of a collection with at least two members embedded by the
 model (at most MAX_QUERIES of them on a large catalog, drawn with a fixed seed), the top 10 of
 the similar page's query (same kind, the film itself left out) is compared with its siblings:
-recall@10 is the share of siblings found, out of at most 10; hit@10 whether any is there.
+recall@10 is the share of siblings found, out of at most 10; hit@10 whether any is there. The
+vector blend's top 10s are the page's index walks, a statement per 200 queries; the lexical and
+hybrid blends' are ranked for every query at once, exactly (embeddings/ranking.py).
 
 The index recall@10 is the share of the exact top 10 (a full scan) that the HNSW walk finds,
 over INDEX_SAMPLE items: what the index gives up for its speed.
@@ -31,7 +33,7 @@ from django_q.tasks import async_task
 
 from catalog.collections import catalog_collections
 from catalog.models import CatalogItem
-from embeddings import hybrid
+from embeddings import hybrid, ranking
 from embeddings.models import (
     EMBEDDING_TABLES,
     Disagreement,
@@ -43,8 +45,8 @@ from embeddings.models import (
 )
 from embeddings.similarity import (
     Filters,
-    _graph_settings,
     exact_neighbour_ids,
+    graph_settings,
     neighbours,
     table_of,
 )
@@ -60,12 +62,10 @@ BLENDS = hybrid.BLENDS
 # The task that measures, then tries the cut-over the measurement may be holding.
 MEASURE_TASK = "embeddings.storage.measure_then_cut_over"
 DISAGREEMENT_TASK = "embeddings.quality.compute_disagreements"
+# Items whose top 10 one statement of index walks reads.
+BATCH_QUERIES = 200
 # Keys of the synthetic sets `bench_similar` makes: not models anyone serves.
 SYNTHETIC_PREFIX = "bench:"
-# Items whose top 10 one statement reads.
-BATCH_QUERIES = 200
-# Items compared and stored per round trip of rows.
-DISAGREEMENT_CHUNK = 500
 
 Status = RunStatus
 
@@ -106,6 +106,10 @@ def _table(model_key: str) -> type[EmbeddingBase]:
     return table
 
 
+def _vector_set(model_key: str) -> hybrid.VectorSet:
+    return hybrid.VectorSet(model_key, _table(model_key))
+
+
 def _stored_vector(table: type[EmbeddingBase], model_key: str, item_id: int) -> Subquery:
     """The item's vector as a subquery: read once by PostgreSQL, never sent through Python."""
     row = table.objects.for_model(model_key).filter(item_id=item_id)
@@ -115,7 +119,8 @@ def _stored_vector(table: type[EmbeddingBase], model_key: str, item_id: int) -> 
 def neighbour_ids(
     table: type[EmbeddingBase], model_key: str, blend: str, item: int, kind: str
 ) -> list[int]:
-    """The top 10 the similar page shows for this item with this blend, as item ids."""
+    """The top 10 the similar page shows for this item with this blend, as item ids: one item
+    at a time (`top_ids` ranks many at once)."""
     if blend != "vector":
         model = hybrid.VectorSet(model_key, table)
         catalog_item = CatalogItem.objects.get(pk=item)
@@ -137,7 +142,7 @@ def vector_top_ids(
     the item left out, the HNSW walk under the page's settings), one statement per chunk
     instead of a round trip per item. A list the walk left short is read the page's way."""
     found: dict[int, list[int]] = {}
-    config = _graph_settings(K)
+    config = graph_settings(K)
     calls = ", ".join("set_config(%s, %s, true)" for _ in config)
     sql = f"""
         SELECT q.item_id, ARRAY(
@@ -157,28 +162,25 @@ def vector_top_ids(
             cursor.execute(f"SELECT {calls}", [v for pair in config.items() for v in pair])
             cursor.execute(sql, [model_key, model_key, chunk])
             found |= {item_id: list(ids) for item_id, ids in cursor.fetchall()}
-    short = [item_id for item_id, ids in found.items() if len(ids) < K]
-    return found | _one_by_one(table, model_key, "vector", short)
+    kinds = dict(CatalogItem.objects.filter(pk__in=item_ids).values_list("pk", "kind"))
+    for item_id, ids in found.items():
+        if len(ids) < K:
+            found[item_id] = neighbour_ids(table, model_key, "vector", item_id, kinds[item_id])
+    return found
 
 
 def top_ids(
     table: type[EmbeddingBase], model_key: str, blend: str, item_ids: Sequence[int]
 ) -> dict[int, list[int]]:
-    """Each item's top 10 under a blend, as the similar page shows it."""
-    if blend == "vector":
+    """Each item's top 10 under a blend, as the quality panel ranks them: the vector blend
+    through the index, as the page serves it (what the walk gives up is the index check's);
+    the lexical and hybrid blends exactly, for all items at once (embeddings/ranking.py: the
+    page's scores and order; its hybrid fuses each signal's 50 best, which measured the same)."""
+    if blend == hybrid.VECTOR:
         return vector_top_ids(table, model_key, item_ids)
-    return _one_by_one(table, model_key, blend, item_ids)
-
-
-def _one_by_one(
-    table: type[EmbeddingBase], model_key: str, blend: str, item_ids: Sequence[int]
-) -> dict[int, list[int]]:
-    kinds = dict(CatalogItem.objects.filter(pk__in=item_ids).values_list("pk", "kind"))
-    return {
-        item_id: neighbour_ids(table, model_key, blend, item_id, kinds[item_id])
-        for item_id in item_ids
-        if item_id in kinds
-    }
+    return ranking.top_ids(
+        ranking.Signals.of(hybrid.VectorSet(model_key, table), blend), item_ids, k=K
+    )
 
 
 def franchise_queries(
@@ -486,8 +488,9 @@ def compute_disagreements(run_id: int) -> DisagreementRun | None:
     """The background task: compare two models' top 10 for every item they share.
 
     1. Claim the queued run (another worker may have taken it).
-    2. For each shared item, the similar page's top 10 with each model; their overlap@10 and
-       rank-biased overlap, stored a chunk at a time so memory stays bounded.
+    2. Rank every shared item's top 10 with each model (embeddings/ranking.py, a chunk of items
+       at a time for both); store each chunk's overlap@10 and rank-biased overlap, so memory
+       stays bounded and the page can show how far it has got.
     3. Keep the count and the time, or the error that stopped it.
     """
     with transaction.atomic():
@@ -499,22 +502,24 @@ def compute_disagreements(run_id: int) -> DisagreementRun | None:
     run = DisagreementRun.objects.get(pk=run_id)
     started = time.monotonic()
     try:
-        left, right = _table(run.left_key), _table(run.right_key)
         items = shared_items(run.left_key, run.right_key)
-        for start in range(0, len(items), DISAGREEMENT_CHUNK):
-            chunk = items[start : start + DISAGREEMENT_CHUNK]
-            lefts = top_ids(left, run.left_key, run.blend, chunk)
-            rights = top_ids(right, run.right_key, run.blend, chunk)
+        lefts, rights = (
+            ranking.in_chunks(ranking.Signals.of(_vector_set(key), run.blend), items, k=K)
+            for key in (run.left_key, run.right_key)
+        )
+        compared = 0
+        for left, right in zip(lefts, rights, strict=True):
             rows = []
-            for item_id in chunk:
-                found = agreement(lefts.get(item_id, []), rights.get(item_id, []))
+            for item_id, found in left.items():
+                agreed = agreement([pk for pk, _ in found], [pk for pk, _ in right[item_id]])
                 rows.append(
                     Disagreement(
-                        run=run, item_id=item_id, overlap=found.overlap_at_10, rbo=found.rbo
+                        run=run, item_id=item_id, overlap=agreed.overlap_at_10, rbo=agreed.rbo
                     )
                 )
             Disagreement.objects.bulk_create(rows)
-            DisagreementRun.objects.filter(pk=run.pk).update(items=start + len(rows))
+            compared += len(rows)
+            DisagreementRun.objects.filter(pk=run.pk).update(items=compared)
     except Exception as exc:
         logger.exception("Comparing %s with %s failed", run.left_key, run.right_key)
         run.status, run.error = Status.FAILED, f"{type(exc).__name__}: {exc}"

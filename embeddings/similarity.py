@@ -155,7 +155,7 @@ def nearest_rows(
     """The k rows nearest to `vector` (a QuerySet with `nearest()`), closest first: the HNSW
     walk for cosine, then an exact read if the walk gave up (max_scan_tuples) before k rows
     passed a very selective filter."""
-    config = _graph_settings(k, ef_search) if metric == "cosine" else NO_JIT
+    config = graph_settings(k, ef_search) if metric == "cosine" else NO_JIT
     found = _ordered(rows, vector, k, metric, config)
     if len(found) < k and metric == "cosine":
         found = exact_rows(rows, vector, k, metric)
@@ -171,7 +171,7 @@ def exact_rows(rows: Any, vector: Any, k: int, metric: str = "cosine") -> list[A
 NO_JIT = {"jit": "off"}
 
 
-def _graph_settings(k: int, ef_search: int = EF_SEARCH) -> dict[str, str]:
+def graph_settings(k: int, ef_search: int = EF_SEARCH) -> dict[str, str]:
     """Walk the HNSW graph, iteratively, so filters still yield k rows. Sorting is off because
     PostgreSQL prices the walk too high: on 10,000 films it would rather read and sort every row
     (40 ms) than walk the graph (2 ms)."""

@@ -1,0 +1,106 @@
+"""The batched ranking the quality panel and the disagreement list use gives the similar page's
+neighbours: the same items, in the same order, ties to the lower id."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from catalog.models import CatalogItem
+from embeddings import hybrid, lexical, quality, ranking
+from embeddings.models import Embedding384
+from embeddings.similarity import Filters
+from tests.conftest import make_item
+from tests.similar.helpers import embed, unit
+
+pytestmark = pytest.mark.django_db
+
+MODEL = "local:all-MiniLM-L6-v2"
+WORDS = ["space", "saga", "robot", "heist", "detective", "ocean"]
+WORDS += ["dragon", "castle", "river", "storm", "winter", "empire"]
+
+
+@pytest.fixture
+def catalog() -> list[CatalogItem]:
+    """Twenty films and three series with words and vectors drawn with a fixed seed; a twin of
+    film 3 (same words, same vector: it ties with film 3 for every other item), and a film
+    with words but no vector."""
+    draw = random.Random(7)
+    items = []
+    for i in range(23):
+        words = " ".join(draw.sample(WORDS, 4))
+        kind = "series" if i >= 20 else "movie"
+        items.append(make_item(title=f"Title {i} {words}", overview=words.title(), kind=kind))
+    items.append(make_item(title=items[3].title, overview=items[3].overview))
+    items.append(make_item(title="Saga of the robot empire", overview="Space robot saga."))
+    lexical.refresh()
+    for i, item in enumerate(items[:-1]):
+        draw = random.Random(3 if i == len(items) - 2 else i)
+        embed(item, Embedding384, MODEL, unit(384, *[draw.uniform(-1, 1) for _ in range(6)]))
+    return items
+
+
+def _page(item: CatalogItem, blend: str) -> list[hybrid.Ranked]:
+    model = hybrid.VectorSet(MODEL, Embedding384)
+    return hybrid.neighbours(item, model, blend=blend, k=10, filters=Filters(kind=item.kind))
+
+
+def _batched(blend: str, items: list[CatalogItem]) -> dict[int, list[tuple[int, float]]]:
+    signals = ranking.Signals.of(hybrid.VectorSet(MODEL, Embedding384), blend)
+    return ranking.top(signals, [item.pk for item in items])
+
+
+def test_the_batched_hybrid_ranking_is_the_similar_pages(catalog: list[CatalogItem]) -> None:
+    batched = quality.top_ids(Embedding384, MODEL, "hybrid", [item.pk for item in catalog])
+
+    for item in catalog:
+        assert batched[item.pk] == [r.item.pk for r in _page(item, "hybrid")], item.title
+    film_3, twin, no_vector = catalog[3], catalog[-2], catalog[-1]
+    both = [ids for ids in batched.values() if film_3.pk in ids and twin.pk in ids]
+    # Tied everywhere, the lower id first (other items may tie with them too).
+    assert both and all(ids.index(film_3.pk) < ids.index(twin.pk) for ids in both)
+    # The film with no vector is ranked by its words, and ranks others by theirs.
+    assert any(no_vector.pk in batched[item.pk] for item in catalog[:20])
+    assert len(batched[no_vector.pk]) == 10
+    # Films find films, series find series.
+    series = {item.pk for item in catalog if item.kind == "series"}
+    assert all(set(batched[pk]) == series - {pk} for pk in series)
+
+
+@pytest.mark.parametrize("blend", ["vector", "lexical", "hybrid"])
+def test_every_blend_scores_as_the_page_does(catalog: list[CatalogItem], blend: str) -> None:
+    batched = _batched(blend, catalog)
+
+    for item in catalog:
+        page = [(r.item.pk, r.score) for r in _page(item, blend)]
+        found = batched[item.pk]
+        assert [s for _, s in found] == pytest.approx([s for _, s in page], abs=1e-6)
+        # The page leaves the order of exact ties to PostgreSQL (its vector and lexical
+        # blends): everything above the last place's score is the same items in both.
+        cut = page[-1][1] + 1e-6 if len(page) == 10 else -np.inf
+        assert sorted(pk for pk, s in found if s > cut) == sorted(pk for pk, s in page if s > cut)
+    # The film with no vector has no vector neighbours, and is no one's.
+    if blend == "vector":
+        assert batched[catalog[-1].pk] == []
+        assert all(catalog[-1].pk not in [pk for pk, _ in found] for found in batched.values())
+
+
+def test_a_query_with_no_row_of_its_blend_has_no_neighbours(catalog: list[CatalogItem]) -> None:
+    no_vector = catalog[-1]
+
+    assert _batched("vector", [no_vector]) == {no_vector.pk: []}
+    assert _page(no_vector, "vector") == []
+
+
+def test_ties_at_the_cut_go_to_the_lower_ids() -> None:
+    """More equal scores than places, in two chunks: the lowest ids win, as the page sorts."""
+    best = ranking._Best(np.array([1]), 3)
+    for ids in (np.arange(100, 110), np.arange(110, 120)):
+        block = ranking._Block(ids, None, np.ones(10, bool), None, np.zeros(10, bool))
+        scores = np.full((1, 10), 0.5)
+        scores[0, ids == 117] = 0.9
+        best.add(block, scores)
+
+    assert best.as_lists() == {1: [(117, 0.9), (100, 0.5), (101, 0.5)]}
