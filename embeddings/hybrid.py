@@ -1,7 +1,8 @@
 """Three blends of neighbours: `vector`, `lexical` and `hybrid`, and why each neighbour is there.
 
 - `vector`: the model's nearest vectors (embeddings/similarity.py), under the chosen metric.
-- `lexical`: the nearest TF-IDF term weights (embeddings/lexical.py), cosine.
+- `lexical`: the nearest TF-IDF term weights (embeddings/lexical.py, found through the postings
+  of the query's heaviest words and rescored exactly), cosine.
 - `hybrid`: both cosines summed, `vector + weight x lexical` (weight 1 by default). Each signal
   proposes its POOL nearest candidates (with the page's filters); every candidate gets both
   cosines, missing ones read exactly for just those rows; the k best sums win.
@@ -15,7 +16,7 @@ change the weight on the similar page.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db.models import Subquery
@@ -23,10 +24,12 @@ from pgvector import SparseVector
 from pgvector.django import CosineDistance
 
 from catalog.models import CatalogItem
-from embeddings.lexical import query_terms
-from embeddings.models import EmbeddingBase, LexicalCorpus, LexicalTerm, LexicalVector
-from embeddings.similarity import MAX_K, Filters, exact_rows, nearest_rows, table_of
+from embeddings.lexical import nearest as lexical_nearest
+from embeddings.lexical import query_terms, tokenize
+from embeddings.models import EmbeddingBase, LexicalTerm, LexicalVector
+from embeddings.similarity import MAX_K, Filters, table_of
 from embeddings.similarity import neighbours as vector_neighbours
+from embeddings.text import item_text
 
 VECTOR, LEXICAL, HYBRID = "vector", "lexical", "hybrid"
 BLENDS = (VECTOR, LEXICAL, HYBRID)
@@ -38,12 +41,6 @@ MAX_WEIGHT = 10.0
 # every item on the 10k catalog).
 POOL = 50
 SHOWN_TERMS = 5
-# The HNSW walk over sparse term weights loses more than over dense vectors (measured on the
-# 10k catalog: 0.95 of the exact top 10 at ef_search 100, 0.97 at 200), and reading 20,000
-# sparse rows exactly costs about what the walk does: up to that size lexical neighbours are
-# exact, beyond it the index walks with a wider beam.
-EXACT_ROWS = 20_000
-LEXICAL_EF_SEARCH = 200
 # The labels embeddings/text.py writes into every text: shared by all, never a reason.
 LABEL_WORDS = frozenset({"genres", "keywords", "starring", "directed", "created"})
 NO_FILTERS = Filters()
@@ -64,11 +61,11 @@ class VectorSet:
 
 @dataclass(frozen=True)
 class Query:
-    """What neighbours are looked for: a vector and term weights (either may be missing), as
-    values or as subqueries of an item's stored rows."""
+    """What neighbours are looked for: a vector (a value, or a subquery of an item's stored
+    vector) and term weights (either may be missing)."""
 
     vector: Any = None
-    terms: Any = None
+    terms: SparseVector | None = None
     exclude_item_id: int | None = None
 
 
@@ -106,15 +103,14 @@ def default_blend() -> str:
 
 
 def item_query(item: CatalogItem, model: VectorSet | None) -> Query:
-    """The item's own stored vector (for this model) and term weights, as subqueries."""
-    vector = terms = None
+    """The item's own stored vector (for this model, as a subquery) and term weights."""
+    vector = None
     if model is not None:
         rows = model.table.objects.for_model(model.key).filter(item_id=item.pk)
         if rows.exists():
             vector = Subquery(rows.values("embedding")[:1])
     lexical = LexicalVector.objects.filter(item_id=item.pk)
-    if lexical.exists():
-        terms = Subquery(lexical.values("embedding")[:1])
+    terms = lexical.values_list("embedding", flat=True).first()
     return Query(vector, terms, item.pk)
 
 
@@ -178,13 +174,9 @@ def _lexical(query: Query, k: int, filters: Filters) -> dict[int, tuple[CatalogI
     """Item id → (item, lexical cosine) of the k nearest term weights."""
     if query.terms is None:
         return {}
-    rows = LexicalVector.objects.select_related("item").defer("embedding")
-    rows = rows.of_items(**asdict(filters), exclude_item_id=query.exclude_item_id)
-    if (LexicalCorpus.objects.values_list("documents", flat=True).first() or 0) <= EXACT_ROWS:
-        found = exact_rows(rows, query.terms, k)
-    else:
-        found = nearest_rows(rows, query.terms, k, ef_search=LEXICAL_EF_SEARCH)
-    return {row.item_id: (row.item, 1.0 - row.distance) for row in found}
+    found = lexical_nearest(query.terms, k, filters, query.exclude_item_id)
+    items = CatalogItem.objects.in_bulk([item_id for item_id, _ in found])
+    return {item_id: (items[item_id], score) for item_id, score in found if item_id in items}
 
 
 def _hybrid(
@@ -254,15 +246,16 @@ def explain(item: CatalogItem, found: list[Ranked]) -> list[Ranked]:
         )
     )
     own = _as_dict(weights.get(item.pk))
+    words = dict(LexicalTerm.objects.filter(id__in=own).values_list("id", "term"))
+    # Words that weigh the same are shown in the order the item's text uses them.
+    order = {word: i for i, word in reversed(list(enumerate(tokenize(item_text(item)))))}
     shared_terms: dict[int, list[int]] = {}
     for item_id in ids:
         other = _as_dict(weights.get(item_id))
-        products = {t: w * other[t] for t, w in own.items() if t in other}
-        shared_terms[item_id] = sorted(products, key=lambda t: -products[t])[
-            : SHOWN_TERMS + len(LABEL_WORDS)
-        ]
-    term_ids = {t for terms in shared_terms.values() for t in terms}
-    words = dict(LexicalTerm.objects.filter(id__in=term_ids).values_list("id", "term"))
+        products = {t: round(w * other[t], 6) for t, w in own.items() if t in other}
+        shared_terms[item_id] = sorted(
+            products, key=lambda t: (-products[t], order.get(words.get(t, ""), len(order)))
+        )[: SHOWN_TERMS + len(LABEL_WORDS)]
     directors = _people(item.director)
     explained = []
     for r in found:

@@ -707,7 +707,9 @@ class LexicalVectorQuerySet(models.QuerySet["LexicalVector"]):
 
 
 class LexicalVector(models.Model):
-    """An item's TF-IDF term weights (L2-normalised), from the same text and hash as its vectors."""
+    """An item's TF-IDF term weights (L2-normalised), from the same text and hash as its vectors.
+    No index on the weights: lexical neighbours are found through `LexicalPosting`, and these
+    rows give the exact cosine of the few candidates found there."""
 
     item = models.OneToOneField(
         CatalogItem, on_delete=models.CASCADE, primary_key=True, related_name="+"
@@ -720,18 +722,49 @@ class LexicalVector(models.Model):
 
     class Meta:
         db_table = "lexical_vectors"
-        indexes = [
-            HnswIndex(
-                name="lexical_vectors_hnsw_cosine",
-                fields=["embedding"],
-                m=16,
-                ef_construction=64,
-                opclasses=["sparsevec_cosine_ops"],
-            ),
-        ]
 
     def __str__(self) -> str:
         return f"lexical · item {self.item_id}"
+
+
+class RealField(models.FloatField):  # type: ignore[type-arg]
+    """A 4-byte float: a term weight needs no more, and the postings are many."""
+
+    def db_type(self, connection: Any) -> str:
+        return "real"
+
+
+class LexicalPosting(models.Model):
+    """One word of one item's lexical row (the same weight as in its `LexicalVector`). The
+    (word, kind, weight) index lists each word's items of a kind heaviest first, so the items that share an
+    item's heaviest words are a few short index reads (embeddings/lexical.py, `nearest`).
+
+    No foreign-key constraint: lexical.py writes and removes postings with their rows, deleting
+    an item deletes them (cascade in the ORM), and a database check on each of millions of
+    loaded postings would cost more than the load."""
+
+    pk = models.CompositePrimaryKey("item_id", "term_id")
+    item = models.ForeignKey(
+        CatalogItem, on_delete=models.CASCADE, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
+    term_id = models.IntegerField()
+    # The item's kind, so that the similar page's same-kind neighbours are read from the index
+    # alone (a join to the catalog per posting cost 20 times the index read).
+    kind = models.CharField(max_length=10)
+    weight = RealField()
+
+    class Meta:
+        db_table = "lexical_postings"
+        indexes = [
+            models.Index(
+                fields=["term_id", "kind", "-weight"], include=["item"],
+                name="lexical_postings_impact",
+            ),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"term {self.term_id} · item {self.item_id}: {self.weight:.4f}"
 
 
 class LexicalCorpus(models.Model):

@@ -10,17 +10,22 @@ from tests.conftest import make_item
 pytestmark = pytest.mark.django_db
 
 
-def test_the_five_embedding_tables_and_the_lexical_rows_have_hnsw_cosine_indexes() -> None:
+def test_the_five_embedding_tables_have_hnsw_cosine_indexes_and_the_postings_a_btree() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT tablename, indexdef FROM pg_indexes WHERE indexdef ILIKE '%USING hnsw%'"
         )
         indexes = dict(cursor.fetchall())
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'lexical_postings_impact'"
+        )
+        [impact] = cursor.fetchone() or [""]
     tables = {f"embeddings_{d}" for d in (384, 768, 1024, 1536, 3072)}
-    assert set(indexes) == tables | {"lexical_vectors"}
+    assert set(indexes) == tables
     assert "vector_cosine_ops" in indexes["embeddings_384"]
-    assert "sparsevec_cosine_ops" in indexes["lexical_vectors"]
     assert "halfvec_cosine_ops" in indexes["embeddings_3072"]
+    # Each word's items of a kind heaviest first, the item id read from the index alone.
+    assert "btree (term_id, kind, weight DESC) INCLUDE (item_id)" in impact
 
 
 def test_the_3072_table_stores_halfvec_and_the_others_vector() -> None:

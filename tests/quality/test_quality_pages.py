@@ -84,7 +84,8 @@ def test_compare_mode_shows_overlap_and_rank_biased_overlap_and_links_the_list(
     beta = two_models["beta-1"]
     url = reverse("embeddings:similar", args=[beta.pk])
 
-    page = role_clients["curator"].get(url, {"model": OLD, "compare": NEW}).content.decode()
+    query = {"model": OLD, "compare": NEW, "blend": "vector"}
+    page = role_clients["curator"].get(url, query).content.decode()
 
     # Beta 1's top 10: Beta 2, the Alphas and the first strangers in the good layout; ten
     # strangers in the poor one. The lists share some strangers, not all.

@@ -12,8 +12,23 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from catalog.models import CatalogItem
 from embeddings import jobs, lexical
-from embeddings.hybrid import HYBRID, LEXICAL, VECTOR, VectorSet, explain, neighbours
-from embeddings.models import Embedding384, LexicalCorpus, LexicalTerm, LexicalVector
+from embeddings.hybrid import (
+    HYBRID,
+    LEXICAL,
+    VECTOR,
+    VectorSet,
+    explain,
+    neighbours,
+    ranked,
+    text_query,
+)
+from embeddings.models import (
+    Embedding384,
+    LexicalCorpus,
+    LexicalPosting,
+    LexicalTerm,
+    LexicalVector,
+)
 from embeddings.similarity import Filters
 from embeddings.similarity import neighbours as vector_neighbours
 from embeddings.text import item_text, source_hash
@@ -55,6 +70,22 @@ def catalog() -> dict[str, CatalogItem]:
     return {"film": film, "sequel": sequel, **strangers}
 
 
+def assert_postings_match_rows() -> None:
+    """Every item's postings are its lexical row's weights, word by word, and no more."""
+    rows = {
+        item_id: dict(zip(vector.indices(), vector.values(), strict=True))
+        for item_id, vector in LexicalVector.objects.values_list("item_id", "embedding")
+    }
+    postings: dict[int, dict[int, float]] = {}
+    for item_id, term_id, weight in LexicalPosting.objects.values_list(
+        "item_id", "term_id", "weight"
+    ):
+        postings.setdefault(item_id, {})[term_id] = weight
+    assert set(postings) == set(rows)
+    for item_id, weights in rows.items():
+        assert postings[item_id] == pytest.approx(weights, rel=1e-6)
+
+
 def _top(film: CatalogItem, blend: str, k: int = 10) -> list[str]:
     model = VectorSet.of(MODEL)
     return [r.item.title for r in neighbours(film, model, blend=blend, k=k)]
@@ -67,6 +98,7 @@ def test_the_hybrid_blend_finds_the_sequel_that_the_vector_blend_misses(
     assert "The Glimmerstone Returns" not in _top(film, VECTOR)
     assert _top(film, LEXICAL)[0] == "The Glimmerstone Returns"
     assert "The Glimmerstone Returns" in _top(film, HYBRID)
+    assert_postings_match_rows()
 
 
 def test_each_neighbour_says_what_it_shares_with_the_item(
@@ -138,6 +170,52 @@ def test_the_blends_honour_the_filters(catalog: dict[str, CatalogItem]) -> None:
         assert [r.item.title for r in found] == ["The Glimmerstone Returns"]
 
 
+def test_the_blends_never_show_an_item_of_another_kind_or_outside_the_years(
+    catalog: dict[str, CatalogItem],
+) -> None:
+    film, model = catalog["film"], VectorSet.of(MODEL)
+    item_at(
+        Embedding384, MODEL, 30, kind="series", title="Glimmerstone: The Series", year=2001,
+        overview="Orrin Vale and the Ash King fight over the Glimmerstone of Kethra.",
+        genres=["Fantasy"],
+    )  # fmt: skip
+    assert "Glimmerstone: The Series" in _top(film, LEXICAL)  # no filter: among the closest
+    for blend in (VECTOR, LEXICAL, HYBRID):
+        found = neighbours(film, model, blend=blend, filters=Filters(kind="movie"))
+        assert found and all(r.item.kind == "movie" for r in found)
+        found = neighbours(film, model, blend=blend, filters=Filters(year_min=2001))
+        assert [r.item.title for r in found] == ["Glimmerstone: The Series"]
+
+
+def test_the_lexical_blend_ranks_exactly_when_a_word_is_shared_by_hundreds_of_items() -> None:
+    """More items share the common words than a word's postings are read: the items that
+    share the query's rare words still come first, in the exact TF-IDF order."""
+    rare = ["lighthouse", "keeper", "gull", "tide", "beacon", "reef", "cove", "skerry", "kelp"]
+    CatalogItem.objects.bulk_create(
+        CatalogItem(
+            tmdb_id=5000 + i, title=f"Harbour Tale {i}", year=1990, genres=["Drama"],
+            # Every 25th tale shares more of the rare words: a strict order by overlap.
+            overview="A fisherman mends his nets in the harbour. "
+            + (" ".join(rare[: i // 25]) if i % 25 == 0 else ""),
+        )
+        for i in range(300)
+    )  # fmt: skip
+    lexical.refresh()
+    items = list(CatalogItem.objects.order_by("pk"))
+    texts = [item_text(item) for item in items]
+    matrix = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(texts)
+    film = next(item for item in items if item.title == "Harbour Tale 275")
+    cosines = (matrix @ matrix[items.index(film)].T).toarray().ravel()
+    expected = sorted(
+        ((cosines[i], item.pk) for i, item in enumerate(items) if item.pk != film.pk),
+        key=lambda pair: (-pair[0], pair[1]),
+    )[:10]
+
+    found = neighbours(film, None, blend=LEXICAL, k=10)
+    assert [r.item.pk for r in found] == [pk for _, pk in expected]
+    assert [r.score for r in found] == pytest.approx([c for c, _ in expected], abs=1e-5)
+
+
 def test_editing_an_overview_refreshes_its_lexical_row_and_marks_its_vectors_stale(
     catalog: dict[str, CatalogItem],
 ) -> None:
@@ -151,6 +229,13 @@ def test_editing_an_overview_refreshes_its_lexical_row_and_marks_its_vectors_sta
     quillhaven = LexicalTerm.objects.get(term="quillhaven")
     assert quillhaven.id in row.embedding.indices()
     assert Embedding384.objects.get(item=sequel, model_key=MODEL).source_hash != current
+    assert_postings_match_rows()
+    # The old words are gone from its postings, the new ones found.
+    steals = LexicalTerm.objects.get(term="steals")
+    assert not LexicalPosting.objects.filter(item=sequel, term_id=steals.id).exists()
+    # A free text finds it by its new word, through the same postings.
+    found = ranked(text_query("the isle of Quillhaven", None), None, blend=LEXICAL)
+    assert [r.item.title for r in found] == ["The Glimmerstone Returns"]
 
 
 def test_a_new_item_gets_its_lexical_row_when_saved_and_when_written_in_bulk(
@@ -169,6 +254,7 @@ def test_a_new_item_gets_its_lexical_row_when_saved_and_when_written_in_bulk(
 
     assert LexicalVector.objects.count() == 16
     assert LexicalVector.objects.get(item=bulk).source_hash == bulk.text_hash
+    assert_postings_match_rows()
     film = catalog["film"]
     assert "The Glimmerstone Rises" in _top(film, LEXICAL, k=3)
 
@@ -177,9 +263,13 @@ def test_deleting_an_item_removes_its_lexical_row_and_its_vectors(
     catalog: dict[str, CatalogItem],
 ) -> None:
     sequel = catalog["sequel"]
+    sequel_id = sequel.pk
     sequel.delete()
-    assert not LexicalVector.objects.filter(item_id=sequel.pk).exists()
-    assert not Embedding384.objects.filter(item_id=sequel.pk).exists()
+    assert not LexicalVector.objects.filter(item_id=sequel_id).exists()
+    assert not LexicalPosting.objects.filter(item_id=sequel_id).exists()
+    assert not Embedding384.objects.filter(item_id=sequel_id).exists()
+    assert_postings_match_rows()
+    assert "The Glimmerstone Returns" not in _top(catalog["film"], LEXICAL)
 
 
 def test_the_corpus_statistics_are_recomputed_once_a_tenth_of_the_catalog_has_changed(
@@ -198,6 +288,8 @@ def test_the_corpus_statistics_are_recomputed_once_a_tenth_of_the_catalog_has_ch
     assert LexicalCorpus.objects.get().changed == 0
     storm = LexicalTerm.objects.get(term="storm")
     assert storm.documents == 2
+    # Every posting was reweighted with the new statistics, as its row was.
+    assert_postings_match_rows()
 
 
 def test_an_import_followed_by_a_job_leaves_every_lexical_row_in_place(tmp_path: Path) -> None:
@@ -219,3 +311,6 @@ def test_an_import_followed_by_a_job_leaves_every_lexical_row_in_place(tmp_path:
     assert hashes["Lighthouse"] == source_hash(item_text(lighthouse))
     weights = np.asarray(LexicalVector.objects.get(item=lighthouse).embedding.values())
     assert np.linalg.norm(weights) == pytest.approx(1.0)
+    assert_postings_match_rows()
+    sequel = neighbours(lighthouse, None, blend=LEXICAL, k=1)
+    assert [r.item.title for r in sequel] == ["Lighthouse II"]

@@ -318,7 +318,10 @@ class Command(BaseCommand):
                     f"DELETE FROM {model._meta.db_table} WHERE item_id IN ({synthetic})",
                     [MARKER, FIRST_TMDB_ID],
                 )
-            for dependent in ("embeddings_jobfailure", "embeddings_tokencount", "lexical_vectors"):
+            for dependent in (
+                "embeddings_jobfailure", "embeddings_tokencount", "lexical_vectors",
+                "lexical_postings",
+            ):  # fmt: skip
                 cursor.execute(
                     f"DELETE FROM {dependent} WHERE item_id IN ({synthetic})",
                     [MARKER, FIRST_TMDB_ID],
