@@ -45,6 +45,7 @@ from embeddings.models import (
 )
 from embeddings.similarity import (
     Filters,
+    ef_search_for,
     exact_neighbour_ids,
     graph_settings,
     neighbours,
@@ -142,7 +143,7 @@ def vector_top_ids(
     the item left out, the HNSW walk under the page's settings), one statement per chunk
     instead of a round trip per item. A list the walk left short is read the page's way."""
     found: dict[int, list[int]] = {}
-    config = graph_settings(K)
+    config = graph_settings(K, ef_search_for(table))
     calls = ", ".join("set_config(%s, %s, true)" for _ in config)
     sql = f"""
         SELECT q.item_id, ARRAY(

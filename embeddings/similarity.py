@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F, Subquery
@@ -23,9 +24,6 @@ from embeddings.registry import UnknownModel, resolve
 MAX_K = 100
 METRIC_LABELS = {"cosine": "cosine similarity", "l2": "L2 distance", "ip": "inner product"}
 
-# Candidates the HNSW scan keeps per query. pgvector's default (40) gives a recall@10 well under
-# 0.95 on large sets; 100 keeps it above while a query stays in the low milliseconds.
-EF_SEARCH = 100
 # How far an iterative scan may walk before it gives up on a very selective filter.
 MAX_SCAN_TUPLES = 50_000
 GENRES_CACHE_SECONDS = 300
@@ -145,12 +143,20 @@ def neighbours(
         .select_related("item")
         .defer("embedding")
     )
-    found = nearest_rows(rows, vector, k, metric)
+    found = nearest_rows(rows, vector, k, metric, ef_search=ef_search_for(table))
     return [Neighbour(row.item, row.distance, metric) for row in found]
 
 
+def ef_search_for(table: type[EmbeddingBase]) -> int:
+    """Candidates the HNSW walk keeps on this table (`HNSW_EF_SEARCH`): pgvector's default (40)
+    gives a recall@10 well under 0.95 on large sets; each table's value is the one measured to
+    keep it above while a query stays fast."""
+    ef_search: int = settings.HNSW_EF_SEARCH[table.dimensions]
+    return ef_search
+
+
 def nearest_rows(
-    rows: Any, vector: Any, k: int, metric: str = "cosine", *, ef_search: int = EF_SEARCH
+    rows: Any, vector: Any, k: int, metric: str = "cosine", *, ef_search: int
 ) -> list[Any]:
     """The k rows nearest to `vector` (a QuerySet with `nearest()`), closest first: the HNSW
     walk for cosine, then an exact read if the walk gave up (max_scan_tuples) before k rows
@@ -171,7 +177,7 @@ def exact_rows(rows: Any, vector: Any, k: int, metric: str = "cosine") -> list[A
 NO_JIT = {"jit": "off"}
 
 
-def graph_settings(k: int, ef_search: int = EF_SEARCH) -> dict[str, str]:
+def graph_settings(k: int, ef_search: int) -> dict[str, str]:
     """Walk the HNSW graph, iteratively, so filters still yield k rows. Sorting is off because
     PostgreSQL prices the walk too high: on 10,000 films it would rather read and sort every row
     (40 ms) than walk the graph (2 ms)."""

@@ -138,6 +138,32 @@ def env_memory(name: str, default: str, *, minimum_kb: int = 1024) -> str:
     return f"{match[1]}{match[2] or 'kB'}"
 
 
+def env_int_map(
+    name: str, defaults: dict[int, int], *, minimum: int, maximum: int
+) -> dict[int, int]:
+    """Whole numbers by key, `384:80,1536:60`: the defaults with the listed keys replaced. A key
+    the defaults lack, a malformed pair or a value out of range is refused."""
+    values = dict(defaults)
+    keys = ", ".join(map(str, defaults))
+    for pair in env_list(name, []):
+        key, _, value = pair.partition(":")
+        try:
+            number, chosen = int(key.strip()), int(value.strip())
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must be pairs such as {next(iter(defaults))}:100 separated by commas, "
+                f"not {pair!r}"
+            ) from None
+        if number not in defaults:
+            raise ImproperlyConfigured(f"{name} names {number}, which is not one of {keys}")
+        if not minimum <= chosen <= maximum:
+            raise ImproperlyConfigured(
+                f"{name} must give values from {minimum} to {maximum}, not {chosen} for {number}"
+            )
+        values[number] = chosen
+    return values
+
+
 def with_scheme(url: str, scheme: str = "http") -> str:
     """`localhost:11434` → `http://localhost:11434`, the way Ollama's own client reads a host."""
     url = url.strip().rstrip("/")

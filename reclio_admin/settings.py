@@ -17,6 +17,7 @@ from reclio_admin.env import (
     env_fernet_keys,
     env_float,
     env_int,
+    env_int_map,
     env_list,
     env_memory,
     env_str,
@@ -181,6 +182,14 @@ JOB_BULK_LOAD_MIN_ITEMS = env_int("JOB_BULK_LOAD_MIN_ITEMS", 1000, minimum=1)
 JOB_CHUNK_SIZE = env_int("JOB_CHUNK_SIZE", 2000, minimum=1)
 # Goes into a SET statement: only a well-formed PostgreSQL size gets this far.
 HNSW_BUILD_MEMORY = env_memory("HNSW_BUILD_MEMORY", "512MB")
+# Candidates the HNSW walk keeps per dimension table (`hnsw.ef_search`), chosen from the recall@10
+# and latency bench_similar measured (README, "Vector storage"); `1536:120` overrides one table.
+HNSW_EF_SEARCH = env_int_map(
+    "HNSW_EF_SEARCH",
+    {384: 100, 768: 100, 1024: 100, 1536: 80, 3072: 100},
+    minimum=10,
+    maximum=1000,
+)
 # A model being built cuts over by itself only when its franchise recall@10 is at least the
 # serving model's minus this margin.
 QUALITY_GATE_MARGIN = env_float("QUALITY_GATE_MARGIN", 0.01, minimum=0.0, maximum=1.0)

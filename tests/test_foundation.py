@@ -23,19 +23,20 @@ def test_the_five_embedding_tables_have_hnsw_cosine_indexes_and_the_postings_a_b
     tables = {f"embeddings_{d}" for d in (384, 768, 1024, 1536, 3072)}
     assert set(indexes) == tables
     assert "vector_cosine_ops" in indexes["embeddings_384"]
+    assert "halfvec_cosine_ops" in indexes["embeddings_1536"]
     assert "halfvec_cosine_ops" in indexes["embeddings_3072"]
     # Each word's items of a kind heaviest first, the item id read from the index alone.
     assert "btree (term_id, kind, weight DESC) INCLUDE (item_id)" in impact
 
 
-def test_the_3072_table_stores_halfvec_and_the_others_vector() -> None:
+def test_the_1536_and_3072_tables_store_halfvec_and_the_others_vector() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT table_name, udt_name FROM information_schema.columns WHERE column_name = 'embedding'"
         )
         types = dict(cursor.fetchall())
-    assert types["embeddings_3072"] == "halfvec"
-    assert {types[f"embeddings_{d}"] for d in (384, 768, 1024, 1536)} == {"vector"}
+    assert {types[f"embeddings_{d}"] for d in (1536, 3072)} == {"halfvec"}
+    assert {types[f"embeddings_{d}"] for d in (384, 768, 1024)} == {"vector"}
 
 
 def test_a_vector_of_the_wrong_dimension_is_refused_before_storage() -> None:

@@ -4,7 +4,15 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from reclio_admin.database import _from_url
-from reclio_admin.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from reclio_admin.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_int_map,
+    env_list,
+    env_str,
+)
 
 
 def test_a_whole_number_setting_that_is_not_a_number_names_the_variable(
@@ -98,3 +106,26 @@ def test_a_postgresql_database_url_is_accepted_with_its_parts() -> None:
         "catalog",
         "reclio",
     )
+
+
+def test_a_per_table_setting_replaces_only_the_tables_it_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    defaults = {384: 100, 1536: 100}
+    monkeypatch.setenv("HNSW_EF_SEARCH", " 1536:60 ")
+    assert env_int_map("HNSW_EF_SEARCH", defaults, minimum=10, maximum=1000) == {
+        384: 100,
+        1536: 60,
+    }
+    for raw, message in [
+        (
+            "1536=60",
+            "HNSW_EF_SEARCH must be pairs such as 384:100 separated by commas, not '1536=60'",
+        ),
+        ("1536:lots", "HNSW_EF_SEARCH must be pairs such as 384:100"),
+        ("512:60", "HNSW_EF_SEARCH names 512, which is not one of 384, 1536"),
+        ("1536:5000", "HNSW_EF_SEARCH must give values from 10 to 1000, not 5000 for 1536"),
+    ]:
+        monkeypatch.setenv("HNSW_EF_SEARCH", raw)
+        with pytest.raises(ImproperlyConfigured, match=message):
+            env_int_map("HNSW_EF_SEARCH", defaults, minimum=10, maximum=1000)

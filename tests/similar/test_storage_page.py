@@ -77,7 +77,7 @@ def test_per_model_rows_coverage_and_stale_rows(vectors: None) -> None:
     assert active.stale == 1 and old.stale == 1
     assert (old.rows, old.movies.covered, old.series.covered) == (2, 2, 0)
     assert (active.dimensions, active.bytes_per_vector) == (384, 384 * 4 + 8)
-    assert old.bytes_per_vector == 1536 * 4 + 8
+    assert old.bytes_per_vector == 1536 * 2 + 8  # halfvec: 2 bytes a number
     assert active.is_active and not active.deletable and old.deletable
 
 
