@@ -31,8 +31,10 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -65,6 +67,10 @@ POSTINGS_PER_TERM = 100
 CANDIDATES = 100
 FILTER_SCAN = 10
 EXACT_ROWS = 20_000
+# A rebuild's postings table until it takes the place of `lexical_postings`.
+NEW_POSTINGS = "lexical_postings_new"
+IMPACT_INDEX = "lexical_postings_impact"
+REBUILD_LOCK = 0x4C455849  # pg_advisory_lock key: one rebuild at a time
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 
@@ -321,7 +327,9 @@ def rebuild() -> int:
 
     1. Count, over every item's text, how many items use each word (df), and N.
     2. Store the counts in the vocabulary (new words get the next ids; ids never change).
-    3. Rewrite every item's row and postings in batches.
+    3. Rewrite every item's row in batches; the postings go into a new table, loaded without
+       indexes (several times faster than into the indexed one), which `_swap_postings` then
+       indexes and puts in place of the old one. Until then neighbours come from the old one.
     """
     df: Counter[str] = Counter()
     documents = 0
@@ -329,16 +337,70 @@ def rebuild() -> int:
         df.update(text.counts.keys())
         documents += 1
     ids = _store_vocabulary(df)
-    batch: list[_Pending] = []
-    for text in _texts(CatalogItem.objects.all()):
-        batch.append(text)
-        if len(batch) >= BATCH_SIZE:
-            _write(batch, ids, df, documents)
-            batch = []
-    _write(batch, ids, df, documents)
+    with connection.cursor() as cursor:
+        # One rebuild at a time: each fills the same new table.
+        cursor.execute("SELECT pg_advisory_lock(%s)", [REBUILD_LOCK])
+    try:
+        started = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {NEW_POSTINGS}")
+            cursor.execute(f"CREATE TABLE {NEW_POSTINGS} (LIKE {LexicalPosting._meta.db_table})")
+        written: list[int] = []
+        batch: list[_Pending] = []
+        for text in _texts(CatalogItem.objects.all()):
+            batch.append(text)
+            if len(batch) >= BATCH_SIZE:
+                _write(batch, ids, df, documents, rebuilding=started)
+                written += [p.item_id for p in batch]
+                batch = []
+        _write(batch, ids, df, documents, rebuilding=started)
+        written += [p.item_id for p in batch]
+        _swap_postings(started, written)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {NEW_POSTINGS}")
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [REBUILD_LOCK])
     LexicalCorpus.objects.all().delete()
     LexicalCorpus.objects.create(documents=documents, changed=0, computed_at=timezone.now())
     return documents
+
+
+def _swap_postings(started: datetime, written: list[int]) -> None:
+    """Put the rebuild's postings in place of the old ones.
+
+    1. Build the new table's primary key and impact index (readers still use the old table).
+    2. In one transaction, lock the old table (readers wait from here to the commit) and carry
+       over what others changed since the rebuild began: the postings of rows written after
+       it (an item saved meanwhile wrote its row and postings to the old table together), and
+       none for items whose row is gone.
+    3. Drop the old table and give the new one its name, and its indexes theirs.
+    """
+    table, new = LexicalPosting._meta.db_table, NEW_POSTINGS
+    with connection.cursor() as cursor:
+        cursor.execute("SET maintenance_work_mem = %s", [settings.HNSW_BUILD_MEMORY])
+        cursor.execute(
+            f"ALTER TABLE {new} ADD CONSTRAINT {new}_pkey PRIMARY KEY (item_id, term_id)"
+        )
+        cursor.execute(
+            f"CREATE INDEX {new}_impact ON {new} (term_id, kind, weight DESC) INCLUDE (item_id)"
+        )
+        cursor.execute("RESET maintenance_work_mem")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        since = f"SELECT item_id FROM {LexicalVector._meta.db_table} WHERE created_at > %s"
+        cursor.execute(f"DELETE FROM {new} WHERE item_id IN ({since})", [started])
+        cursor.execute(
+            f"INSERT INTO {new} SELECT * FROM {table} WHERE item_id IN ({since})", [started]
+        )
+        present = set(LexicalVector.objects.values_list("item_id", flat=True))
+        gone = [item_id for item_id in written if item_id not in present]
+        cursor.execute(f"DELETE FROM {new} WHERE item_id = ANY(%s)", [gone])
+        cursor.execute(f"DROP TABLE {table}")
+        cursor.execute(f"ALTER TABLE {new} RENAME TO {table}")
+        cursor.execute(f"ALTER TABLE {table} RENAME CONSTRAINT {new}_pkey TO {table}_pkey")
+        cursor.execute(f"ALTER INDEX {new}_impact RENAME TO {IMPACT_INDEX}")
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {table}")
 
 
 def _texts(items: Any) -> Iterator[_Pending]:
@@ -362,15 +424,22 @@ def _pending(items: Any) -> tuple[list[_Pending], list[int]]:
 
 
 def _store_vocabulary(df: Counter[str]) -> dict[str, int]:
-    """Save every word's document count (0 for words no item uses any more); word → id."""
-    terms, counts = list(df), [df[term] for term in df]
+    """Save every word's document count (0 for words no item uses any more), writing only the
+    counts that changed; word → id."""
+    table = LexicalTerm._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {LexicalTerm._meta.db_table} SET documents = 0")
         cursor.execute(
-            f"INSERT INTO {LexicalTerm._meta.db_table} (term, documents) "
-            "SELECT * FROM unnest(%s::text[], %s::integer[]) "
-            "ON CONFLICT (term) DO UPDATE SET documents = EXCLUDED.documents",
-            [terms, counts],
+            f"""
+            WITH counts AS (
+                SELECT * FROM unnest(%s::text[], %s::integer[]) AS c(term, documents)
+            ), unused AS (
+                UPDATE {table} t SET documents = 0 WHERE t.documents <> 0
+                AND NOT EXISTS (SELECT 1 FROM counts c WHERE c.term = t.term)
+            )
+            INSERT INTO {table} (term, documents) SELECT term, documents FROM counts
+            ON CONFLICT (term) DO UPDATE SET documents = EXCLUDED.documents
+            WHERE {table}.documents <> EXCLUDED.documents""",
+            [list(df), list(df.values())],
         )
     return dict(LexicalTerm.objects.filter(documents__gt=0).values_list("term", "id"))
 
@@ -391,14 +460,23 @@ def _terms_for(pending: list[_Pending]) -> tuple[dict[str, int], dict[str, int]]
     return ids, df
 
 
-def _write(batch: list[_Pending], ids: dict[str, int], df: dict[str, int], documents: int) -> None:
+def _write(
+    batch: list[_Pending],
+    ids: dict[str, int],
+    df: dict[str, int],
+    documents: int,
+    *,
+    rebuilding: datetime | None = None,
+) -> None:
     """Upsert one batch, rows and postings together: COPY the rows into a scratch table, then one
     INSERT … ON CONFLICT from it (a row-by-row upsert of sparse vectors as text cost ten times
-    more); the items' old postings are deleted and their new ones copied in."""
+    more); the items' old postings are deleted and their new ones copied in. A rebuild (begun
+    at `rebuilding`, its rows dated then) copies the postings into its new table instead."""
     if not batch:
         return
-    table, postings = LexicalVector._meta.db_table, LexicalPosting._meta.db_table
-    now = timezone.now()
+    table = LexicalVector._meta.db_table
+    postings = NEW_POSTINGS if rebuilding else LexicalPosting._meta.db_table
+    now = rebuilding or timezone.now()
     weights = [weigh(p.counts, ids, df, documents) for p in batch]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
@@ -417,9 +495,10 @@ def _write(batch: list[_Pending], ids: dict[str, int], df: dict[str, int], docum
             "embedding = EXCLUDED.embedding, created_at = EXCLUDED.created_at",
             [now],
         )
-        cursor.execute(
-            f"DELETE FROM {postings} WHERE item_id = ANY(%s)", [[p.item_id for p in batch]]
-        )
+        if not rebuilding:
+            cursor.execute(
+                f"DELETE FROM {postings} WHERE item_id = ANY(%s)", [[p.item_id for p in batch]]
+            )
         with cursor.copy(f"COPY {postings} (item_id, term_id, kind, weight) FROM STDIN") as copy:
             for p, item_weights in zip(batch, weights, strict=True):
                 for term_id, weight in item_weights.items():

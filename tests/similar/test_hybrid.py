@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from catalog.models import CatalogItem
@@ -275,6 +277,7 @@ def test_deleting_an_item_removes_its_lexical_row_and_its_vectors(
 def test_the_corpus_statistics_are_recomputed_once_a_tenth_of_the_catalog_has_changed(
     catalog: dict[str, CatalogItem],
 ) -> None:
+    indexes_before = _postings_indexes()
     corpus = LexicalCorpus.objects.get()
     assert (corpus.documents, corpus.changed) == (14, 0)
     # Bulk updates send no signal: the next refresh finds them by their hash.
@@ -288,8 +291,41 @@ def test_the_corpus_statistics_are_recomputed_once_a_tenth_of_the_catalog_has_ch
     assert LexicalCorpus.objects.get().changed == 0
     storm = LexicalTerm.objects.get(term="storm")
     assert storm.documents == 2
-    # Every posting was reweighted with the new statistics, as its row was.
+    # Every posting was reweighted with the new statistics, as its row was, and the rebuilt
+    # table has the indexes the migrations give it.
     assert_postings_match_rows()
+    assert _postings_indexes() == indexes_before
+
+
+def _postings_indexes() -> dict[str, str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename LIKE 'lexical_postings%'"
+        )
+        return dict(cursor.fetchall())
+
+
+def test_a_rebuild_keeps_the_postings_of_items_saved_or_deleted_while_it_ran(
+    catalog: dict[str, CatalogItem],
+) -> None:
+    """A rebuild writes its postings to a new table and swaps it in at the end: what others
+    wrote to the old one meanwhile is carried over."""
+    started = timezone.now()
+    written = list(LexicalVector.objects.values_list("item_id", flat=True))
+    with connection.cursor() as cursor:  # the rebuild's copy, made before the changes below
+        cursor.execute(f"CREATE TABLE {lexical.NEW_POSTINGS} (LIKE lexical_postings)")
+        cursor.execute(f"INSERT INTO {lexical.NEW_POSTINGS} SELECT * FROM lexical_postings")
+    sequel = catalog["sequel"]
+    sequel.overview = "Orrin Vale sails to the frozen isle of Quillhaven."
+    sequel.save()
+    catalog["Stranger 0"].delete()
+
+    lexical._swap_postings(started, written)
+
+    assert_postings_match_rows()
+    quillhaven = LexicalTerm.objects.get(term="quillhaven")
+    assert LexicalPosting.objects.filter(item=sequel, term_id=quillhaven.id).exists()
+    assert set(_postings_indexes()) == {"lexical_postings_pkey", "lexical_postings_impact"}
 
 
 def test_an_import_followed_by_a_job_leaves_every_lexical_row_in_place(tmp_path: Path) -> None:
