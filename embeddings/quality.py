@@ -543,12 +543,15 @@ def latest_disagreements(
     return runs.order_by("-finished_at", "-id").first()
 
 
-def disagreements_pending(left_key: str, right_key: str, blend: str = "vector") -> bool:
+def pending_disagreements(
+    left_key: str, right_key: str, blend: str = "vector"
+) -> DisagreementRun | None:
+    """The pair's comparison queued or under way (its `items` count how far it has got)."""
     left_key, right_key = pair(left_key, right_key)
     return DisagreementRun.objects.filter(
         left_key=left_key, right_key=right_key, blend=blend,
         status__in=(Status.QUEUED, Status.RUNNING),
-    ).exists()  # fmt: skip
+    ).order_by("-requested_at", "-id").first()  # fmt: skip
 
 
 # --- What the pages show ------------------------------------------------------------------------

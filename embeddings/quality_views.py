@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from embeddings import quality
 from embeddings.models import Disagreement
 from embeddings.permissions import RUN_JOBS, VIEW, role_required
-from embeddings.views import _admin_context
+from embeddings.views import HtmxHttpRequest, _admin_context
 
 PAGE_SIZE = 50
 BACK = {"settings": "embeddings:embedding_model", "storage": "embeddings:storage"}
@@ -54,8 +54,9 @@ class PairForm(forms.Form):
 
 
 @role_required(VIEW)
-def disagreements(request: HttpRequest) -> HttpResponse:
-    """The items whose top 10 differ most between two models, lowest overlap first."""
+def disagreements(request: HtmxHttpRequest) -> HttpResponse:
+    """The items whose top 10 differ most between two models, lowest overlap first; while the
+    list is computed, htmx polls its part of the page (how far it has got, then the list)."""
     form = PairForm(request.GET)
     context = _admin_context(request, "Where two models disagree") | {"form": form}
     if not form.is_valid():
@@ -74,9 +75,11 @@ def disagreements(request: HttpRequest) -> HttpResponse:
         "left": left, "right": right, "run": run, "page": page,
         "rows": rows[:PAGE_SIZE], "has_next": len(rows) > PAGE_SIZE,
         "first_rank": (page - 1) * PAGE_SIZE + 1,
-        "blend": blend, "pending": quality.disagreements_pending(left, right, blend),
+        "blend": blend, "pending": quality.pending_disagreements(left, right, blend),
         "compare_query": urlencode({"model": left, "compare": right, "blend": blend}),
     }  # fmt: skip
+    if request.htmx:
+        return render(request, "embeddings/disagreements.html#results", context)
     return render(request, "embeddings/disagreements.html", context)
 
 

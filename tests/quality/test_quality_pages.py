@@ -133,6 +133,29 @@ def test_the_disagreement_list_ranks_items_by_lowest_overlap_and_links_their_com
     assert rows[0].overlap == quality.agreement(left, right).overlap_at_10
 
 
+def test_the_disagreement_list_shows_how_far_it_has_got_and_stops_polling_when_done(
+    two_models: dict[str, CatalogItem], role_clients: dict[str, Client]
+) -> None:
+    curator = role_clients["curator"]
+    query = {"model": OLD, "compare": NEW}
+    curator.post(COMPUTE, query)
+    run = DisagreementRun.objects.get()
+    page = curator.get(LIST, query).content.decode()
+    assert 'hx-trigger="every 2s"' in page and "computing…" in page
+
+    # A worker has stored a first chunk: htmx gets the list's part of the page, still polling.
+    DisagreementRun.objects.filter(pk=run.pk).update(status="running", items=1200)
+    part = curator.get(LIST, query, HTTP_HX_REQUEST="true").content.decode()
+    assert part.lstrip().startswith('<div id="disagreement-results"') and "<html" not in part
+    assert "1,200 items compared so far" in part and 'hx-trigger="every 2s"' in part
+
+    DisagreementRun.objects.filter(pk=run.pk).update(status="queued", items=0)
+    quality.compute_disagreements(run.pk)
+    part = curator.get(LIST, query, HTTP_HX_REQUEST="true").content.decode()
+    assert "hx-trigger" not in part and "computing…" not in part
+    assert "Compared 16 items" in part and 'id="disagreements"' in part
+
+
 def test_the_disagreement_list_refuses_unknown_or_equal_models(
     two_models: dict[str, CatalogItem], role_clients: dict[str, Client]
 ) -> None:
