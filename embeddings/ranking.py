@@ -48,8 +48,11 @@ QUERY_CHUNK = 1000
 ITEM_CHUNK = 4096
 # Candidates' vectors read per chunk at most (3,072 dimensions: 1,365 rows a chunk).
 CHUNK_BYTES = 32 * 2**20
-# Scores equal to this many decimals tie (see `_scores`).
-ROUND_TO = 10
+# A word in more than this share of a chunk's rows is multiplied densely (see `_lexical_cosines`;
+# on the 10k catalog 2.5 times faster than all sparse, and faster than 2 % or 10 %).
+COMMON_SHARE = 0.05
+# At most this many of them (their dense columns: 32 MB a chunk), the most frequent.
+MAX_DENSE_WORDS = 1024
 # Candidates kept in memory between query chunks when they fit; beyond, read again each time.
 KEEP_BYTES = 256 * 2**20
 
@@ -138,28 +141,79 @@ def in_chunks(
 
 def _scores(signals: Signals, queries: _Block, block: _Block) -> np.ndarray:
     """Every query's score against every candidate of the block; -inf where it may not rank
-    (the query itself, or an item with no row of a signal the query has)."""
-    shape = (len(queries.ids), len(block.ids))
-    scores = np.zeros(shape)
-    allowed = np.zeros(shape, dtype=bool)
+    (the query itself, or an item with no row of a signal the query has).
+
+    Computed in double precision and kept in single: two items with the same rows must tie,
+    as they do on the page, and the products may differ in the last bits of two equal columns.
+    """
+    scores = np.zeros((len(queries.ids), len(block.ids)))
+    masks = []
     if queries.vectors is not None and block.vectors is not None:
-        scores += queries.vectors @ block.vectors.T
-        allowed |= np.outer(queries.has_vector, block.has_vector)
+        scores = queries.vectors @ block.vectors.T
+        masks.append((queries.has_vector, block.has_vector))
     if queries.terms is not None and block.terms is not None:
-        width = queries.terms.shape[1]
-        # Words no query uses add nothing to a cosine: the block is cut to the queries' words.
-        terms = block.terms[:, :width] if block.terms.shape[1] > width else block.terms
-        terms = sparse.csr_matrix(
-            (terms.data, terms.indices, terms.indptr), shape=(len(block.ids), width)
+        scores += signals.weight * _lexical_cosines(queries.terms, block.terms)
+        masks.append((queries.has_terms, block.has_terms))
+    found = scores.astype(np.float32)
+    if not any(rows.all() and columns.all() for rows, columns in masks):
+        allowed = np.zeros(found.shape, dtype=bool)
+        for rows, columns in masks:
+            allowed |= np.outer(rows, columns)
+        found[~allowed] = -np.inf
+    # The query itself, where it is among the candidates (both id lists are sorted).
+    at = np.minimum(np.searchsorted(block.ids, queries.ids), len(block.ids) - 1)
+    itself = np.flatnonzero(block.ids[at] == queries.ids)
+    found[itself, at[itself]] = -np.inf
+    return found
+
+
+def _lexical_cosines(
+    queries: sparse.csr_matrix,
+    rows: sparse.csr_matrix,
+    *,
+    share: float = COMMON_SHARE,
+    most: int = MAX_DENSE_WORDS,
+) -> np.ndarray:
+    """Every query's term-weight cosine with every row, as a dense matrix.
+
+    A word in many rows (the labels every text has, "drama", "film") makes the sparse product
+    nearly dense and slow: the words in more than `share` of this chunk's rows (the `most`
+    frequent of them at most) are multiplied as dense columns, the others sparsely. Words no query uses add nothing, and are
+    cut off first.
+    """
+    width = queries.shape[1]
+    rows = _columns_below(rows, width, np.ones(0, dtype=bool))
+    counts = np.bincount(rows.indices, minlength=width)
+    common = counts > share * rows.shape[0]
+    if common.sum() > most:
+        common[:] = False
+        common[np.argsort(-counts, kind="stable")[:most]] = True
+    dense = queries[:, common].toarray() @ rows[:, common].toarray().T
+    rare = _columns_below(queries, width, common) @ _columns_below(rows, width, common).T
+    result: np.ndarray = dense + rare.toarray()
+    return result
+
+
+def _columns_below(
+    matrix: sparse.csr_matrix, width: int, left_out: np.ndarray
+) -> sparse.csr_matrix:
+    """The matrix's entries in columns below `width` that `left_out` does not mark, as a CSR
+    matrix `width` wide."""
+    drop = matrix.indices >= width
+    if len(left_out):
+        drop[~drop] |= left_out[matrix.indices[~drop]]
+    if not drop.any():
+        return sparse.csr_matrix(
+            (matrix.data, matrix.indices, matrix.indptr), shape=(matrix.shape[0], width)
         )
-        scores += signals.weight * (queries.terms @ terms.T).toarray()
-        allowed |= np.outer(queries.has_terms, block.has_terms)
-    # Two items with the same rows must tie, as they do on the page, and the products may differ
-    # in the last bits for two equal columns: scores equal to 10 decimals are equal.
-    np.round(scores, ROUND_TO, out=scores)
-    allowed &= queries.ids[:, None] != block.ids[None, :]
-    scores[~allowed] = -np.inf
-    return scores
+    row_of = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    keep = ~drop
+    pointers = np.concatenate(
+        [[0], np.cumsum(np.bincount(row_of[keep], minlength=matrix.shape[0]))]
+    )
+    return sparse.csr_matrix(
+        (matrix.data[keep], matrix.indices[keep], pointers), shape=(matrix.shape[0], width)
+    )
 
 
 class _Best:
@@ -168,7 +222,7 @@ class _Best:
     def __init__(self, ids: np.ndarray, k: int) -> None:
         self.query_ids = ids
         self.k = k
-        self.scores = np.full((len(ids), k), -np.inf)
+        self.scores = np.full((len(ids), k), -np.inf, dtype=np.float32)
         self.ids = np.full((len(ids), k), np.iinfo(np.int64).max, dtype=np.int64)
 
     def add(self, block: _Block, scores: np.ndarray) -> None:
@@ -177,9 +231,9 @@ class _Best:
         3. Merge with the best so far: higher score first, then lower id."""
         k, columns = self.k, scores.shape[1]
         if columns > k:
-            chosen = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+            chosen = np.argpartition(scores, columns - k, axis=1)[:, columns - k :]
             kth = np.take_along_axis(scores, chosen, axis=1).min(axis=1)
-            tied = (scores >= kth[:, None]).sum(axis=1) > k
+            tied = np.count_nonzero(scores >= kth[:, None], axis=1) > k
             for row in np.flatnonzero(tied & np.isfinite(kth)):
                 at_least = np.flatnonzero(scores[row] >= kth[row])
                 order = np.lexsort((block.ids[at_least], -scores[row, at_least]))
@@ -193,12 +247,14 @@ class _Best:
         self.ids = np.take_along_axis(all_ids, order, axis=1)
 
     def as_lists(self) -> dict[int, list[tuple[int, float]]]:
+        found = np.isfinite(self.scores)
         return {
-            int(query): [
-                (int(i), float(s)) for i, s in zip(ids, scores, strict=True) if np.isfinite(s)
-            ]
-            for query, ids, scores in zip(self.query_ids, self.ids, self.scores, strict=True)
-        }
+            query: [(i, s) for i, s, ok in zip(ids, scores, keep, strict=True) if ok]
+            for query, ids, scores, keep in zip(
+                self.query_ids.tolist(), self.ids.tolist(), self.scores.tolist(), found.tolist(),
+                strict=True,
+            )
+        }  # fmt: skip
 
 
 class _Candidates:

@@ -7,6 +7,7 @@ import random
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 from catalog.models import CatalogItem
 from embeddings import hybrid, lexical, quality, ranking
@@ -109,3 +110,22 @@ def test_ties_at_the_cut_go_to_the_lower_ids() -> None:
         best.add(block, scores)
 
     assert best.as_lists() == {1: [(117, 0.9), (100, 0.5), (101, 0.5)]}
+
+
+@pytest.mark.parametrize(("share", "most"), [(0.05, 1024), (0.0, 1024), (0.05, 2), (1.0, 0)])
+def test_frequent_words_multiplied_densely_give_the_sparse_products_cosines(
+    share: float, most: int
+) -> None:
+    """Words in many rows are multiplied as dense columns (at most `most` of them), the rest
+    sparsely: the cosines are the plain sparse product's, whatever the split."""
+    draw = np.random.default_rng(5)
+    # 40 rows over 30 words, a few in nearly every row; the queries know 25 of the words.
+    weights = draw.uniform(0.1, 1.0, (40, 30)) * (draw.random((40, 30)) < 0.2)
+    weights[:, :3] = draw.uniform(0.1, 1.0, (40, 3))
+    asked = draw.uniform(0.1, 1.0, (7, 25)) * (draw.random((7, 25)) < 0.3)
+    asked[:, 0] = 0.5
+    rows, queries = sparse.csr_matrix(weights), sparse.csr_matrix(asked)
+
+    found = ranking._lexical_cosines(queries, rows, share=share, most=most)
+
+    assert found == pytest.approx((queries @ rows[:, :25].T).toarray())
