@@ -19,7 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from django.db.models import Subquery
+from django.db.models import (
+    Case,
+    ExpressionWrapper,
+    FloatField,
+    OuterRef,
+    Subquery,
+    Value,
+    When,
+)
 from pgvector import SparseVector
 from pgvector.django import CosineDistance
 
@@ -183,9 +191,12 @@ def _hybrid(
     query: Query, model: VectorSet | None, k: int, weight: float, filters: Filters
 ) -> list[Ranked]:
     """1. Each signal proposes its POOL nearest items (with the filters).
-    2. Every candidate gets both cosines; the ones a signal did not propose are read exactly.
-    3. Sum `vector + weight x lexical` (a missing part counts 0) and keep the k best."""
+    2. Every candidate gets both cosines; the parts a signal did not propose are read exactly,
+       for just those items, in one query.
+    3. Sum `vector + weight x lexical` (a missing part counts 0), keep the k best, and read the
+       catalog rows of those the vector walk did not bring."""
     pool = max(POOL, k)
+    has_vector = model is not None and query.vector is not None
     items: dict[int, CatalogItem] = {}
     vector_scores: dict[int, float] = {}
     if model is not None and query.vector is not None:
@@ -196,41 +207,56 @@ def _hybrid(
             items[n.item.pk] = n.item
             vector_scores[n.item.pk] = n.score
     lexical_scores: dict[int, float] = {}
-    for item_id, (item, score) in _lexical(query, pool, filters).items():
-        items.setdefault(item_id, item)
-        lexical_scores[item_id] = score
-    if model is not None and query.vector is not None:
-        missing = [item_id for item_id in items if item_id not in vector_scores]
-        rows = model.table.objects.for_model(model.key)
-        vector_scores |= _cosines(rows, missing, query.vector)
     if query.terms is not None:
-        missing = [item_id for item_id in items if item_id not in lexical_scores]
-        lexical_scores |= _cosines(LexicalVector.objects.all(), missing, query.terms)
-    found = [
-        Ranked(
-            item,
-            vector_scores.get(item_id, 0.0) + weight * lexical_scores.get(item_id, 0.0),
-            vector_scores.get(item_id),
-            lexical_scores.get(item_id),
-        )
-        for item_id, item in items.items()
+        lexical_scores = dict(lexical_nearest(query.terms, pool, filters, query.exclude_item_id))
+    candidates = sorted(vector_scores.keys() | lexical_scores.keys())
+    vectors_missing = [i for i in candidates if i not in vector_scores] if has_vector else []
+    terms_missing = [i for i in candidates if i not in lexical_scores] if query.terms else []
+    more_vector, more_lexical = _missing_parts(query, model, vectors_missing, terms_missing)
+    vector_scores |= more_vector
+    lexical_scores |= more_lexical
+
+    def score(item_id: int) -> float:
+        return vector_scores.get(item_id, 0.0) + weight * lexical_scores.get(item_id, 0.0)
+
+    best = sorted(candidates, key=lambda item_id: (-score(item_id), item_id))[:k]
+    items |= CatalogItem.objects.in_bulk([item_id for item_id in best if item_id not in items])
+    return [
+        Ranked(items[i], score(i), vector_scores.get(i), lexical_scores.get(i))
+        for i in best
+        if i in items
     ]
-    found.sort(key=lambda r: (-r.score, r.item.pk))
-    return found[:k]
 
 
-def _cosines(rows: Any, item_ids: list[int], vector: Any) -> dict[int, float]:
-    """Exact cosines of just these items' rows."""
-    if not item_ids:
-        return {}
-    distances = rows.filter(item_id__in=item_ids).annotate(
-        distance=CosineDistance("embedding", vector)
+def _missing_parts(
+    query: Query, model: VectorSet | None, vectors: list[int], terms: list[int]
+) -> tuple[dict[int, float], dict[int, float]]:
+    """The exact vector cosines of the items in `vectors` and the lexical cosines of those in
+    `terms` (each item lacks one part), in one query."""
+    if not vectors and not terms:
+        return {}, {}
+    vector_part: Any = Value(None)
+    lexical_part: Any = Value(None)
+    if vectors and model is not None:
+        vector_rows = model.table.objects.for_model(model.key).filter(item_id=OuterRef("pk"))
+        distance = vector_rows.annotate(d=CosineDistance("embedding", query.vector))
+        vector_part = Case(When(pk__in=vectors, then=Subquery(distance.values("d")[:1])))
+    if terms:
+        lexical_rows = LexicalVector.objects.filter(item_id=OuterRef("pk"))
+        distance = lexical_rows.annotate(d=CosineDistance("embedding", query.terms))
+        lexical_part = Case(When(pk__in=terms, then=Subquery(distance.values("d")[:1])))
+    found = CatalogItem.objects.filter(pk__in=[*vectors, *terms]).annotate(
+        vector=ExpressionWrapper(vector_part, output_field=FloatField()),
+        lexical=ExpressionWrapper(lexical_part, output_field=FloatField()),
     )
-    return {
-        item_id: 1.0 - distance
-        for item_id, distance in distances.values_list("item_id", "distance")
-        if distance is not None
-    }
+    vector_scores: dict[int, float] = {}
+    lexical_scores: dict[int, float] = {}
+    for item_id, vector, lexical in found.values_list("pk", "vector", "lexical"):
+        if vector is not None:
+            vector_scores[item_id] = 1.0 - vector
+        if lexical is not None:
+            lexical_scores[item_id] = 1.0 - lexical
+    return vector_scores, lexical_scores
 
 
 # --- Why a neighbour is there ---------------------------------------------------------------------
