@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.db.models import Avg
 
 from catalog.models import CatalogItem
-from embeddings.models import EmbeddingJob
+from embeddings.models import EmbeddingJob, RowTally
 from embeddings.registry import MODELS, ModelSpec, resolve, vector_bytes
 from embeddings.storage import table_usage
 from embeddings.tokens import TokenTotal, catalog_tokens
@@ -93,7 +93,7 @@ def duration_for(key: str, provider: str, items: int, rates: dict[str, float]) -
 def estimate_models(keys: list[str] | None = None) -> list[Estimate]:
     """One estimate per model key (every registry model at its full dimensions by default)."""
     resolved = [resolve(key) for key in (keys or [spec.key for spec in MODELS])]
-    items = CatalogItem.objects.count()
+    items = RowTally.count(CatalogItem)
     tokens = catalog_tokens([model.spec for model in resolved], items)
     sizes = table_sizes()
     rates = throughputs()

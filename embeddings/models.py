@@ -539,6 +539,36 @@ class TokenTally(models.Model):
         return f"{self.items} items of {self.tokens} tokens ({self.tokenizer})"
 
 
+class RowTally(models.Model):
+    """How many rows the catalog holds per kind, and each embedding table per model, so pages
+    and the cut-over read a few rows instead of counting a million.
+
+    PostgreSQL keeps it, with statement-level triggers (migration 0011_row_tally) on
+    `catalog_catalogitem` and the five embedding tables: every insert, COPY, upsert, update of
+    the counted column, delete (cascades included) and truncate adds or subtracts its rows here
+    in the same transaction, whichever code path wrote them."""
+
+    table_name = models.CharField(max_length=63)
+    key = models.CharField(max_length=200)  # the kind, or the model key
+    rows = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["table_name", "key"], name="row_tally_unique_table_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rows} rows of {self.key} in {self.table_name}"
+
+    @classmethod
+    def count(cls, table: type[models.Model], key: str | None = None) -> int:
+        """Rows of this table (with this kind or model key); every key's when None."""
+        rows = cls.objects.filter(table_name=table._meta.db_table)
+        if key is not None:
+            rows = rows.filter(key=key)
+        return int(rows.aggregate(total=models.Sum("rows"))["total"] or 0)
+
+
 class HealthCheck(models.Model):
     """One probe of a provider: did it embed, how fast, or the named error."""
 

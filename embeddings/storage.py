@@ -11,7 +11,7 @@ from django.db.models import Count
 
 from catalog.models import CatalogItem
 from embeddings import quality
-from embeddings.models import EMBEDDING_TABLES, EmbeddingJob, EmbeddingSettings
+from embeddings.models import EMBEDDING_TABLES, EmbeddingJob, EmbeddingSettings, RowTally
 from embeddings.registry import ResolvedModel, UnknownModel, resolve, storage_type, vector_bytes
 
 
@@ -45,9 +45,10 @@ def coverage(model: ResolvedModel) -> dict[str, Coverage]:
 
 
 def total_coverage(model: ResolvedModel) -> Coverage:
-    """Two index-only counts, no join: a row's item always exists (deleting one deletes its
-    rows), and there is one row per item and model."""
-    return Coverage(model.table.objects.for_model(model.key).count(), CatalogItem.objects.count())
+    """The model's rows against the catalog's items, both from the row tally (no count of a
+    million rows): a row's item always exists (deleting one deletes its rows), and there is one
+    row per item and model."""
+    return Coverage(RowTally.count(model.table, model.key), RowTally.count(CatalogItem))
 
 
 def set_coverage(model_key: str) -> Coverage | None:
