@@ -1,5 +1,5 @@
-"""Many items' top k at once, exact and in bounded memory: how the quality panel and the
-disagreement list rank neighbours.
+"""Many items' top k at once, exact and in bounded memory: how the quality panel (its lexical
+and hybrid blends) and the disagreement list (every blend) rank neighbours.
 
 The similar page asks PostgreSQL for one item's neighbours at a time, which takes milliseconds;
 a measurement asks for thousands of items, and item by item that took minutes. Here:
@@ -18,10 +18,11 @@ time grows with queries x candidates.
 Scores and order are the similar page's (`hybrid.ranked`):
 - candidates are the items of the query's kind, the query itself left out, with a row of a
   signal the query has (an item the model has not embedded can still be a lexical neighbour);
-- `vector`: the cosine of the two vectors, exactly (the quality panel's index check measures
-  what the page's HNSW walk gives up); `lexical`: the cosine of the term weights;
+- `vector`: the cosine of the two vectors, exactly, where the page walks the HNSW index (the
+  quality panel's index check measures what the walk gives up); `lexical`: the cosine of the
+  term weights, exactly, where the page reads each word's heaviest postings;
 - `hybrid`: `vector + weight x lexical`, a missing part counting 0, over every candidate. The
-  page fuses the POOL best of each signal instead; on the 10k TMDb catalog both give the same
+  page fuses each signal's best candidates instead; on the 10k TMDb catalog both give the same
   franchise recall (README, "Quality, measured on your catalog");
 - higher score first, ties to the lower item id.
 """
@@ -54,7 +55,7 @@ COMMON_SHARE = 0.05
 # At most this many of them (their dense columns: 32 MB a chunk), the most frequent.
 MAX_DENSE_WORDS = 1024
 # Candidates kept in memory between query chunks when they fit; beyond, read again each time.
-KEEP_BYTES = 256 * 2**20
+KEEP_BYTES = 128 * 2**20
 
 
 @dataclass(frozen=True)
