@@ -5,7 +5,7 @@ import pytest
 from django.db import connection, transaction
 
 from catalog.models import CatalogItem
-from embeddings.models import Embedding384
+from embeddings.models import Embedding384, drop_hnsw_index, ensure_hnsw_index
 from embeddings.similarity import Filters, exact_neighbour_ids, neighbours
 from tests.similar.helpers import at_angle, item_at
 
@@ -61,6 +61,10 @@ def test_a_filtered_query_returns_k_rows_when_another_models_vectors_crowd_the_t
     # 500 vectors of another model sit right around the query; ours are scattered far away.
     _bulk("crowd", _unit_rows(rng, 500, centre=query * 3, spread=0.05), first_tmdb_id=100_000)
     _bulk("ours", _unit_rows(rng, 3000), first_tmdb_id=200_000)
+    # A fresh graph, as after a bulk load: rows that earlier tests wrote and rolled back stay in
+    # the index until a vacuum (one test stores a thousand copies of this very query vector).
+    drop_hnsw_index(Embedding384)
+    ensure_hnsw_index(Embedding384)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE embeddings_384")
     # Without the iterative scan the index hands back only crowd rows, which the filter drops.
