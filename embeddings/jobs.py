@@ -229,7 +229,7 @@ def _forget_queue_entries(job_ids: set[int]) -> None:
 
 CRASH_LOOP = (
     "Its worker stopped again before finishing a single batch since the last automatic resume, "
-    "so it was not resumed a third time (each try may pay for the same batch). Check the "
+    "so it was not started a third time (each try may pay for the same batch). Check the "
     "worker's log, then resume it by hand."
 )
 
