@@ -17,23 +17,13 @@ from django_q.models import OrmQ
 
 from catalog.models import CatalogItem
 from embeddings import jobs
-from embeddings.models import Embedding384, EmbeddingSettings, QualityRun, drop_hnsw_index
+from embeddings.models import Embedding384, EmbeddingSettings, QualityRun
 from embeddings.storage import maybe_cut_over, measure_then_cut_over
 from tests.conftest import make_item
 from tests.quality.conftest import NEW, OLD, building, place
 from tests.similar.helpers import at_angle, embed
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def exact_neighbours(db: None) -> None:
-    """These tests are about the gate, not the graph. In the poor layout the 10th and 12th
-    neighbours of a query are 2° apart near 90°, and an HNSW walk over 32 rows with repeated
-    points (both models put Alpha at 0°, 2° and 4°) now and then returns the 12th among the first
-    10, measuring 0.8 instead of 0.6. Without the index (dropped inside the test's transaction,
-    so only this test sees it gone) every top 10 is exact."""
-    drop_hnsw_index(Embedding384)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("exact_neighbours")]
 
 
 def _page(client: Client) -> str:

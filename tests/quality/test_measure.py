@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_franchise_recall_and_hit_count_the_siblings_in_each_films_top_10(
-    franchise_films: dict[str, CatalogItem],
+    franchise_films: dict[str, CatalogItem], exact_neighbours: None
 ) -> None:
     place(franchise_films, "poor", good=False)
     place(franchise_films, "good", good=True)
@@ -33,7 +33,7 @@ def test_franchise_recall_and_hit_count_the_siblings_in_each_films_top_10(
 
 
 def test_a_film_finding_one_of_two_siblings_counts_half(
-    franchise_films: dict[str, CatalogItem],
+    franchise_films: dict[str, CatalogItem], exact_neighbours: None
 ) -> None:
     place(franchise_films, "m", good=True)
     # Alpha 3 moves behind the strangers: Alpha 1 and 2 still find each other, not it, and
