@@ -8,7 +8,7 @@ import secrets
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-from reclio_admin.database import database_config
+from reclio_admin.database import database_config, default_shared_buffers
 from reclio_admin.datadir import BASE_DIR, data_dir, static_root, stored_secret_key
 from reclio_admin.env import (
     env_bool,
@@ -123,6 +123,11 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_config()}
+# The embedded server's settings (ignored with DATABASE_URL), applied when it starts: room for the
+# HNSW indexes that serve, so neighbour walks read PostgreSQL's own memory.
+EMBEDDED_DB_SETTINGS = {
+    "shared_buffers": env_memory("EMBEDDED_DB_SHARED_BUFFERS", default_shared_buffers()),
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -102,11 +102,13 @@ def test_well_formed_values_are_read_in_the_form_the_product_uses(
         tmp_path,
         LOG_LEVEL="warning",
         HNSW_BUILD_MEMORY="2GB",
+        EMBEDDED_DB_SHARED_BUFFERS="1GB",
         OLLAMA_HOST="localhost:11434",
         TIME_ZONE="Europe/Paris",
     )
     assert loaded["LOGGING"]["root"]["level"] == "WARNING"
     assert loaded["HNSW_BUILD_MEMORY"] == "2GB"
+    assert loaded["EMBEDDED_DB_SETTINGS"] == {"shared_buffers": "1GB"}
     assert loaded["OLLAMA_HOST"] == "http://localhost:11434"
     assert loaded["TIME_ZONE"] == "Europe/Paris"
 

@@ -19,5 +19,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def get_connection_params(self) -> dict[str, Any]:
         # The server picks its socket folder when it starts; callers that open connections of
         # their own (worker processes, COPY) read it from the settings after the first query.
-        self.settings_dict["HOST"] = str(database.embedded_socket_dir(settings.DATA_DIR))
+        self.settings_dict["HOST"] = str(
+            database.embedded_socket_dir(settings.DATA_DIR, settings.EMBEDDED_DB_SETTINGS)
+        )
         return super().get_connection_params()
