@@ -438,7 +438,8 @@ def run_job(
     3. Embed the batch, upsert its rows and count it, all in one transaction: a worker killed
        mid-batch loses the batch and nothing else.
     4. After each batch: heartbeat, rate and ETA; stop on cancel or too many failed batches.
-    5. When a pass finds nothing left, the job is complete; try the automatic cut-over.
+    5. When a pass finds nothing left, the job is complete; bring the lexical rows up to date,
+       then try the automatic cut-over.
     """
     return work_on_job(job_id, provider=provider, on_progress=on_progress).status
 
@@ -561,14 +562,12 @@ def _join(job_id: int, table: type[EmbeddingBase]) -> EmbeddingJob | None:
         job.status = Status.RUNNING
         job.heartbeat_at = now
         job.save()
-    if first:
-        _refresh_lexical()
     return job
 
 
 def _refresh_lexical() -> None:
-    """The items' lexical rows need no provider, so a job brings them up to date first; a
-    failure there is logged and leaves the embedding to go on."""
+    """The items' lexical rows need no provider; a completed job brings them up to date. A
+    failure there is logged and leaves the job completed: its vectors are stored."""
     try:
         lexical.refresh()
     except Exception:
@@ -817,6 +816,10 @@ def _complete(job_id: int, on_progress: ProgressCallback | None) -> str:
         eta_seconds=0,
     )
     _restore_index(job_id)
+    if completed:
+        # After the vectors, so the first batch never waits for it; before the quality
+        # measurement, which scores the lexical and hybrid blends too.
+        _refresh_lexical()
     job = EmbeddingJob.objects.get(pk=job_id)
     logger.info(
         "Embedding job #%s ended %s: %s done, %s skipped, %s failed of %s",

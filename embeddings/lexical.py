@@ -14,8 +14,9 @@ scikit-learn's `TfidfVectorizer(sublinear_tf=True, stop_words="english")`.)
 
 How the rows stay current:
 - saving an item (the catalog admin) rewrites its row at once; deleting it deletes the row;
-- every regeneration job starts with `refresh()`, which rewrites the rows that are missing or
-  whose `source_hash` differs from the item's text (after an import, a sync, …);
+- every regeneration job that completes ends with `refresh()` (after its vectors, so the first
+  batch starts at once), which rewrites the rows that are missing or whose `source_hash` differs
+  from the item's text (after an import, a sync, …), a batch at a time;
 - the corpus statistics (N and each term's df) are recomputed, and every row reweighted, by the
   `refresh()` that finds the rows written or removed since the last computation reaching
   REBUILD_SHARE of the corpus. Until then new rows are weighted with the stored statistics
@@ -282,16 +283,22 @@ def refresh(item_ids: Iterable[int] | None = None, *, allow_rebuild: bool = True
     items = CatalogItem.objects.all()
     if item_ids is not None:
         items = items.filter(pk__in=list(item_ids))
-    pending, empty = _pending(items)
+    stale, empty = _pending(items)
     if empty:
         report.removed = _remove(empty)
     corpus = LexicalCorpus.objects.first() or LexicalCorpus()
-    if allow_rebuild and needs_rebuild(corpus, len(pending) + report.removed):
+    if allow_rebuild and needs_rebuild(corpus, stale.count() + report.removed):
         report.written = rebuild()
         report.rebuilt = True
-    elif pending:
-        _write(pending, *_terms_for(pending), corpus.documents)
-        report.written = len(pending)
+    else:
+        # A batch at a time: memory stays bounded however many items changed.
+        batch: list[_Pending] = []
+        for pending in _texts(stale):
+            batch.append(pending)
+            if len(batch) == BATCH_SIZE:
+                report.written += _write_batch(batch, corpus.documents)
+                batch = []
+        report.written += _write_batch(batch, corpus.documents)
     if (report.written or report.removed) and not report.rebuilt:
         corpus.changed += report.written + report.removed
         corpus.save()
@@ -413,14 +420,22 @@ def _texts(items: Any) -> Iterator[_Pending]:
             yield _Pending(item_id, fields.kind, source_hash(text), Counter(tokenize(text)))
 
 
-def _pending(items: Any) -> tuple[list[_Pending], list[int]]:
-    """Items whose row is missing or stale, and the ids of items with no text left: decided in
-    SQL from the hash each catalog row keeps of its text, so only those texts are read."""
+def _pending(items: Any) -> tuple[Any, list[int]]:
+    """The items whose row is missing or stale (a queryset, read lazily), and the ids of items
+    with no text left: decided in SQL from the hash each catalog row keeps of its text, so only
+    those texts are read."""
     row = LexicalVector.objects.filter(item=OuterRef("pk"))
     current = row.filter(source_hash=OuterRef("text_hash"))
     empty = list(items.filter(Exists(row), text_hash="").values_list("id", flat=True))
     stale = items.exclude(text_hash="").exclude(Exists(current))  # missing rows included
-    return list(_texts(stale)), empty
+    return stale, empty
+
+
+def _write_batch(batch: list[_Pending], documents: int) -> int:
+    """Weigh and write one batch with the stored statistics; the rows written."""
+    if batch:
+        _write(batch, *_terms_for(batch), documents)
+    return len(batch)
 
 
 def _store_vocabulary(df: Counter[str]) -> dict[str, int]:
