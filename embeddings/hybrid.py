@@ -19,15 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from django.db.models import (
-    Case,
-    ExpressionWrapper,
-    FloatField,
-    OuterRef,
-    Subquery,
-    Value,
-    When,
-)
 from pgvector import SparseVector
 from pgvector.django import CosineDistance
 
@@ -35,7 +26,7 @@ from catalog.models import CatalogItem
 from embeddings.lexical import nearest as lexical_nearest
 from embeddings.lexical import query_terms, tokenize
 from embeddings.models import EmbeddingBase, LexicalTerm, LexicalVector
-from embeddings.similarity import MAX_K, Filters, table_of
+from embeddings.similarity import MAX_K, Filters, neighbour_ids, table_of
 from embeddings.similarity import neighbours as vector_neighbours
 from embeddings.text import item_text
 
@@ -111,12 +102,11 @@ def default_blend() -> str:
 
 
 def item_query(item: CatalogItem, model: VectorSet | None) -> Query:
-    """The item's own stored vector (for this model, as a subquery) and term weights."""
+    """The item's own stored vector (for this model) and term weights."""
     vector = None
     if model is not None:
         rows = model.table.objects.for_model(model.key).filter(item_id=item.pk)
-        if rows.exists():
-            vector = Subquery(rows.values("embedding")[:1])
+        vector = rows.values_list("embedding", flat=True).first()
     lexical = LexicalVector.objects.filter(item_id=item.pk)
     terms = lexical.values_list("embedding", flat=True).first()
     return Query(vector, terms, item.pk)
@@ -197,15 +187,14 @@ def _hybrid(
        catalog rows of those the vector walk did not bring."""
     pool = max(POOL, k)
     has_vector = model is not None and query.vector is not None
-    items: dict[int, CatalogItem] = {}
     vector_scores: dict[int, float] = {}
     if model is not None and query.vector is not None:
-        for n in vector_neighbours(
-            model.table, model.key, query.vector, k=pool, filters=filters,
-            exclude_item_id=query.exclude_item_id,
-        ):  # fmt: skip
-            items[n.item.pk] = n.item
-            vector_scores[n.item.pk] = n.score
+        vector_scores = dict(
+            neighbour_ids(
+                model.table, model.key, query.vector, k=pool, filters=filters,
+                exclude_item_id=query.exclude_item_id,
+            )
+        )  # fmt: skip
     lexical_scores: dict[int, float] = {}
     if query.terms is not None:
         lexical_scores = dict(lexical_nearest(query.terms, pool, filters, query.exclude_item_id))
@@ -220,7 +209,7 @@ def _hybrid(
         return vector_scores.get(item_id, 0.0) + weight * lexical_scores.get(item_id, 0.0)
 
     best = sorted(candidates, key=lambda item_id: (-score(item_id), item_id))[:k]
-    items |= CatalogItem.objects.in_bulk([item_id for item_id in best if item_id not in items])
+    items = CatalogItem.objects.in_bulk(best)
     return [
         Ranked(items[i], score(i), vector_scores.get(i), lexical_scores.get(i))
         for i in best
@@ -232,30 +221,17 @@ def _missing_parts(
     query: Query, model: VectorSet | None, vectors: list[int], terms: list[int]
 ) -> tuple[dict[int, float], dict[int, float]]:
     """The exact vector cosines of the items in `vectors` and the lexical cosines of those in
-    `terms` (each item lacks one part), in one query."""
-    if not vectors and not terms:
-        return {}, {}
-    vector_part: Any = Value(None)
-    lexical_part: Any = Value(None)
-    if vectors and model is not None:
-        vector_rows = model.table.objects.for_model(model.key).filter(item_id=OuterRef("pk"))
-        distance = vector_rows.annotate(d=CosineDistance("embedding", query.vector))
-        vector_part = Case(When(pk__in=vectors, then=Subquery(distance.values("d")[:1])))
-    if terms:
-        lexical_rows = LexicalVector.objects.filter(item_id=OuterRef("pk"))
-        distance = lexical_rows.annotate(d=CosineDistance("embedding", query.terms))
-        lexical_part = Case(When(pk__in=terms, then=Subquery(distance.values("d")[:1])))
-    found = CatalogItem.objects.filter(pk__in=[*vectors, *terms]).annotate(
-        vector=ExpressionWrapper(vector_part, output_field=FloatField()),
-        lexical=ExpressionWrapper(lexical_part, output_field=FloatField()),
-    )
+    `terms` (each item lacks one part): their stored rows read by key, a few dozen at most."""
     vector_scores: dict[int, float] = {}
+    if vectors and model is not None and query.vector is not None:
+        rows = model.table.objects.for_model(model.key).filter(item_id__in=vectors)
+        distances = rows.annotate(d=CosineDistance("embedding", query.vector))
+        vector_scores = {item_id: 1.0 - d for item_id, d in distances.values_list("item_id", "d")}
     lexical_scores: dict[int, float] = {}
-    for item_id, vector, lexical in found.values_list("pk", "vector", "lexical"):
-        if vector is not None:
-            vector_scores[item_id] = 1.0 - vector
-        if lexical is not None:
-            lexical_scores[item_id] = 1.0 - lexical
+    if terms and query.terms is not None:
+        term_rows = LexicalVector.objects.filter(item_id__in=terms)
+        distances = term_rows.annotate(d=CosineDistance("embedding", query.terms))
+        lexical_scores = {item_id: 1.0 - d for item_id, d in distances.values_list("item_id", "d")}
     return vector_scores, lexical_scores
 
 

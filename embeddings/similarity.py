@@ -147,6 +147,27 @@ def neighbours(
     return [Neighbour(row.item, row.distance, metric) for row in found]
 
 
+def neighbour_ids(
+    table: type[EmbeddingBase],
+    model_key: str,
+    vector: Any,
+    *,
+    k: int = 10,
+    filters: Filters = Filters(),
+    exclude_item_id: int | None = None,
+) -> list[tuple[int, float]]:
+    """(item id, cosine similarity) of the k nearest, as `neighbours` finds them, without reading
+    the catalog rows: for callers that weigh many candidates and keep a few."""
+    k = max(1, min(k, MAX_K))
+    rows = (
+        table.objects.for_model(model_key)
+        .of_items(**asdict(filters), exclude_item_id=exclude_item_id)
+        .only("item_id")
+    )
+    found = nearest_rows(rows, vector, k, ef_search=ef_search_for(table))
+    return [(row.item_id, 1.0 - row.distance) for row in found]
+
+
 def ef_search_for(table: type[EmbeddingBase]) -> int:
     """Candidates the HNSW walk keeps on this table (`HNSW_EF_SEARCH`): pgvector's default (40)
     gives a recall@10 well under 0.95 on large sets; each table's value is the one measured to

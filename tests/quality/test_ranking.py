@@ -75,6 +75,7 @@ def test_the_batched_hybrid_ranking_is_the_similar_pages(catalog: list[CatalogIt
     assert all(set(batched[pk]) == series - {pk} for pk in series)
 
 
+@pytest.mark.usefixtures("exact_neighbours")  # the same items, not two walks of a tiny graph
 @pytest.mark.parametrize("blend", ["vector", "lexical", "hybrid"])
 def test_every_blend_scores_as_the_page_does(catalog: list[CatalogItem], blend: str) -> None:
     batched = _batched(blend, catalog)
