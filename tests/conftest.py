@@ -13,6 +13,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 
 from catalog.models import CatalogItem
+from embeddings.models import Embedding384, drop_hnsw_index
 
 pytest_plugins = ["tests.fakes.fixtures"]
 
@@ -186,3 +187,13 @@ def browser_login(chromium: Any, live_server: Any) -> Any:
     yield login
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def exact_neighbours(db: None) -> None:
+    """For tests about what a page or a score does with neighbours, not about the graph. An HNSW
+    walk over a few rows (with repeated points, or beside rows earlier tests rolled back, which
+    stay in the graph) now and then returns a farther row among the first k. Without the index
+    (dropped inside the test's transaction, so only this test sees it gone; never in a
+    transaction=True test) every top k is exact."""
+    drop_hnsw_index(Embedding384)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from catalog.models import CatalogItem
-from embeddings.models import Embedding384, EmbeddingSettings, drop_hnsw_index
+from embeddings.models import Embedding384, EmbeddingSettings
 from tests.conftest import make_item
 from tests.similar.helpers import at_angle, embed
 
@@ -29,16 +29,6 @@ STRANGERS_POOR = [91 + i for i in range(11)]
 @pytest.fixture(autouse=True)
 def fast_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def exact_neighbours(db: None) -> None:
-    """For tests about franchise scores and the gate, not the graph. In the poor layout the 10th
-    and 12th neighbours of a query are 2° apart near 90°, and an HNSW walk over these few rows
-    with repeated points now and then returns the 12th among the first 10 (0.5 or 0.8 instead of
-    0.6). Without the index (dropped inside the test's transaction, so only this test sees it
-    gone; never in a transaction=True test) every top 10 is exact."""
-    drop_hnsw_index(Embedding384)
 
 
 @pytest.fixture

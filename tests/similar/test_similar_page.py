@@ -66,6 +66,7 @@ def test_the_page_shows_the_item_its_embedded_text_and_neighbours_ordered_by_sco
     assert "/admin/catalog/catalogitem/" in html
 
 
+@pytest.mark.usefixtures("exact_neighbours")
 def test_k_and_the_year_and_genre_filters_narrow_the_neighbours(
     curator_client: Client, heat: CatalogItem
 ) -> None:
