@@ -27,6 +27,7 @@ from django_q.tasks import async_task
 from catalog.models import CatalogItem
 from embeddings import lexical, quality
 from embeddings.models import (
+    EMBEDDING_TABLES,
     EmbeddingBase,
     EmbeddingJob,
     JobFailure,
@@ -789,10 +790,16 @@ def _stopping(job_id: int) -> str | None:
 
 
 def _restore_index(job_id: int) -> None:
-    """A job that ends, however it ends, leaves its table indexed again."""
+    """A job that ends, however it ends, leaves its table indexed again. A key that no longer
+    resolves (a local model's folder removed meanwhile) names no table: every table missing its
+    index gets it back."""
     key = EmbeddingJob.objects.values_list("model_key", flat=True).get(pk=job_id)
-    with contextlib.suppress(UnknownModel):
-        ensure_hnsw_index(resolve(key).table)
+    try:
+        tables = [resolve(key).table]
+    except UnknownModel:
+        tables = list(EMBEDDING_TABLES.values())
+    for table in tables:
+        ensure_hnsw_index(table)
 
 
 def _stop(job_id: int, status: str, error: str, *, also_queued: bool = False) -> str:

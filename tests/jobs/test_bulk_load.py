@@ -68,3 +68,19 @@ def test_a_cancelled_bulk_load_still_leaves_the_table_indexed() -> None:
 
     assert status == EmbeddingJob.Status.CANCELLED
     assert has_index()
+
+
+@override_settings(JOB_BULK_LOAD_MIN_ITEMS=5)
+def test_a_bulk_load_whose_model_stops_resolving_still_leaves_the_table_indexed() -> None:
+    films(8)
+    job = jobs.create_job("movie", LOCAL_MODEL, "all", batch_size=3)
+
+    def folder_removed_then_cancelled(_: EmbeddingJob) -> None:
+        EmbeddingJob.objects.filter(pk=job.pk).update(
+            model_key="local:removed-folder", status=EmbeddingJob.Status.CANCELLING
+        )
+
+    status = jobs.run_job(job.pk, on_progress=folder_removed_then_cancelled)
+
+    assert status == EmbeddingJob.Status.CANCELLED
+    assert has_index()
