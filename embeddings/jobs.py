@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, QuerySet
@@ -366,7 +367,7 @@ def store_vectors(
     table: type[EmbeddingBase],
     model_key: str,
     work: Sequence[Work],
-    vectors: Sequence[Sequence[float]],
+    vectors: Sequence[Sequence[float]] | np.ndarray,
 ) -> None:
     """Upsert one batch; running it twice leaves the same rows."""
     table.objects.upsert(model_key, [(w.item_id, w.hash) for w in work], vectors)
@@ -374,23 +375,24 @@ def store_vectors(
 
 def embed_batch(
     provider: Provider, work: list[Work]
-) -> tuple[list[Work], list[list[float]], list[tuple[Work, str]]]:
-    """Embed a batch: (embedded, their vectors, failures with reasons). A provider that is down
-    fails the whole batch; a request refused for its content is retried item by item, so one bad
-    item does not take its neighbours down with it."""
+) -> tuple[list[Work], np.ndarray, list[tuple[Work, str]]]:
+    """Embed a batch: (embedded, their vectors, a row each, failures with reasons). A provider
+    that is down fails the whole batch; a request refused for its content is retried item by
+    item, so one bad item does not take its neighbours down with it."""
+    nothing = np.empty((0, provider.dimensions))
     try:
-        return work, provider.embed([w.text for w in work]), []
+        return work, provider.embed_array([w.text for w in work]), []
     except EmbeddingError as exc:
         if exc.retryable or len(work) == 1:
-            return [], [], [(w, str(exc)) for w in work]
-    embedded, vectors, failures = [], [], []
+            return [], nothing, [(w, str(exc)) for w in work]
+    embedded, vectors, failures = [], [nothing], []
     for w in work:
         try:
-            vectors.extend(provider.embed([w.text]))
+            vectors.append(provider.embed_array([w.text]))
             embedded.append(w)
         except EmbeddingError as exc:
             failures.append((w, str(exc)))
-    return embedded, vectors, failures
+    return embedded, np.vstack(vectors), failures
 
 
 def embed_items(item_ids: list[int], model: str | ResolvedModel) -> EmbedResult:
@@ -709,7 +711,7 @@ def _store_batch(
     provider: Provider,
     table: type[EmbeddingBase],
     embedded: list[Work],
-    vectors: list[list[float]],
+    vectors: np.ndarray,
     failures: list[tuple[Work, str]],
 ) -> None:
     """A batch's rows, failures and counts (the caller holds one transaction around it)."""

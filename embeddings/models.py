@@ -64,7 +64,7 @@ class EmbeddingQuerySet(models.QuerySet[Any]):
         self,
         model_key: str,
         rows: Sequence[tuple[int, str]],
-        vectors: Sequence[Sequence[float]],
+        vectors: Sequence[Sequence[float]] | np.ndarray,
     ) -> None:
         """Store one vector per (item id, source hash) row for this model; running it twice
         leaves the same rows.

@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# What `_embed_batch` may return: one list of floats per text, or a matrix with a row per text
+# (a provider that decodes binary vectors or runs a model keeps them as an array).
+Vectors = list[list[float]] | np.ndarray
+
 # A server may ask for a long pause; past this we would rather fail the batch and let the job retry.
 MAX_RETRY_AFTER = 120.0
 
@@ -215,6 +219,12 @@ class Provider:
         """Embed any number of texts (document or query side): each truncated to the model's limit
         with its prefix, sent in batches (concurrently for remote providers), returned in input
         order, L2-normalised and checked for the model's dimension."""
+        vectors: list[list[float]] = self.embed_array(texts, query=query).tolist()
+        return vectors
+
+    def embed_array(self, texts: list[str], *, query: bool = False) -> np.ndarray:
+        """`embed` as one float64 matrix, a row per text: what a job stores, with no Python float
+        made per number on the way."""
         if any(not text or not text.strip() for text in texts):
             raise EmbeddingError("cannot embed an empty text; items without text are skipped")
         prefix = self.model.spec.query_prefix if query else self.model.spec.document_prefix
@@ -228,7 +238,9 @@ class Provider:
                 results = list(
                     pool.map(lambda batch: self._embed_with_retries(batch, query), batches)
                 )
-        return [vector for result in results for vector in result]
+        if not results:
+            return np.empty((0, self.dimensions))
+        return results[0] if len(results) == 1 else np.vstack(results)
 
     def check(self) -> float:
         """Embed a probe; return the latency in milliseconds or raise the named error."""
@@ -244,7 +256,7 @@ class Provider:
         limit = self.max_tokens * 4
         return text[:limit] if self.max_tokens and len(text) > limit else text
 
-    def _embed_batch(self, texts: list[str], *, query: bool) -> list[list[float]]:
+    def _embed_batch(self, texts: list[str], *, query: bool) -> Vectors:
         raise NotImplementedError
 
     def _add_tokens(self, count: int) -> None:
@@ -277,7 +289,7 @@ class Provider:
         if batch:
             yield batch
 
-    def _embed_with_retries(self, texts: list[str], query: bool) -> list[list[float]]:
+    def _embed_with_retries(self, texts: list[str], query: bool) -> np.ndarray:
         vectors = with_retries(
             lambda: self._embed_batch(texts, query=query),
             what=self.key,
@@ -288,16 +300,28 @@ class Provider:
             raise InvalidResponse(
                 f"{self.key} returned {len(vectors)} vectors for {len(texts)} texts"
             )
-        return [self._checked(vector) for vector in vectors]
+        return self._checked(vectors)
 
-    def _checked(self, vector: list[float]) -> list[float]:
-        if len(vector) != self.dimensions:
+    def _checked(self, vectors: Vectors) -> np.ndarray:
+        """The batch as a float64 matrix of unit rows, once each row has the model's dimension
+        and a finite, non-zero length."""
+        not_vectors = InvalidResponse(f"{self.key} returned something that is not a vector")
+        try:
+            if isinstance(vectors, np.ndarray) and vectors.ndim != 2:
+                raise TypeError
+            wrong = next((len(v) for v in vectors if len(v) != self.dimensions), None)
+        except TypeError:
+            raise not_vectors from None
+        if wrong is not None:
             raise InvalidResponse(
-                f"{self.key} returned a vector of {len(vector)} dimensions, expected {self.dimensions}"
+                f"{self.key} returned a vector of {wrong} dimensions, expected {self.dimensions}"
             )
-        array = np.asarray(vector, dtype=np.float64)
-        norm = float(np.linalg.norm(array))
-        if not math.isfinite(norm) or norm == 0:
+        try:
+            matrix = np.asarray(vectors, dtype=np.float64).reshape(-1, self.dimensions)
+        except (TypeError, ValueError):
+            raise not_vectors from None
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        if not (np.isfinite(norms).all() and norms.all()):
             raise InvalidResponse(f"{self.key} returned an empty or invalid vector")
-        normalised: list[float] = (array / norm).tolist()
+        normalised: np.ndarray = matrix / norms
         return normalised

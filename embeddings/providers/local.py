@@ -7,8 +7,10 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+import numpy as np
+
 from embeddings import local_models
-from embeddings.providers.base import EmbeddingError, Provider
+from embeddings.providers.base import EmbeddingError, Provider, Vectors
 from embeddings.providers.tokenizers import count_with, load_tokenizer, truncate_with
 
 _lock = threading.Lock()
@@ -63,12 +65,12 @@ class LocalProvider(Provider):
     def truncate(self, text: str) -> str:
         return truncate_with(load_tokenizer(self._name()), text, self.max_tokens)
 
-    def _embed_batch(self, texts: list[str], *, query: bool) -> list[list[float]]:
-        vectors = self.st_model.encode(
+    def _embed_batch(self, texts: list[str], *, query: bool) -> Vectors:
+        vectors: np.ndarray = self.st_model.encode(
             texts,
             batch_size=len(texts),
             convert_to_numpy=True,
             normalize_embeddings=True,
             show_progress_bar=False,
         )
-        return vectors.tolist()  # type: ignore[no-any-return]
+        return vectors

@@ -60,12 +60,18 @@ def truncate_with(tokenizer: Tokenizer, text: str, max_tokens: int) -> str:
     return text[: content[keep - 1][1]] if keep else ""
 
 
+# A job asks for one text's count three times (to cut it, to fill a request within its token
+# budget, to price it): remembering the last few thousand counts makes that one encoding.
+OPENAI_COUNTS_KEPT = 4096
+
+
+@lru_cache(maxsize=OPENAI_COUNTS_KEPT)
 def count_openai(text: str) -> int:
     return len(openai_encoding().encode(text, disallowed_special=())) if text else 0
 
 
 def truncate_openai(text: str, max_tokens: int) -> str:
-    tokens = openai_encoding().encode(text, disallowed_special=())
-    if len(tokens) <= max_tokens:
+    if count_openai(text) <= max_tokens:
         return text
+    tokens = openai_encoding().encode(text, disallowed_special=())
     return openai_encoding().decode(tokens[:max_tokens])

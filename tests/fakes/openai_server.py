@@ -51,6 +51,8 @@ class FakeOpenAI(FakeServer):
         super().__init__()
         self.api_key = api_key
         self.models = dict(NATIVE_DIMENSIONS)  # add a name here to serve another model
+        # Some compatible servers answer float lists whatever `encoding_format` asks for.
+        self.ignores_encoding_format = False
 
     @property
     def base_url(self) -> str:
@@ -113,7 +115,7 @@ class FakeOpenAI(FakeServer):
         dimensions = int(body.get("dimensions") or self.models[model])
         if wrong:
             dimensions -= 1
-        base64_wanted = body.get("encoding_format") == "base64"
+        base64_wanted = body.get("encoding_format") == "base64" and not self.ignores_encoding_format
         data = []
         for index, vector in enumerate(self.vectors(texts, dimensions)):
             encoded: Any = (

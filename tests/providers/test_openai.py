@@ -43,6 +43,16 @@ def test_it_returns_one_unit_vector_per_text_in_input_order(fake_openai):
     assert "dimensions" not in fake_openai.requests[0].body
 
 
+def test_a_compatible_server_that_answers_float_lists_is_read_as_well(fake_openai):
+    fake_openai.ignores_encoding_format = True
+    texts = ["Inception (2010).", "Heat (1995)."]
+
+    vectors = get_provider(f"{SMALL}@768").embed(texts)
+
+    for text, vector in zip(texts, vectors, strict=True):
+        assert _close(vector, fake_vector(text, 768))
+
+
 def test_a_reduced_model_asks_openai_for_its_dimensions(fake_openai):
     vectors = get_provider("openai:text-embedding-3-large@1024").embed(["Alien (1979)."])
 
