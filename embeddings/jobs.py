@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -436,9 +437,10 @@ def run_job(
     status. Any number of workers may run this for the same job at once.
 
     1. Join the job; the first worker counts the total and what needs nothing.
-    2. List what still needs work; claim it a batch at a time (FOR UPDATE SKIP LOCKED on the
-       items) and check again under the lock, since another worker may have just done it.
-    3. Embed the batch, upsert its rows and count it, all in one transaction: a worker killed
+    2. List what still needs work; claim it a full batch at a time (advisory locks on the
+       items, skipping those other workers hold) and check again under the claim, since
+       another worker may have just done it.
+    3. Embed the batch, then upsert its rows and count it in one transaction: a worker killed
        mid-batch loses the batch and nothing else.
     4. After each batch: heartbeat, rate and ETA; stop on cancel or too many failed batches.
     5. When a pass finds nothing left, the job is complete; bring the lexical rows up to date,
@@ -499,21 +501,21 @@ def _work(
     meter = _Meter(job)
     while True:
         claimed_any = False
-        for chunk in _chunks(job, table):
-            for start in range(0, len(chunk), job.batch_size):
-                if (status := _stopping(job_id)) is not None:
-                    return status
-                outcome = _run_batch(job, provider, table, chunk[start : start + job.batch_size])
-                if outcome is None:
-                    continue
-                claimed_any = True
-                report.embedded += outcome.embedded
-                report.failed += outcome.failed
-                current = meter.update(job_id)
-                if on_progress:
-                    on_progress(current)
-                if (status := _verdict(current, outcome)) is not None:
-                    return status
+        batches = _claimed_batches(job, table)
+        while True:
+            if (status := _stopping(job_id)) is not None:
+                return status
+            if (batch := next(batches, None)) is None:
+                break
+            claimed_any = True
+            outcome = _run_batch(job, provider, table, batch)
+            report.embedded += outcome.embedded
+            report.failed += outcome.failed
+            current = meter.update(job_id)
+            if on_progress:
+                on_progress(current)
+            if (status := _verdict(current, outcome)) is not None:
+                return status
         if not _pending_items(job, table).exists():
             return _complete(job_id, on_progress)
         if not claimed_any:
@@ -670,24 +672,59 @@ class _Outcome:
     capped: bool = False
 
 
-def _run_batch(
-    job: EmbeddingJob, provider: Provider, table: type[EmbeddingBase], chunk: list[Work]
-) -> _Outcome | None:
-    """One batch; None when every item of it was claimed or done elsewhere.
+def _claimed_batches(job: EmbeddingJob, table: type[EmbeddingBase]) -> Iterator[list[Work]]:
+    """One pass over what the job still has to do, as batches this worker has claimed (the
+    caller embeds each and releases its claims).
 
-    1. Claim the items with advisory locks (embeddings.worker_locks), skipping those another
-       worker holds: no row is locked, so an admin's edit or an import never waits on us.
-    2. Check again what is still needed, since another worker may have just done it.
-    3. Embed, with no transaction open: the provider may take its time.
-    4. Store the vectors, the failures and the counts in one short transaction.
+    1. Walk the work in the order every worker walks it (`_chunks`).
+    2. Claim the next items with advisory locks (embeddings.worker_locks), skipping those
+       another worker holds: no row is locked, so an admin's edit or an import never waits on
+       us. Of those claimed, keep what is still needed (another worker may have just done it)
+       and release the rest.
+    3. Top the batch up from further along until it is full or the work runs out: workers
+       sharing a job each still send full batches, never the crumbs between the others' (each
+       request costs a remote provider's latency whatever its size).
     """
-    locked = claim_items(job.model_key, [w.item_id for w in chunk])
+    pending = (w for chunk in _chunks(job, table) for w in chunk)
+    while True:
+        batch: list[Work] = []
+        try:
+            while len(batch) < job.batch_size:
+                candidates = list(islice(pending, job.batch_size - len(batch)))
+                if not candidates:
+                    break
+                batch += _claim(job, table, candidates)
+        except BaseException:
+            release_items(job.model_key, [w.item_id for w in batch])
+            raise
+        if not batch:
+            return
+        yield batch
+
+
+def _claim(job: EmbeddingJob, table: type[EmbeddingBase], candidates: list[Work]) -> list[Work]:
+    """Of these, the items now claimed by this worker that still need work."""
+    locked = claim_items(job.model_key, [w.item_id for w in candidates])
     if not locked:
-        return None
+        return []
+    needed: list[Work] = []
     try:
-        work = _still_needed(job, table, chunk, locked)
-        if not work:
-            return None
+        needed = _still_needed(job, table, candidates, locked)
+    finally:
+        kept = {w.item_id for w in needed}
+        release_items(job.model_key, [item_id for item_id in locked if item_id not in kept])
+    return needed
+
+
+def _run_batch(
+    job: EmbeddingJob, provider: Provider, table: type[EmbeddingBase], work: list[Work]
+) -> _Outcome:
+    """One claimed batch, its claims released after.
+
+    1. Embed, with no transaction open: the provider may take its time.
+    2. Store the vectors, the failures and the counts in one short transaction.
+    """
+    try:
         if job.spending_cap_usd is not None:
             _, cost = _price(provider, work)
             spent = EmbeddingJob.objects.values_list("cost_usd", flat=True).get(pk=job.pk)
@@ -702,7 +739,7 @@ def _run_batch(
         with transaction.atomic():
             _store_batch(job, provider, table, embedded, vectors, failures)
     finally:
-        release_items(job.model_key, locked)
+        release_items(job.model_key, [w.item_id for w in work])
     return _Outcome(len(embedded), len(failures), failures[-1][1] if failures else "")
 
 

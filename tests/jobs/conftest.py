@@ -101,6 +101,14 @@ class LiveWorkers:
     def hold(self, job_id: int) -> None:
         self._session.execute("SELECT pg_advisory_lock_shared(%s, %s)", [JOB_LOCKS, job_id])
 
+    def claim(self, model_key: str, item_ids: list[int]) -> None:
+        """Hold these items as a worker embedding them does (`worker_locks.claim_items`)."""
+        self._session.execute(
+            "SELECT pg_advisory_lock(hashtextextended(%s || ':' || id, 0))"
+            " FROM unnest(%s::bigint[]) AS id",
+            [model_key, item_ids],
+        )
+
     def stop(self) -> None:
         self._session.close()
 

@@ -63,3 +63,24 @@ def test_a_stale_job_over_several_chunks_counts_what_it_skips_exactly(
     rerun.refresh_from_db()
     assert (rerun.total, rerun.done, rerun.skipped, rerun.failed) == (10, 4, 6, 0)
     assert Counter(fake_openai.inputs)["Film 0 (2000). Rewritten. Genres: Drama."] == 1
+
+
+def test_a_worker_fills_its_batches_past_the_items_another_worker_holds(
+    fake_openai: Any, live_workers: Any
+) -> None:
+    films = [make_item(title=f"Film {i}", overview=f"Story {i}.") for i in range(10)]
+    job = jobs.create_job("movie", SMALL, "all", batch_size=4)
+    # Another worker is embedding two items in the middle of what would be this one's first batch.
+    live_workers.claim(SMALL, [films[1].pk, films[2].pk])
+
+    assert jobs.run_job(job.pk) == Status.RUNNING  # the rest is in the other worker's hands
+
+    assert [len(request.inputs) for request in fake_openai.requests] == [4, 4]
+    assert Embedding768.objects.for_model(SMALL).count() == 8
+    live_workers.stop()
+    jobs.resume_job(job.pk)
+    assert jobs.run_job(job.pk) == Status.COMPLETED
+    assert [len(request.inputs) for request in fake_openai.requests] == [4, 4, 2]
+    sent = Counter(fake_openai.inputs)
+    assert sorted(sent) == sorted(item_text(film) for film in films)
+    assert set(sent.values()) == {1}
