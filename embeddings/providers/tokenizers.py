@@ -67,11 +67,11 @@ OPENAI_COUNTS_KEPT = 4096
 
 @lru_cache(maxsize=OPENAI_COUNTS_KEPT)
 def count_openai(text: str) -> int:
-    return len(openai_encoding().encode(text, disallowed_special=())) if text else 0
+    return len(openai_encoding().encode_ordinary(text)) if text else 0
 
 
 def truncate_openai(text: str, max_tokens: int) -> str:
     if count_openai(text) <= max_tokens:
         return text
-    tokens = openai_encoding().encode(text, disallowed_special=())
+    tokens = openai_encoding().encode_ordinary(text)
     return openai_encoding().decode(tokens[:max_tokens])
