@@ -29,12 +29,14 @@ import logging
 import math
 import re
 import time
+from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
@@ -343,7 +345,11 @@ def rebuild() -> int:
     for text in _texts(CatalogItem.objects.all()):
         df.update(text.counts.keys())
         documents += 1
-    ids = _store_vocabulary(df)
+    _store_vocabulary(df)
+    # A batch's words are read back from the vocabulary as it is written: a million items may
+    # use a million words, and the counts, ids and item ids held at once grew a worker by
+    # 486 MB.
+    del df
     with connection.cursor() as cursor:
         # One rebuild at a time: each fills the same new table.
         cursor.execute("SELECT pg_advisory_lock(%s)", [REBUILD_LOCK])
@@ -352,16 +358,17 @@ def rebuild() -> int:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {NEW_POSTINGS}")
             cursor.execute(f"CREATE TABLE {NEW_POSTINGS} (LIKE {LexicalPosting._meta.db_table})")
-        written: list[int] = []
+        written = array("q")  # 8 bytes an item
         batch: list[_Pending] = []
         for text in _texts(CatalogItem.objects.all()):
             batch.append(text)
             if len(batch) >= BATCH_SIZE:
-                _write(batch, ids, df, documents, rebuilding=started)
-                written += [p.item_id for p in batch]
+                _write(batch, *_terms_for(batch), documents, rebuilding=started)
+                written.extend(p.item_id for p in batch)
                 batch = []
-        _write(batch, ids, df, documents, rebuilding=started)
-        written += [p.item_id for p in batch]
+        if batch:
+            _write(batch, *_terms_for(batch), documents, rebuilding=started)
+            written.extend(p.item_id for p in batch)
         _swap_postings(started, written)
     finally:
         with connection.cursor() as cursor:
@@ -372,7 +379,7 @@ def rebuild() -> int:
     return documents
 
 
-def _swap_postings(started: datetime, written: list[int]) -> None:
+def _swap_postings(started: datetime, written: Sequence[int]) -> None:
     """Put the rebuild's postings in place of the old ones.
 
     1. Build the new table's primary key and impact index (readers still use the old table).
@@ -399,8 +406,10 @@ def _swap_postings(started: datetime, written: list[int]) -> None:
         cursor.execute(
             f"INSERT INTO {new} SELECT * FROM {table} WHERE item_id IN ({since})", [started]
         )
-        present = set(LexicalVector.objects.values_list("item_id", flat=True))
-        gone = [item_id for item_id in written if item_id not in present]
+        rows = LexicalVector.objects.order_by().values_list("item_id", flat=True)
+        present = np.fromiter(rows.iterator(chunk_size=BATCH_SIZE), dtype=np.int64)
+        ids = np.asarray(written, dtype=np.int64)
+        gone = ids[~np.isin(ids, present)].tolist()
         cursor.execute(f"DELETE FROM {new} WHERE item_id = ANY(%s)", [gone])
         cursor.execute(f"DROP TABLE {table}")
         cursor.execute(f"ALTER TABLE {new} RENAME TO {table}")
@@ -438,9 +447,9 @@ def _write_batch(batch: list[_Pending], documents: int) -> int:
     return len(batch)
 
 
-def _store_vocabulary(df: Counter[str]) -> dict[str, int]:
+def _store_vocabulary(df: Counter[str]) -> None:
     """Save every word's document count (0 for words no item uses any more), writing only the
-    counts that changed; word → id."""
+    counts that changed."""
     table = LexicalTerm._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
@@ -456,7 +465,6 @@ def _store_vocabulary(df: Counter[str]) -> dict[str, int]:
             WHERE {table}.documents <> EXCLUDED.documents""",
             [list(df), list(df.values())],
         )
-    return dict(LexicalTerm.objects.filter(documents__gt=0).values_list("term", "id"))
 
 
 def _terms_for(pending: list[_Pending]) -> tuple[dict[str, int], dict[str, int]]:
