@@ -63,6 +63,8 @@ REBUILD_SHARE = 0.1
 MAX_TERMS = 1000
 MAX_TERM_LENGTH = 100
 BATCH_SIZE = 2000
+# Items whose word counts are summed in memory before PostgreSQL adds them up (`_store_vocabulary`).
+DF_CHUNK = 50_000
 # Finding neighbours (`nearest`); measured on the 10k TMDb catalog and a synthetic 100k set
 # (README, "Neighbours").
 QUERY_TERMS = 100
@@ -340,16 +342,7 @@ def rebuild() -> int:
        indexes (several times faster than into the indexed one), which `_swap_postings` then
        indexes and puts in place of the old one. Until then neighbours come from the old one.
     """
-    df: Counter[str] = Counter()
-    documents = 0
-    for text in _texts(CatalogItem.objects.all()):
-        df.update(text.counts.keys())
-        documents += 1
-    _store_vocabulary(df)
-    # A batch's words are read back from the vocabulary as it is written: a million items may
-    # use a million words, and the counts, ids and item ids held at once grew a worker by
-    # 486 MB.
-    del df
+    documents = _store_vocabulary()
     with connection.cursor() as cursor:
         # One rebuild at a time: each fills the same new table.
         cursor.execute("SELECT pg_advisory_lock(%s)", [REBUILD_LOCK])
@@ -447,24 +440,44 @@ def _write_batch(batch: list[_Pending], documents: int) -> int:
     return len(batch)
 
 
-def _store_vocabulary(df: Counter[str]) -> None:
-    """Save every word's document count (0 for words no item uses any more), writing only the
-    counts that changed."""
+def _store_vocabulary() -> int:
+    """Count, over every item's text, how many items use each word, and save the counts (0 for
+    words no item uses any more), writing only those that changed; the number of items with
+    text. The counts are summed in PostgreSQL from partial counts of DF_CHUNK items each, so
+    memory stays bounded however many words a catalog uses (a million at a million items)."""
     table = LexicalTerm._meta.db_table
+    documents = 0
     with transaction.atomic(), connection.cursor() as cursor:
+        # Dropped here, not at commit: inside a caller's transaction this is a savepoint.
+        cursor.execute("CREATE TEMPORARY TABLE lexical_df (term text, documents integer)")
+        partial: Counter[str] = Counter()
+        for text in _texts(CatalogItem.objects.all()):
+            partial.update(text.counts.keys())
+            documents += 1
+            if documents % DF_CHUNK == 0:
+                _copy_counts(cursor, partial)
+                partial = Counter()
+        _copy_counts(cursor, partial)
         cursor.execute(
             f"""
             WITH counts AS (
-                SELECT * FROM unnest(%s::text[], %s::integer[]) AS c(term, documents)
+                SELECT term, sum(documents)::integer AS documents FROM lexical_df GROUP BY term
             ), unused AS (
                 UPDATE {table} t SET documents = 0 WHERE t.documents <> 0
                 AND NOT EXISTS (SELECT 1 FROM counts c WHERE c.term = t.term)
             )
             INSERT INTO {table} (term, documents) SELECT term, documents FROM counts
             ON CONFLICT (term) DO UPDATE SET documents = EXCLUDED.documents
-            WHERE {table}.documents <> EXCLUDED.documents""",
-            [list(df), list(df.values())],
+            WHERE {table}.documents <> EXCLUDED.documents"""
         )
+        cursor.execute("DROP TABLE lexical_df")
+    return documents
+
+
+def _copy_counts(cursor: Any, counts: Counter[str]) -> None:
+    with cursor.copy("COPY lexical_df (term, documents) FROM STDIN") as copy:
+        for term, count in counts.items():
+            copy.write_row((term, count))
 
 
 def _terms_for(pending: list[_Pending]) -> tuple[dict[str, int], dict[str, int]]:
