@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from django.db.models import CharField, Subquery, Value
 from pgvector import SparseVector
 from pgvector.django import CosineDistance
 
@@ -103,12 +104,14 @@ def default_blend() -> str:
 
 def item_query(item: CatalogItem, model: VectorSet | None) -> Query:
     """The item's own stored vector (for this model) and term weights."""
-    vector = None
-    if model is not None:
-        rows = model.table.objects.for_model(model.key).filter(item_id=item.pk)
-        vector = rows.values_list("embedding", flat=True).first()
-    lexical = LexicalVector.objects.filter(item_id=item.pk)
-    terms = lexical.values_list("embedding", flat=True).first()
+    lexical = LexicalVector.objects.filter(item_id=item.pk).values("embedding")[:1]
+    found = CatalogItem.objects.filter(pk=item.pk).annotate(terms=Subquery(lexical))
+    if model is None:
+        terms = found.values_list("terms", flat=True).first()
+        return Query(None, terms, item.pk)
+    rows = model.table.objects.for_model(model.key).filter(item_id=item.pk)
+    found = found.annotate(vector=Subquery(rows.values("embedding")[:1]))
+    vector, terms = found.values_list("vector", "terms").first() or (None, None)
     return Query(vector, terms, item.pk)
 
 
@@ -222,17 +225,26 @@ def _missing_parts(
 ) -> tuple[dict[int, float], dict[int, float]]:
     """The exact vector cosines of the items in `vectors` and the lexical cosines of those in
     `terms` (each item lacks one part): their stored rows read by key, a few dozen at most."""
-    vector_scores: dict[int, float] = {}
+    parts: list[Any] = []
     if vectors and model is not None and query.vector is not None:
         rows = model.table.objects.for_model(model.key).filter(item_id__in=vectors)
-        distances = rows.annotate(d=CosineDistance("embedding", query.vector))
-        vector_scores = {item_id: 1.0 - d for item_id, d in distances.values_list("item_id", "d")}
-    lexical_scores: dict[int, float] = {}
+        parts.append(_distances(rows, query.vector, VECTOR))
     if terms and query.terms is not None:
         term_rows = LexicalVector.objects.filter(item_id__in=terms)
-        distances = term_rows.annotate(d=CosineDistance("embedding", query.terms))
-        lexical_scores = {item_id: 1.0 - d for item_id, d in distances.values_list("item_id", "d")}
-    return vector_scores, lexical_scores
+        parts.append(_distances(term_rows, query.terms, LEXICAL))
+    scores: dict[str, dict[int, float]] = {VECTOR: {}, LEXICAL: {}}
+    if parts:
+        for item_id, distance, part in parts[0].union(*parts[1:], all=True):
+            scores[part][item_id] = 1.0 - distance
+    return scores[VECTOR], scores[LEXICAL]
+
+
+def _distances(rows: Any, target: Any, part: str) -> Any:
+    """(item id, cosine distance to `target`, which part) of these rows: one side of the one
+    query `_missing_parts` sends."""
+    return rows.annotate(
+        d=CosineDistance("embedding", target), part=Value(part, output_field=CharField())
+    ).values_list("item_id", "d", "part")
 
 
 # --- Why a neighbour is there ---------------------------------------------------------------------
