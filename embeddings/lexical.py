@@ -34,6 +34,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -296,13 +297,9 @@ def refresh(item_ids: Iterable[int] | None = None, *, allow_rebuild: bool = True
         report.rebuilt = True
     else:
         # A batch at a time: memory stays bounded however many items changed.
-        batch: list[_Pending] = []
-        for pending in _texts(stale):
-            batch.append(pending)
-            if len(batch) == BATCH_SIZE:
-                report.written += _write_batch(batch, corpus.documents)
-                batch = []
-        report.written += _write_batch(batch, corpus.documents)
+        for batch in _batches(_texts(stale)):
+            _write(batch, *_terms_for(batch), corpus.documents)
+            report.written += len(batch)
     if (report.written or report.removed) and not report.rebuilt:
         corpus.changed += report.written + report.removed
         corpus.save()
@@ -352,14 +349,7 @@ def rebuild() -> int:
             cursor.execute(f"DROP TABLE IF EXISTS {NEW_POSTINGS}")
             cursor.execute(f"CREATE TABLE {NEW_POSTINGS} (LIKE {LexicalPosting._meta.db_table})")
         written = array("q")  # 8 bytes an item
-        batch: list[_Pending] = []
-        for text in _texts(CatalogItem.objects.all()):
-            batch.append(text)
-            if len(batch) >= BATCH_SIZE:
-                _write(batch, *_terms_for(batch), documents, rebuilding=started)
-                written.extend(p.item_id for p in batch)
-                batch = []
-        if batch:
+        for batch in _batches(_texts(CatalogItem.objects.all())):
             _write(batch, *_terms_for(batch), documents, rebuilding=started)
             written.extend(p.item_id for p in batch)
         _swap_postings(started, written)
@@ -433,11 +423,9 @@ def _pending(items: Any) -> tuple[Any, list[int]]:
     return stale, empty
 
 
-def _write_batch(batch: list[_Pending], documents: int) -> int:
-    """Weigh and write one batch with the stored statistics; the rows written."""
-    if batch:
-        _write(batch, *_terms_for(batch), documents)
-    return len(batch)
+def _batches(texts: Iterator[_Pending]) -> Iterator[list[_Pending]]:
+    while batch := list(islice(texts, BATCH_SIZE)):
+        yield batch
 
 
 def _store_vocabulary() -> int:

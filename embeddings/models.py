@@ -266,13 +266,17 @@ def drop_hnsw_index(table: type[models.Model]) -> None:
         cursor.execute(f'DROP INDEX IF EXISTS "{_hnsw_index(table).name}"')
 
 
+def has_hnsw_index(table: type[models.Model]) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [_hnsw_index(table).name])
+        return cursor.fetchone() is not None
+
+
 def ensure_hnsw_index(table: type[models.Model]) -> bool:
     """Build the table's HNSW index if it is missing (after a bulk load); True when built."""
+    if has_hnsw_index(table):
+        return False
     index = _hnsw_index(table)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [index.name])
-        if cursor.fetchone():
-            return False
     with connection.schema_editor(atomic=True) as editor:
         sql = str(index.create_sql(table, editor)).replace(
             "CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1

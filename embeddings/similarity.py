@@ -135,15 +135,10 @@ def neighbours(
        index and read the model's rows exactly.
     3. If the walk gave up before k rows, read exactly.
     """
-    k = max(1, min(k, MAX_K))
     # The neighbours' own vectors are not shown; parsing them would cost more than the search.
-    rows = (
-        table.objects.for_model(model_key)
-        .of_items(**asdict(filters), exclude_item_id=exclude_item_id)
-        .select_related("item")
-        .defer("embedding")
-    )
-    found = nearest_rows(rows, vector, k, metric, ef_search=ef_search_for(table))
+    rows = _candidates(table, model_key, filters, exclude_item_id)
+    rows = rows.select_related("item").defer("embedding")
+    found = nearest_rows(rows, vector, _bounded(k), metric, ef_search=ef_search_for(table))
     return [Neighbour(row.item, row.distance, metric) for row in found]
 
 
@@ -158,14 +153,23 @@ def neighbour_ids(
 ) -> list[tuple[int, float]]:
     """(item id, cosine similarity) of the k nearest, as `neighbours` finds them, without reading
     the catalog rows: for callers that weigh many candidates and keep a few."""
-    k = max(1, min(k, MAX_K))
-    rows = (
-        table.objects.for_model(model_key)
-        .of_items(**asdict(filters), exclude_item_id=exclude_item_id)
-        .only("item_id")
-    )
-    found = nearest_rows(rows, vector, k, ef_search=ef_search_for(table))
+    rows = _candidates(table, model_key, filters, exclude_item_id).only("item_id")
+    found = nearest_rows(rows, vector, _bounded(k), ef_search=ef_search_for(table))
     return [(row.item_id, 1.0 - row.distance) for row in found]
+
+
+def _candidates(
+    table: type[EmbeddingBase], model_key: str, filters: Filters, exclude_item_id: int | None
+) -> Any:
+    """This model's rows whose items pass the filters (a join to the catalog for kind, year and
+    genre)."""
+    return table.objects.for_model(model_key).of_items(
+        **asdict(filters), exclude_item_id=exclude_item_id
+    )
+
+
+def _bounded(k: int) -> int:
+    return max(1, min(k, MAX_K))
 
 
 def ef_search_for(table: type[EmbeddingBase]) -> int:

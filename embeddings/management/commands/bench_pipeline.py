@@ -45,7 +45,7 @@ from embeddings import jobs, lexical, registry
 from embeddings.management.bench import write_synthetic_catalog
 from embeddings.management.loopback import seeded_vectors
 from embeddings.management.scale_out import scale_out
-from embeddings.models import EmbeddingBase, EmbeddingJob
+from embeddings.models import EmbeddingJob, has_hnsw_index
 from embeddings.providers import get_provider
 from embeddings.providers.base import Provider
 from embeddings.registry import DEFAULT_MODEL_KEY, ModelSpec, ResolvedModel
@@ -181,7 +181,7 @@ class Command(BaseCommand):
         rss_growth = _peak_rss() - before
         pipeline_seconds = _until_last_batch(job)
         after_seconds = max(seconds - pipeline_seconds, 0.0)
-        if not _has_hnsw_index(FreeProvider().model.table):
+        if not has_hnsw_index(FreeProvider().model.table):
             raise CommandError("the job left its table without the HNSW index")
         say("Stale rerun with nothing changed…")
         rerun, stale_seconds = _timed_job("movie", provider, "stale", batch_size)
@@ -266,15 +266,6 @@ def _until_last_batch(job: EmbeddingJob) -> float:
     without what `run_job` does after it (index build, lexical check, quality)."""
     assert job.finished_at is not None  # a completed job has one
     return (job.finished_at - job.created_at).total_seconds()
-
-
-def _has_hnsw_index(table: type[EmbeddingBase]) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT 1 FROM pg_indexes WHERE tablename = %s AND indexdef ILIKE %s",
-            [table._meta.db_table, "%USING hnsw%"],
-        )
-        return cursor.fetchone() is not None
 
 
 def _worker(job_id: int, provider: Provider) -> None:
