@@ -70,6 +70,11 @@ def test_a_set_secret_key_writes_no_key_file(
         ("HNSW_BUILD_MEMORY", "1GB'; DROP TABLE x; --", "HNSW_BUILD_MEMORY must be a PostgreSQL"),
         ("HNSW_BUILD_MEMORY", "512mb", "HNSW_BUILD_MEMORY must be a PostgreSQL memory size"),
         ("HNSW_BUILD_MEMORY", "10kB", "HNSW_BUILD_MEMORY must be at least 1024kB"),
+        (
+            "EMBEDDED_DB_SHARED_BUFFERS",
+            "4GB'\nfsync = 'off",
+            "EMBEDDED_DB_SHARED_BUFFERS must be a PostgreSQL memory size",
+        ),
         ("HNSW_EF_SEARCH", "1536:0", "HNSW_EF_SEARCH must give values from 10 to 1000"),
         ("TIME_ZONE", "Mars/Olympus", "TIME_ZONE must be a time zone name"),
         ("OLLAMA_HOST", "http://", "OLLAMA_HOST must be an http:// or https:// URL"),
