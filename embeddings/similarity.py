@@ -194,8 +194,11 @@ def nearest_rows(
 
 
 def exact_rows(rows: Any, vector: Any, k: int, metric: str = "cosine") -> list[Any]:
-    """The k rows nearest to `vector`, read exactly (no index)."""
-    return _ordered(rows, vector, k, metric, {**NO_JIT, "enable_indexscan": "off"})
+    """The k rows nearest to `vector`, read exactly (no index). Sorting is named on: inside a
+    caller's transaction the walk's SET LOCAL turned it off, and with both plans disabled
+    PostgreSQL would walk the graph again."""
+    exact = {**NO_JIT, "enable_indexscan": "off", "enable_sort": "on"}
+    return _ordered(rows, vector, k, metric, exact)
 
 
 # JIT compilation costs ~25 ms and saves nothing on a query that stops after k rows.

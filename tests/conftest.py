@@ -13,7 +13,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 
 from catalog.models import CatalogItem
-from embeddings.models import Embedding384, drop_hnsw_index
+from embeddings.models import EMBEDDING_TABLES, Embedding384, drop_hnsw_index, ensure_hnsw_index
 
 pytest_plugins = ["tests.fakes.fixtures"]
 
@@ -197,3 +197,13 @@ def exact_neighbours(db: None) -> None:
     (dropped inside the test's transaction, so only this test sees it gone; never in a
     transaction=True test) every top k is exact."""
     drop_hnsw_index(Embedding384)
+
+
+@pytest.fixture
+def fresh_graphs(db: None) -> None:
+    """HNSW indexes rebuilt before the test writes its rows, so its walks see only its own: rows
+    that earlier tests inserted and rolled back stay in a graph until a vacuum, and can crowd a
+    small test's walk out of its few live rows. Inside the test's transaction, like its rows."""
+    for table in EMBEDDING_TABLES.values():
+        drop_hnsw_index(table)
+        ensure_hnsw_index(table)

@@ -15,7 +15,7 @@ from embeddings.models import Embedding384, QualityRun
 from tests.quality.conftest import place
 from tests.similar.helpers import at_angle
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_graphs")]
 
 
 def test_franchise_recall_and_hit_count_the_siblings_in_each_films_top_10(

@@ -15,7 +15,7 @@ from embeddings import quality
 from embeddings.models import DisagreementRun, Embedding384, QualityRun
 from tests.quality.conftest import NEW, OLD, place
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_graphs")]
 
 MEASURE = reverse("embeddings:quality_measure")
 LIST = reverse("embeddings:disagreements")

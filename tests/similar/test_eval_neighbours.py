@@ -11,7 +11,7 @@ from embeddings.models import Embedding384
 from tests.conftest import make_item
 from tests.similar.helpers import at_angle, embed
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_graphs")]
 
 CSV = """id,name_collection,revenue
 1,Alpha Collection,100.0

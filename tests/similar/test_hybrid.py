@@ -37,7 +37,7 @@ from embeddings.text import item_text, source_hash
 from tests.jobs.conftest import LOCAL_MODEL
 from tests.similar.helpers import item_at
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_graphs")]
 
 MODEL = "m"
 SAGA = "The Glimmerstone Saga"

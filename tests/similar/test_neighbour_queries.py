@@ -9,7 +9,7 @@ from embeddings.models import Embedding384, drop_hnsw_index, ensure_hnsw_index
 from embeddings.similarity import Filters, exact_neighbour_ids, neighbours
 from tests.similar.helpers import at_angle, item_at
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_graphs")]
 
 
 def _bulk(
