@@ -41,7 +41,13 @@ from embeddings.registry import ResolvedModel, UnknownModel, resolve
 from embeddings.stale import needing_work
 from embeddings.storage import maybe_cut_over
 from embeddings.text import TEXT_FIELDS, ItemFields, item_text, source_hash
-from embeddings.worker_locks import claim_items, hold_job, release_items, release_job
+from embeddings.worker_locks import (
+    claim_items,
+    hold_job,
+    release_items,
+    release_job,
+    workers_on,
+)
 from reclio_admin.logs import log_context
 
 logger = logging.getLogger(__name__)
@@ -126,14 +132,12 @@ def start_job(
     user: Any = None,
     batch_size: int | None = None,
     spending_cap_usd: Decimal | float | str | None = None,
-    workers: int = 1,
 ) -> EmbeddingJob:
-    """Record a job and queue it for the workers; `workers` tasks share it batch by batch."""
+    """Record a job and queue it for the workers (it spreads to free ones as it runs)."""
     job = create_job(
         kind, model, mode, user=user, batch_size=batch_size, spending_cap_usd=spending_cap_usd
     )
-    for _ in range(max(1, workers)):
-        _enqueue(job)
+    _enqueue(job)
     return job
 
 
@@ -224,10 +228,18 @@ WORKER_GONE = "Its worker stopped (the process ended before the job did); resume
 
 def _forget_queue_entries(job_ids: set[int]) -> None:
     """Delete the in-flight queue entries of dead workers' tasks for these jobs."""
-    for entry in OrmQ.objects.filter(lock__gt=timezone.now()):
+    for entry in _queue_entries(job_ids, taken=True):
+        entry.delete()
+
+
+def _queue_entries(job_ids: set[int], *, taken: bool) -> Iterator[OrmQ]:
+    """The queue's entries of these jobs' tasks: those a worker took, or those still waiting."""
+    now = timezone.now()
+    entries = OrmQ.objects.filter(lock__gt=now) if taken else OrmQ.objects.filter(lock__lte=now)
+    for entry in entries:
         args = entry.task.get("args") or ()
         if entry.task.get("func") == RUN_JOB and args and args[0] in job_ids:
-            entry.delete()
+            yield entry
 
 
 CRASH_LOOP = (
@@ -318,8 +330,32 @@ RUN_JOB = "embeddings.jobs.run_job"
 
 
 def _enqueue(job: EmbeddingJob) -> None:
-    task_id = async_task(RUN_JOB, job.pk, task_name=TASK_NAMES[job.kind])
+    task_id = async_task(RUN_JOB, job.pk, spread=True, task_name=TASK_NAMES[job.kind])
     EmbeddingJob.objects.filter(pk=job.pk).update(task_id=str(task_id or ""))
+
+
+def _spread(job_id: int, provider: Provider) -> None:
+    """Call one more free worker in: queue another task for the job, unless one already waits
+    for a worker or `JOB_WORKERS` work on it. Each worker that joins and finds work does the
+    same, so a job spreads over every free worker, one queue poll apart. A task still waiting
+    when the job ends finds nothing to do and ends at once.
+
+    A local model's job stays where it is: sentence-transformers uses every core of its machine,
+    and a second copy of the model on the same cores only shares them."""
+    if provider.model.provider == "local":
+        return
+    with transaction.atomic():
+        # The job's row lock makes workers joining at the same moment queue one task, not each.
+        kind = (
+            EmbeddingJob.objects.select_for_update()
+            .filter(pk=job_id, status=Status.RUNNING)
+            .values_list("kind", flat=True)
+            .first()
+        )
+        if kind is None or workers_on(job_id) >= settings.JOB_WORKERS:
+            return
+        if next(_queue_entries({job_id}, taken=False), None) is None:
+            async_task(RUN_JOB, job_id, spread=True, task_name=TASK_NAMES[kind])
 
 
 # --- Selecting what needs work ------------------------------------------------------------------
@@ -431,7 +467,11 @@ class WorkerReport:
 
 
 def run_job(
-    job_id: int, *, provider: Provider | None = None, on_progress: ProgressCallback | None = None
+    job_id: int,
+    *,
+    provider: Provider | None = None,
+    on_progress: ProgressCallback | None = None,
+    spread: bool = False,
 ) -> str:
     """Work on a job until nothing is left, or it is cancelled, capped or failing; return its
     status. Any number of workers may run this for the same job at once.
@@ -445,12 +485,19 @@ def run_job(
     4. After each batch: heartbeat, rate and ETA; stop on cancel or too many failed batches.
     5. When a pass finds nothing left, the job is complete; bring the lexical rows up to date,
        then try the automatic cut-over.
+
+    A queued task spreads the job (`spread`): once it has a batch, it calls one more free
+    worker in (see `_spread`).
     """
-    return work_on_job(job_id, provider=provider, on_progress=on_progress).status
+    return work_on_job(job_id, provider=provider, on_progress=on_progress, spread=spread).status
 
 
 def work_on_job(
-    job_id: int, *, provider: Provider | None = None, on_progress: ProgressCallback | None = None
+    job_id: int,
+    *,
+    provider: Provider | None = None,
+    on_progress: ProgressCallback | None = None,
+    spread: bool = False,
 ) -> WorkerReport:
     """`run_job`, reporting what this worker did itself."""
     report = WorkerReport()
@@ -460,7 +507,7 @@ def work_on_job(
     key = EmbeddingJob.objects.filter(pk=job_id).values_list("model_key", flat=True).first()
     with log_context(job_id=job_id, model_key=key):
         try:
-            report.status = _work(job_id, provider, on_progress, report)
+            report.status = _work(job_id, provider, on_progress, report, spread)
         except Exception as exc:
             # A bug or a lost database must not leave the job "running" until its heartbeat ages.
             logger.exception(
@@ -487,6 +534,7 @@ def _work(
     provider: Provider | None,
     on_progress: ProgressCallback | None,
     report: WorkerReport,
+    spread: bool,
 ) -> str:
     key = EmbeddingJob.objects.values_list("model_key", flat=True).get(pk=job_id)
     try:
@@ -507,6 +555,9 @@ def _work(
                 return status
             if (batch := next(batches, None)) is None:
                 break
+            if spread:
+                _spread(job_id, provider)
+                spread = False
             claimed_any = True
             outcome = _run_batch(job, provider, table, batch)
             report.embedded += outcome.embedded
@@ -557,7 +608,8 @@ def _join(job_id: int, table: type[EmbeddingBase]) -> EmbeddingJob | None:
         if first:
             job.started_at = now
             items = _items_of(job)
-            pending = needing_work(items, table, job.model_key, job.mode, now).count()
+            # Nothing was written since a job that starts now: no `since` to look for.
+            pending = needing_work(items, table, job.model_key, job.mode).count()
             job.total = items.count()
             job.skipped = job.total - pending
             if pending >= settings.JOB_BULK_LOAD_MIN_ITEMS and not table.objects.exists():

@@ -278,6 +278,14 @@ def ensure_hnsw_index(table: type[models.Model]) -> bool:
         return False
     index = _hnsw_index(table)
     with connection.schema_editor(atomic=True) as editor:
+        # Workers that finish one job together would each build the same index at once, a core
+        # each, and all but one throw theirs away: the first builds, the others wait and find it.
+        editor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"hnsw-build:{table._meta.db_table}"],
+        )
+        if has_hnsw_index(table):
+            return False
         sql = str(index.create_sql(table, editor)).replace(
             "CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1
         )

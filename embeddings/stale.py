@@ -4,9 +4,7 @@ and no item's text is built to answer a count."""
 
 from __future__ import annotations
 
-import operator
 from datetime import datetime
-from functools import reduce
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
@@ -34,12 +32,19 @@ def needing_work(
     rows = table.objects.filter(model_key=model_key, item_id=OuterRef("pk"))
     if mode == "missing":
         return with_text.filter(~Exists(rows))  # any row is done
-    done = [Q(source_hash=OuterRef("text_hash"))] if mode == "stale" else []
-    if since is not None:
-        done.append(Q(created_at__gte=since))
-    if not done:
+    if mode == "stale":
+        done = Q(source_hash=OuterRef("text_hash"))
+        if since is not None:
+            done |= Q(created_at__gte=since)
+        return with_text.filter(~Exists(rows.filter(done)))
+    if since is None:
         return with_text  # `all`, before the job wrote anything
-    return with_text.filter(~Exists(rows.filter(reduce(operator.or_, done))))
+    # "No row written since the job started" would be one anti-join, but the planner's
+    # statistics lag behind the rows a job writes: to them no row is that new, and on an estimate
+    # of one row PostgreSQL compares every item with every row (7.5 s for one 2,000-item chunk
+    # of a 20,000-item job). "No row, or one written before the job" is the same set (an item
+    # has one row per model), read with one index probe per item.
+    return with_text.filter(~Exists(rows) | Exists(rows.filter(created_at__lt=since)))
 
 
 def stale_count(items: QuerySet[CatalogItem], table: type[EmbeddingBase], model_key: str) -> int:

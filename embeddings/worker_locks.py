@@ -50,6 +50,18 @@ def release_job(job_id: int) -> None:
             cursor.execute("SELECT pg_advisory_unlock_shared(%s, %s)", [JOB_LOCKS, job_id])
 
 
+def workers_on(job_id: int) -> int:
+    """How many sessions work on the job now."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND classid = %s AND objid = %s AND objsubid = 2",
+            [JOB_LOCKS, job_id],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
 def _held_here(job_id: int) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(

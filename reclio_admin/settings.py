@@ -185,6 +185,9 @@ JOB_MAX_FAILED_BATCHES = env_int("JOB_MAX_FAILED_BATCHES", 3, minimum=1)
 JOB_BULK_LOAD_MIN_ITEMS = env_int("JOB_BULK_LOAD_MIN_ITEMS", 1000, minimum=1)
 # Items a job's worker lists and builds texts for at a time: its memory is bounded by this.
 JOB_CHUNK_SIZE = env_int("JOB_CHUNK_SIZE", 2000, minimum=1)
+# Workers one job spreads to (a job calls free workers in one by one); the others stay free for
+# other jobs and the schedule. A local model's job stays on one worker: it uses every core.
+JOB_WORKERS = env_int("JOB_WORKERS", 4, minimum=1, maximum=64)
 # Goes into a SET statement: only a well-formed PostgreSQL size gets this far.
 HNSW_BUILD_MEMORY = env_memory("HNSW_BUILD_MEMORY", "512MB")
 # Candidates the HNSW walk keeps per dimension table (`hnsw.ef_search`), chosen from the recall@10
@@ -204,6 +207,9 @@ _Q_TIMEOUT = env_int("Q_TIMEOUT", 6 * 3600, minimum=60)
 Q_CLUSTER = {
     "name": "reclio",
     "orm": "default",
+    # The ORM broker, except that a cluster takes a task only when a worker of its own is free
+    # to start it: a long job never holds another task back while other clusters sit idle.
+    "broker_class": "reclio_admin.task_queue.HandOffBroker",
     "workers": env_int("Q_WORKERS", 1, minimum=1, maximum=32),
     # Long regeneration jobs run for hours. The ORM broker re-delivers a task not acknowledged
     # within `retry`, so it must outlast `timeout` or a live job task would be run twice. A

@@ -1,10 +1,12 @@
 """Real worker processes on the test database: a qcluster, workers killed mid-job, two workers
-on one job. Slow (each process loads the local model), so there are only four."""
+on one job, a job spreading over two clusters. Slow (each process starts Django, some load the
+local model), so there are only a few."""
 
 from __future__ import annotations
 
 import re
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from django_q.models import OrmQ
 from embeddings import jobs
 from embeddings.models import EmbeddingJob
 from embeddings.registry import resolve
+from embeddings.worker_locks import workers_on
 from tests.conftest import make_item
 from tests.jobs.conftest import LOCAL_MODEL, job_state, stop, wait_for
 
@@ -110,7 +113,7 @@ def test_a_killed_qcluster_task_is_recovered_by_the_schedule_and_its_queue_entry
     """The schedule's watchdog finds the dead worker at once, frees the task's queue entry
     (which stayed locked for Q_TIMEOUT, 6 h) and queues the job again."""
     films(120)
-    worker_env.update(fake_openai.env)
+    worker_env.update(fake_openai.env, JOB_WORKERS="1")  # this job stays on one worker
     fake_openai.fail_forever("slow:0.05")
     job = jobs.start_job("movie", SMALL, "all", batch_size=4)
     cluster = spawn("qcluster")
@@ -153,3 +156,50 @@ def test_two_workers_share_one_job_and_no_item_is_embedded_twice(spawn, tmp_path
     assert sum(mine) == state.done == 120
     assert state.status == Status.COMPLETED
     assert len(items) == len(set(items)) == 120
+
+
+def test_a_job_started_once_spreads_to_a_second_cluster_and_every_item_is_embedded_once(
+    spawn, worker_env, fake_openai
+) -> None:
+    """The jobs page queues one task; a worker that finds work calls one more free worker in.
+    Two one-worker clusters: the second can only get a task if the first, busy, left it in
+    the queue."""
+    films(160)
+    worker_env.update(fake_openai.env)
+    fake_openai.fail_forever("slow:0.1")
+    job = jobs.start_job("movie", SMALL, "all", batch_size=4)
+    spawn("qcluster")
+    spawn("qcluster")
+
+    wait_for(lambda: workers_on(job.pk) == 2, timeout=120, what="a second worker on the job")
+    wait_for(lambda: job_state(job.pk).status == Status.COMPLETED, timeout=120, what="the end")
+
+    state = job_state(job.pk)
+    items = stored_items(SMALL)
+    assert (state.done, state.failed) == (160, 0)
+    assert len(items) == len(set(items)) == 160
+    assert len(fake_openai.inputs) == 160  # nobody embedded an item twice
+
+
+def test_a_busy_one_worker_cluster_leaves_the_next_task_in_the_queue_for_another(
+    spawn, worker_env, fake_openai
+) -> None:
+    """django-q's own ORM broker takes tasks ahead of its workers (up to three for a one-worker
+    cluster), where they wait for hours behind a long job while other clusters sit idle."""
+    films(120)
+    make_item(kind="series", title="A series", overview="Lighthouse keepers, season one.")
+    worker_env.update(fake_openai.env, JOB_WORKERS="1")
+    fake_openai.fail_forever("slow:0.05")
+    movies = jobs.start_job("movie", SMALL, "all", batch_size=4)
+    spawn("qcluster")
+    wait_for(lambda: job_state(movies.pk).done >= 8, timeout=120, what="a few batches")
+
+    series = jobs.start_job("series", SMALL, "all", batch_size=4)
+    time.sleep(2.5)  # five of the cluster's polls
+
+    assert job_state(movies.pk).status == Status.RUNNING
+    [entry] = [entry for entry in OrmQ.objects.all() if entry.task["args"] == (series.pk,)]
+    assert entry.lock <= timezone.now(), "the busy cluster took a task it could not start"
+    # Still there for the same cluster once its worker is free: nothing is lost.
+    wait_for(lambda: job_state(series.pk).status == Status.COMPLETED, timeout=120, what="series")
+    assert job_state(movies.pk).status == Status.COMPLETED
