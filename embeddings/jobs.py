@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
+from django_q.conf import Conf
 from django_q.models import OrmQ
 from django_q.tasks import async_task
 
@@ -342,8 +343,8 @@ def _spread(job_id: int, provider: Provider) -> None:
 
     A local model's job stays where it is: sentence-transformers uses every core of its machine,
     and a second copy of the model on the same cores only shares them."""
-    if provider.model.provider == "local":
-        return
+    if provider.model.provider == "local" or Conf.SYNC:
+        return  # (Conf.SYNC: tasks run inline, in this very worker: there is no other)
     with transaction.atomic():
         # The job's row lock makes workers joining at the same moment queue one task, not each.
         kind = (
