@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -644,14 +643,21 @@ def _pending_items(job: EmbeddingJob, table: type[EmbeddingBase]) -> QuerySet[Ca
     return needing_work(items, table, job.model_key, job.mode, job.started_at)
 
 
-def _chunks(job: EmbeddingJob, table: type[EmbeddingBase]) -> Iterator[list[Work]]:
+@dataclass(frozen=True)
+class _Listed:
+    """An item a pass has listed: its text is built only once a worker has claimed it."""
+
+    item_id: int
+    stored_hash: str
+    fields: ItemFields
+    size: int
+
+
+def _chunks(job: EmbeddingJob, table: type[EmbeddingBase]) -> Iterator[list[_Listed]]:
     """One pass over what the job still has to do, `JOB_CHUNK_SIZE` items at a time in id
     order (keyset: each chunk starts after the last id of the one before), so a worker holds one
-    chunk's texts whatever the catalog's size, and its first batch starts after one short query.
-
-    A stored `text_hash` that lags behind the text (a write that bypassed the model) is
-    corrected here, so the next pass decides right; an item whose text turns out empty is
-    counted as skipped, so the counts still add up to the total."""
+    chunk's fields whatever the catalog's size, and its first batch starts after one short
+    query. Each chunk comes longest first (see `_by_size`)."""
     last_id = 0
     while True:
         rows = list(
@@ -663,21 +669,44 @@ def _chunks(job: EmbeddingJob, table: type[EmbeddingBase]) -> Iterator[list[Work
         if not rows:
             return
         last_id = rows[-1][0]
-        work, lagging, empty = [], [], 0
-        for item_id, stored_hash, *fields in rows:
-            text = item_text(ItemFields(*fields))
-            digest = source_hash(text) if text else ""
-            if digest != stored_hash:
-                lagging.append(item_id)
-            if text:
-                work.append(Work(item_id, text, digest))
-            else:
-                empty += 1
-        if lagging:
-            CatalogItem.objects.filter(id__in=lagging).refresh_text_hashes()
-        if empty:
-            EmbeddingJob.objects.filter(pk=job.pk).update(skipped=F("skipped") + empty)
-        yield _by_length(work)
+        listed = []
+        for item_id, stored_hash, *values in rows:
+            fields = ItemFields(*values)
+            listed.append(_Listed(item_id, stored_hash, fields, _size(fields)))
+        yield _by_size(listed)
+
+
+def _size(fields: ItemFields) -> int:
+    """About the length of the item's text, without building it."""
+    lists = fields.genres + fields.keywords + fields.cast
+    return sum(map(len, (fields.title, fields.tagline, fields.overview, fields.director, *lists)))
+
+
+def _by_size(listed: list[_Listed]) -> list[_Listed]:
+    # Longest first, as sentence-transformers orders its own batches: texts of a batch have
+    # similar lengths and pad little. Every worker sorts alike, so they still take turns.
+    return sorted(listed, key=lambda row: (-row.size, row.item_id))
+
+
+def _texts(job: EmbeddingJob, claimed: list[_Listed]) -> list[Work]:
+    """The claimed items' texts. A stored `text_hash` that lags behind the text (a write that
+    bypassed the model) is corrected here, so the next pass decides right; an item whose text
+    turns out empty is counted as skipped, so the counts still add up to the total."""
+    work, lagging, empty = [], [], 0
+    for row in claimed:
+        text = item_text(row.fields)
+        digest = source_hash(text) if text else ""
+        if digest != row.stored_hash:
+            lagging.append(row.item_id)
+        if text:
+            work.append(Work(row.item_id, text, digest))
+        else:
+            empty += 1
+    if lagging:
+        CatalogItem.objects.filter(id__in=lagging).refresh_text_hashes()
+    if empty:
+        EmbeddingJob.objects.filter(pk=job.pk).update(skipped=F("skipped") + empty)
+    return work
 
 
 def _still_needed(
@@ -711,12 +740,6 @@ def _stored_of(
     return stored.get(item_id, (None, None))
 
 
-def _by_length(work: list[Work]) -> list[Work]:
-    # Longest first, as sentence-transformers orders its own batches: texts of a batch have
-    # similar lengths and pad little. Every worker sorts alike, so they still take turns.
-    return sorted(work, key=lambda w: (-len(w.text), w.item_id))
-
-
 @dataclass
 class _Outcome:
     embedded: int
@@ -730,23 +753,26 @@ def _claimed_batches(job: EmbeddingJob, table: type[EmbeddingBase]) -> Iterator[
     caller embeds each and releases its claims).
 
     1. Walk the work in the order every worker walks it (`_chunks`).
-    2. Claim the next items with advisory locks (embeddings.worker_locks), skipping those
-       another worker holds: no row is locked, so an admin's edit or an import never waits on
-       us. Of those claimed, keep what is still needed (another worker may have just done it)
-       and release the rest.
-    3. Top the batch up from further along until it is full or the work runs out: workers
+    2. Claim, in one statement, the next items no other worker holds, as many as the batch
+       lacks (advisory locks, embeddings.worker_locks: no row is locked, so an admin's edit or
+       an import never waits on us). What another worker holds is passed over for good.
+    3. Build the texts of the items claimed, and only theirs: workers sharing a job each build
+       the texts they embed, not every text of the chunk. Keep what still needs work (another
+       worker may have just done it) and release the rest.
+    4. Top the batch up from further along until it is full or the work runs out: workers
        sharing a job each still send full batches, never the crumbs between the others' (each
        request costs a remote provider's latency whatever its size).
     """
-    pending = (w for chunk in _chunks(job, table) for w in chunk)
+    chunks = _chunks(job, table)
+    listed: list[_Listed] = []
     while True:
         batch: list[Work] = []
         try:
             while len(batch) < job.batch_size:
-                candidates = list(islice(pending, job.batch_size - len(batch)))
-                if not candidates:
+                if not listed and not (listed := next(chunks, [])):
                     break
-                batch += _claim(job, table, candidates)
+                claimed, listed = _claim(job, table, listed, job.batch_size - len(batch))
+                batch += claimed
         except BaseException:
             release_items(job.model_key, [w.item_id for w in batch])
             raise
@@ -755,18 +781,24 @@ def _claimed_batches(job: EmbeddingJob, table: type[EmbeddingBase]) -> Iterator[
         yield batch
 
 
-def _claim(job: EmbeddingJob, table: type[EmbeddingBase], candidates: list[Work]) -> list[Work]:
-    """Of these, the items now claimed by this worker that still need work."""
-    locked = claim_items(job.model_key, [w.item_id for w in candidates])
+def _claim(
+    job: EmbeddingJob, table: type[EmbeddingBase], listed: list[_Listed], wanted: int
+) -> tuple[list[Work], list[_Listed]]:
+    """(the items now claimed by this worker that still need work, at most `wanted`; what is
+    listed after the last one claimed)."""
+    locked = claim_items(job.model_key, [row.item_id for row in listed], limit=wanted)
     if not locked:
-        return []
+        return [], []
+    position = {row.item_id: n for n, row in enumerate(listed)}
+    last = max(position[item_id] for item_id in locked)
     needed: list[Work] = []
     try:
-        needed = _still_needed(job, table, candidates, locked)
+        work = _texts(job, [listed[position[item_id]] for item_id in locked])
+        needed = _still_needed(job, table, work, locked)
     finally:
         kept = {w.item_id for w in needed}
         release_items(job.model_key, [item_id for item_id in locked if item_id not in kept])
-    return needed
+    return needed, listed[last + 1 :]
 
 
 def _run_batch(

@@ -72,17 +72,19 @@ def _held_here(job_id: int) -> bool:
         return cursor.fetchone() is not None
 
 
-def claim_items(model_key: str, item_ids: Iterable[int]) -> list[int]:
-    """The items of these that no other worker is embedding for this model now, each now
-    claimed by this session (until `release_items`)."""
+def claim_items(model_key: str, item_ids: Iterable[int], limit: int | None = None) -> list[int]:
+    """The first `limit` (all, without one) of these items, in their order, that no other
+    worker is embedding for this model now, each now claimed by this session (until
+    `release_items`). The locks are tried in the list's order and stop at `limit`: what lies
+    beyond is not touched."""
     ids = list(item_ids)
-    if not ids:
+    if not ids or limit == 0:
         return []
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT id FROM unnest(%s::bigint[]) AS id"
-            " WHERE pg_try_advisory_lock(hashtextextended(%s || ':' || id, 0)) ORDER BY id",
-            [ids, model_key],
+            " WHERE pg_try_advisory_lock(hashtextextended(%s || ':' || id, 0)) LIMIT %s",
+            [ids, model_key, limit],
         )
         return [row[0] for row in cursor.fetchall()]
 

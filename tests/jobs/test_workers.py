@@ -15,6 +15,7 @@ from django.utils import timezone
 from django_q.models import OrmQ
 
 from embeddings import jobs
+from embeddings.management.scale_out import scale_out
 from embeddings.models import EmbeddingJob
 from embeddings.registry import resolve
 from embeddings.worker_locks import workers_on
@@ -203,3 +204,20 @@ def test_a_busy_one_worker_cluster_leaves_the_next_task_in_the_queue_for_another
     # Still there for the same cluster once its worker is free: nothing is lost.
     wait_for(lambda: job_state(series.pk).status == Status.COMPLETED, timeout=120, what="series")
     assert job_state(movies.pk).status == Status.COMPLETED
+
+
+def test_the_scale_out_bench_spreads_its_job_over_real_clusters_and_reports_both_rates(
+    worker_env,
+) -> None:
+    """`bench_pipeline --workers 2 --latency-ms 20` on a small catalog: each run's job is
+    started once, as the page starts it, and reaches both clusters."""
+    films(60)  # and one without text
+
+    result = scale_out(2, 20, 4, lambda text: None)
+
+    assert result["workers"] == result["workers_on_the_job"] == 2
+    assert 30 <= result["provider_requests"] <= 32  # 15 full batches a run, at most a crumb more
+    assert result["items_per_s"] > 0 and result["items_per_s_one_worker"] > 0
+    assert result["speedup_vs_one_worker"] > 0 and result["speedup_whole_job"] > 0
+    assert result["spread_s"] >= 0
+    assert not OrmQ.objects.exists()  # no task left over for the next run
