@@ -23,7 +23,7 @@ from pgvector.psycopg import register_vector
 
 from catalog.models import CatalogItem
 from embeddings.registry import DIMENSIONS, default_model_key, storage_type
-from embeddings.worker_locks import no_worker, worker_alive
+from embeddings.worker_locks import no_worker, worker_alive, worker_count
 from reclio_admin.encryption import EncryptedField
 
 # Distance operators by metric. Only cosine has an HNSW index; L2 and inner product scan exactly.
@@ -372,9 +372,9 @@ class EmbeddingJobQuerySet(models.QuerySet["EmbeddingJob"]):
         return self.filter(status__in=EmbeddingJob.ACTIVE_STATUSES)
 
     def with_workers(self) -> EmbeddingJobQuerySet:
-        """Each job annotated with `workers_alive`: whether any live database session works on
-        it (embeddings.worker_locks), read in the same query."""
-        return self.annotate(workers_alive=worker_alive())
+        """Each job annotated with `workers_alive`, whether any live database session works on
+        it (embeddings.worker_locks), and `worker_count`, how many, read in the same query."""
+        return self.annotate(workers_alive=worker_alive(), worker_count=worker_count())
 
     def orphaned(self) -> EmbeddingJobQuerySet:
         """Running or cancelling, but no worker holds them any more: their process died, and its

@@ -15,25 +15,31 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import connection
-from django.db.models import BooleanField
+from django.db.models import BooleanField, IntegerField
 from django.db.models.expressions import RawSQL
 
 # The first key of the two-key form; the second is the job's id. "RE" "C1" in ASCII.
 JOB_LOCKS = 0x52454331
 
-# Whether any session holds the job's lock: an annotation for EmbeddingJob querysets.
-WORKER_ALIVE_SQL = (
-    "EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted"
-    " AND l.classid = %s AND l.objid = embeddings_embeddingjob.id AND l.objsubid = 2)"
+# The sessions that hold a job's lock, for the annotations of EmbeddingJob querysets.
+_HOLDERS = (
+    "FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted"
+    " AND l.classid = %s AND l.objid = embeddings_embeddingjob.id AND l.objsubid = 2"
 )
+WORKER_ALIVE_SQL = f"EXISTS (SELECT 1 {_HOLDERS})"
 
 
 def worker_alive() -> RawSQL:
     return RawSQL(WORKER_ALIVE_SQL, [JOB_LOCKS], output_field=BooleanField())
 
 
+def worker_count() -> RawSQL:
+    """How many sessions work on each job."""
+    return RawSQL(f"(SELECT count(*) {_HOLDERS})", [JOB_LOCKS], output_field=IntegerField())
+
+
 def no_worker() -> RawSQL:
-    """The opposite, for a filter."""
+    """The opposite of `worker_alive`, for a filter."""
     return RawSQL(f"NOT {WORKER_ALIVE_SQL}", [JOB_LOCKS], output_field=BooleanField())
 
 

@@ -250,3 +250,24 @@ def test_the_content_sync_schedule_function_starts_the_same_jobs() -> None:
 
     assert {job.kind for job in started} == {"movie", "series"}
     assert {job.status for job in started} == {Status.QUEUED}
+
+
+def test_a_running_row_says_how_many_workers_share_the_job(staff_client: Client) -> None:
+    shared = a_job()
+    alone = a_job(kind="series")
+    second = LiveWorkers()  # another worker process, on the first job only
+    try:
+        second.hold(shared.pk)
+
+        rows = [
+            staff_client.get(reverse("embeddings:job_row", args=[job.pk]), **HTMX).content.decode()
+            for job in (shared, alone)
+        ]
+    finally:
+        second.stop()
+
+    assert '<span class="job-workers">2 workers</span>' in rows[0]
+    assert '<span class="job-workers">1 worker</span>' in rows[1]
+    finished = a_job(Status.COMPLETED, done=170, finished_at=timezone.now())
+    page = staff_client.get(reverse("embeddings:job_row", args=[finished.pk]), **HTMX)
+    assert "job-workers" not in page.content.decode()
