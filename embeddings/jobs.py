@@ -781,15 +781,21 @@ def _claimed_batches(job: EmbeddingJob, table: type[EmbeddingBase]) -> Iterator[
         yield batch
 
 
+CLAIM_WINDOW = 4
+
+
 def _claim(
     job: EmbeddingJob, table: type[EmbeddingBase], listed: list[_Listed], wanted: int
 ) -> tuple[list[Work], list[_Listed]]:
     """(the items now claimed by this worker that still need work, at most `wanted`; what is
     listed after the last one claimed)."""
-    locked = claim_items(job.model_key, [row.item_id for row in listed], limit=wanted)
+    # A few batches' worth of candidates at a time: enough to pass over what the other
+    # workers hold, without sending (and indexing) the whole rest of the chunk for each batch.
+    window = listed[: wanted * CLAIM_WINDOW]
+    locked = claim_items(job.model_key, [row.item_id for row in window], limit=wanted)
     if not locked:
-        return [], []
-    position = {row.item_id: n for n, row in enumerate(listed)}
+        return [], listed[len(window) :]  # all held by other workers
+    position = {row.item_id: n for n, row in enumerate(window)}
     last = max(position[item_id] for item_id in locked)
     needed: list[Work] = []
     try:
