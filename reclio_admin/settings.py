@@ -183,7 +183,8 @@ EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 128, minimum=1, maximum=2
 JOB_MAX_FAILED_BATCHES = env_int("JOB_MAX_FAILED_BATCHES", 3, minimum=1)
 # A job at least this large into an empty table loads without the HNSW index, then builds it.
 JOB_BULK_LOAD_MIN_ITEMS = env_int("JOB_BULK_LOAD_MIN_ITEMS", 1000, minimum=1)
-# Items a job's worker lists and builds texts for at a time: its memory is bounded by this.
+# Items a job's worker lists at a time (it builds the texts of those it claims): its memory is
+# bounded by this.
 JOB_CHUNK_SIZE = env_int("JOB_CHUNK_SIZE", 2000, minimum=1)
 # Workers one job spreads to (a job calls free workers in one by one); the others stay free for
 # other jobs and the schedule. A local model's job stays on one worker: it uses every core.
