@@ -21,11 +21,13 @@ from django.db.models.expressions import RawSQL
 # The first key of the two-key form; the second is the job's id. "RE" "C1" in ASCII.
 JOB_LOCKS = 0x52454331
 
-# The sessions that hold a job's lock, for the annotations of EmbeddingJob querysets.
-_HOLDERS = (
+# The sessions that hold a job's lock: of each row, in the annotations of EmbeddingJob
+# querysets, or of one job (`workers_on`).
+_HOLDERS_OF = (
     "FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted"
-    " AND l.classid = %s AND l.objid = embeddings_embeddingjob.id AND l.objsubid = 2"
+    " AND l.classid = %s AND l.objid = {job} AND l.objsubid = 2"
 )
+_HOLDERS = _HOLDERS_OF.format(job="embeddings_embeddingjob.id")
 WORKER_ALIVE_SQL = f"EXISTS (SELECT 1 {_HOLDERS})"
 
 
@@ -59,11 +61,7 @@ def release_job(job_id: int) -> None:
 def workers_on(job_id: int) -> int:
     """How many sessions work on the job now."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-            " AND classid = %s AND objid = %s AND objsubid = 2",
-            [JOB_LOCKS, job_id],
-        )
+        cursor.execute(f"SELECT count(*) {_HOLDERS_OF.format(job='%s')}", [JOB_LOCKS, job_id])
         row = cursor.fetchone()
     return int(row[0]) if row else 0
 
