@@ -11,12 +11,12 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from embeddings.addresses import AddressRefused, check_provider_url
-from embeddings.connection import FIELDS, MAX_VALUE_LENGTH
-from embeddings.hybrid import BLEND_LABELS, MAX_WEIGHT
 from embeddings.models import EmbeddingJob
+from embeddings.neighbours.blends import BLEND_LABELS, MAX_WEIGHT
+from embeddings.neighbours.vector import MAX_K, catalog_genres, table_of
+from embeddings.providers.addresses import AddressRefused, check_provider_url
+from embeddings.providers.connection import FIELDS, MAX_VALUE_LENGTH
 from embeddings.registry import ResolvedModel, UnknownModel, resolve
-from embeddings.similarity import MAX_K, catalog_genres, table_of
 
 
 def errors_of(form: forms.Form) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from embeddings.jobs import mark_interrupted
 from embeddings.models import EmbeddingSettings
-from embeddings.schedules import ensure_schedules, first_run_jobs
+from embeddings.tasks import ensure_schedules, first_run_jobs
 
 
 def prepare() -> Iterator[str]:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from embeddings import quality_views, views
+from embeddings import views
+from embeddings.views import quality as quality_views
 
 app_name = "embeddings"
 

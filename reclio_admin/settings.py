@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "reclio_admin",
     "catalog",
     "embeddings",
+    "embeddings.workbench",
 ]
 
 MIDDLEWARE = [

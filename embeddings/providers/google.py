@@ -8,7 +8,6 @@ from typing import Any
 import requests
 from django.conf import settings
 
-from embeddings.credentials import credential
 from embeddings.providers.base import (
     AuthenticationFailed,
     EmbeddingError,
@@ -21,6 +20,7 @@ from embeddings.providers.base import (
     ServerError,
     parse_retry_after,
 )
+from embeddings.providers.credentials import credential
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 

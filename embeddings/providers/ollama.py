@@ -7,7 +7,6 @@ from typing import Any
 
 import requests
 
-from embeddings.credentials import credential
 from embeddings.providers.base import (
     EmbeddingError,
     InvalidResponse,
@@ -18,6 +17,7 @@ from embeddings.providers.base import (
     ServerError,
     parse_retry_after,
 )
+from embeddings.providers.credentials import credential
 from embeddings.providers.tokenizers import (
     BERT_UNCASED,
     count_with,

@@ -12,7 +12,6 @@ import numpy as np
 import openai
 from django.conf import settings
 
-from embeddings.credentials import credential
 from embeddings.providers.base import (
     AuthenticationFailed,
     EmbeddingError,
@@ -26,6 +25,7 @@ from embeddings.providers.base import (
     Vectors,
     parse_retry_after,
 )
+from embeddings.providers.credentials import credential
 from embeddings.providers.tokenizers import count_openai, truncate_openai
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"

@@ -16,8 +16,8 @@ from django.test import Client
 from django.utils import timezone
 
 from catalog.models import CatalogItem
+from embeddings.jobs.stale import needing_work
 from embeddings.models import Embedding384
-from embeddings.stale import needing_work
 from embeddings.storage import model_usage
 from embeddings.text import item_text, source_hash, text_hash
 from tests.conftest import make_item

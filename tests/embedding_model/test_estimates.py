@@ -13,10 +13,10 @@ from django.urls import reverse
 from django_q.models import OrmQ
 
 from catalog.models import CatalogItem
-from embeddings.estimates import estimate_models
 from embeddings.models import Embedding384, EmbeddingJob, TokenCount
 from embeddings.providers import get_provider
-from embeddings.tokens import QUEUED_KEY, counting_providers, refresh_token_counts
+from embeddings.switching.estimates import estimate_models
+from embeddings.switching.tokens import QUEUED_KEY, counting_providers, refresh_token_counts
 from tests.conftest import make_item
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from embeddings.addresses import AddressRefused, check_provider_url
+from embeddings.providers.addresses import AddressRefused, check_provider_url
 
 
 @pytest.mark.parametrize(

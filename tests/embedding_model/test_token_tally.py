@@ -10,7 +10,7 @@ from django.db.models import Count
 
 from catalog.models import CatalogItem
 from embeddings.models import TokenCount, TokenTally
-from embeddings.tokens import counting_providers, refresh_token_counts
+from embeddings.switching.tokens import counting_providers, refresh_token_counts
 from tests.conftest import make_item, migrate_to_just_before
 
 

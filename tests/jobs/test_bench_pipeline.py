@@ -7,16 +7,16 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from embeddings.management.commands import bench_pipeline
-from embeddings.management.commands.bench_pipeline import (
+from embeddings.models import Embedding384, LexicalVector
+from embeddings.registry import UnknownModel, resolve
+from embeddings.workbench.management.commands import bench_pipeline
+from embeddings.workbench.management.commands.bench_pipeline import (
     FREE_SPEC,
     Command,
     FreeProvider,
     _copy_as_series,
     _free_model_known,
 )
-from embeddings.models import Embedding384, LexicalVector
-from embeddings.registry import UnknownModel, resolve
 from tests.conftest import make_item
 from tests.jobs.test_bulk_load import has_index
 

@@ -12,8 +12,8 @@ from catalog.models import CatalogItem
 from embeddings import jobs
 from embeddings.models import Embedding384, EmbeddingJob, EmbeddingSettings, HealthCheck
 from embeddings.providers import get_provider
-from embeddings.schedules import SCHEDULE_HEALTH, SCHEDULE_SYNC, SCHEDULE_WATCHDOG, health_check
 from embeddings.startup import prepare
+from embeddings.tasks import SCHEDULE_HEALTH, SCHEDULE_SYNC, SCHEDULE_WATCHDOG, health_check
 from embeddings.text import item_text, source_hash
 from tests.conftest import make_item
 from tests.jobs.conftest import LOCAL_MODEL, wait_for
@@ -260,8 +260,8 @@ def test_the_first_run_creates_the_schedules_and_queues_the_movie_and_series_job
     assert set(queued.values_list("mode", flat=True)) == {"stale"}
     schedules = dict(Schedule.objects.values_list("name", "func"))
     assert schedules == {
-        SCHEDULE_SYNC: "embeddings.schedules.start_content_sync",
-        SCHEDULE_HEALTH: "embeddings.schedules.health_check",
+        SCHEDULE_SYNC: "embeddings.tasks.start_content_sync",
+        SCHEDULE_HEALTH: "embeddings.tasks.health_check",
         SCHEDULE_WATCHDOG: "embeddings.jobs.recover_jobs",
     }
     sync = Schedule.objects.get(name=SCHEDULE_SYNC)

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from embeddings import schedules
+from embeddings import tasks as schedules
 from embeddings.models import EmbeddingJob, JobFailure
 from tests.conftest import make_item
 from tests.jobs.conftest import LOCAL_MODEL, LiveWorkers

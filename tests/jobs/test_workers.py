@@ -15,9 +15,9 @@ from django.utils import timezone
 from django_q.models import OrmQ
 
 from embeddings import jobs
-from embeddings.management.scale_out import scale_out
 from embeddings.models import EmbeddingJob
 from embeddings.registry import resolve
+from embeddings.workbench.scale_out import scale_out
 from embeddings.worker_locks import workers_on
 from tests.conftest import make_item
 from tests.jobs.conftest import LOCAL_MODEL, job_state, stop, wait_for

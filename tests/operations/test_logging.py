@@ -16,7 +16,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from embeddings import jobs
 from embeddings.models import EmbeddingJob, EmbeddingSettings
-from embeddings.schedules import health_check
+from embeddings.tasks import health_check
 from reclio_admin.logs import ContextFilter, gunicorn_logging_config, logging_config
 from tests.conftest import make_item
 from tests.jobs.conftest import LOCAL_MODEL

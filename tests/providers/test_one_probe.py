@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 
-from embeddings import schedules
+from embeddings import tasks as schedules
 from embeddings.models import EmbeddingSettings, HealthCheck
 
 NOMIC = "ollama:nomic-embed-text"

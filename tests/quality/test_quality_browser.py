@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 
-from embeddings import lexical, quality
+from embeddings import quality
 from embeddings.models import DisagreementRun, Embedding384
+from embeddings.neighbours import lexical
 from tests.conftest import make_item
 from tests.quality.conftest import NEW, OLD
 from tests.similar.helpers import at_angle, embed

@@ -10,9 +10,11 @@ import pytest
 from scipy import sparse
 
 from catalog.models import CatalogItem
-from embeddings import hybrid, lexical, quality, ranking
+from embeddings import quality
 from embeddings.models import Embedding384
-from embeddings.similarity import Filters
+from embeddings.neighbours import blends, lexical
+from embeddings.neighbours.vector import Filters
+from embeddings.quality import ranking
 from tests.conftest import make_item
 from tests.similar.helpers import embed, unit
 
@@ -43,13 +45,13 @@ def catalog() -> list[CatalogItem]:
     return items
 
 
-def _page(item: CatalogItem, blend: str, k: int = 10) -> list[hybrid.Ranked]:
-    model = hybrid.VectorSet(MODEL, Embedding384)
-    return hybrid.neighbours(item, model, blend=blend, k=k, filters=Filters(kind=item.kind))
+def _page(item: CatalogItem, blend: str, k: int = 10) -> list[blends.Ranked]:
+    model = blends.VectorSet(MODEL, Embedding384)
+    return blends.neighbours(item, model, blend=blend, k=k, filters=Filters(kind=item.kind))
 
 
 def _batched(blend: str, items: list[CatalogItem]) -> dict[int, list[tuple[int, float]]]:
-    signals = ranking.Signals.of(hybrid.VectorSet(MODEL, Embedding384), blend)
+    signals = ranking.Signals.of(blends.VectorSet(MODEL, Embedding384), blend)
     return ranking.top(signals, [item.pk for item in items])
 
 

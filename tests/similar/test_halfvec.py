@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from catalog.models import CatalogItem
 from embeddings.models import Embedding384, Embedding1536
-from embeddings.similarity import StoredVector, neighbours
+from embeddings.neighbours.vector import StoredVector, neighbours
 from tests.conftest import make_item, migrate_to_just_before
 from tests.similar.helpers import embed, unit
 

@@ -13,8 +13,16 @@ from django.utils import timezone
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from catalog.models import CatalogItem
-from embeddings import jobs, lexical
-from embeddings.hybrid import (
+from embeddings import jobs
+from embeddings.models import (
+    Embedding384,
+    LexicalCorpus,
+    LexicalPosting,
+    LexicalTerm,
+    LexicalVector,
+)
+from embeddings.neighbours import lexical
+from embeddings.neighbours.blends import (
     HYBRID,
     LEXICAL,
     VECTOR,
@@ -24,15 +32,8 @@ from embeddings.hybrid import (
     ranked,
     text_query,
 )
-from embeddings.models import (
-    Embedding384,
-    LexicalCorpus,
-    LexicalPosting,
-    LexicalTerm,
-    LexicalVector,
-)
-from embeddings.similarity import Filters
-from embeddings.similarity import neighbours as vector_neighbours
+from embeddings.neighbours.vector import Filters
+from embeddings.neighbours.vector import neighbours as vector_neighbours
 from embeddings.text import item_text, source_hash
 from tests.jobs.conftest import LOCAL_MODEL
 from tests.similar.helpers import item_at

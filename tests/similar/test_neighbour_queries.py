@@ -6,7 +6,7 @@ from django.db import connection, transaction
 
 from catalog.models import CatalogItem
 from embeddings.models import Embedding384, drop_hnsw_index, ensure_hnsw_index
-from embeddings.similarity import Filters, exact_neighbour_ids, neighbours
+from embeddings.neighbours.vector import Filters, exact_neighbour_ids, neighbours
 from tests.similar.helpers import at_angle, item_at
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_graphs")]

@@ -7,8 +7,8 @@ from django.test import Client
 from django.urls import reverse
 
 from catalog.models import CatalogItem
-from embeddings import lexical
 from embeddings.models import Embedding384
+from embeddings.neighbours import lexical
 from tests.similar.helpers import item_at
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from embeddings.models import EmbeddingSettings
-from embeddings.probe import check
+from embeddings.providers.probe import check
 
 
 class Command(BaseCommand):

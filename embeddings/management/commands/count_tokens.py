@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from embeddings.tokens import counting_providers, refresh_token_counts
+from embeddings.switching.tokens import counting_providers, refresh_token_counts
 
 
 class Command(BaseCommand):

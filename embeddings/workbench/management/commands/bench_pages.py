@@ -37,16 +37,16 @@ from django.urls import reverse
 
 from catalog.importer import import_catalog
 from catalog.models import CatalogItem
-from embeddings.management.bench import (
+from embeddings.models import EmbeddingJob, EmbeddingSettings, TokenCount
+from embeddings.registry import resolve, storage_type
+from embeddings.switching.tokens import counting_providers
+from embeddings.workbench.bench import (
     WORDS,
     drop_index_for_load,
     percentile,
     raw_connection,
     write_synthetic_catalog,
 )
-from embeddings.models import EmbeddingJob, EmbeddingSettings, TokenCount
-from embeddings.registry import resolve, storage_type
-from embeddings.tokens import counting_providers
 
 BENCH_USER = "bench-pages"
 PAGES = (

@@ -34,9 +34,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from catalog.models import CatalogItem
-from embeddings.management.bench import percentile, raw_connection
-from embeddings.management.commands.bench_pipeline import scratch_database
 from embeddings.models import EmbeddingJob, JobFailure
+from embeddings.workbench.bench import percentile, raw_connection
+from embeddings.workbench.management.commands.bench_pipeline import scratch_database
 from embeddings.worker_locks import JOB_LOCKS
 
 Status = EmbeddingJob.Status

@@ -33,7 +33,6 @@ from django_q.tasks import async_task
 
 from catalog.collections import catalog_collections
 from catalog.models import CatalogItem
-from embeddings import hybrid, ranking
 from embeddings.models import (
     EMBEDDING_TABLES,
     Disagreement,
@@ -43,7 +42,8 @@ from embeddings.models import (
     QualityScore,
     RunStatus,
 )
-from embeddings.similarity import (
+from embeddings.neighbours import blends
+from embeddings.neighbours.vector import (
     Filters,
     ef_search_for,
     exact_neighbour_ids,
@@ -51,6 +51,7 @@ from embeddings.similarity import (
     neighbours,
     table_of,
 )
+from embeddings.quality import ranking
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ MAX_QUERIES = 2000
 INDEX_SAMPLE = 100
 # Any fixed number: the same films are asked every time, so two measurements compare.
 SEED = 10
-BLENDS = hybrid.BLENDS
+BLENDS = blends.BLENDS
 # The task that measures, then tries the cut-over the measurement may be holding.
 MEASURE_TASK = "embeddings.storage.measure_then_cut_over"
 DISAGREEMENT_TASK = "embeddings.quality.compute_disagreements"
@@ -107,8 +108,8 @@ def _table(model_key: str) -> type[EmbeddingBase]:
     return table
 
 
-def _vector_set(model_key: str) -> hybrid.VectorSet:
-    return hybrid.VectorSet(model_key, _table(model_key))
+def _vector_set(model_key: str) -> blends.VectorSet:
+    return blends.VectorSet(model_key, _table(model_key))
 
 
 def _stored_vector(table: type[EmbeddingBase], model_key: str, item_id: int) -> Subquery:
@@ -123,9 +124,9 @@ def neighbour_ids(
     """The top 10 the similar page shows for this item with this blend, as item ids: one item
     at a time (`top_ids` ranks many at once)."""
     if blend != "vector":
-        model = hybrid.VectorSet(model_key, table)
+        model = blends.VectorSet(model_key, table)
         catalog_item = CatalogItem.objects.get(pk=item)
-        ranked = hybrid.neighbours(
+        ranked = blends.neighbours(
             catalog_item, model, blend=blend, k=K, filters=Filters(kind=kind)
         )
         return [r.item.pk for r in ranked]
@@ -177,10 +178,10 @@ def top_ids(
     through the index, as the page serves it (what the walk gives up is the index check's);
     the lexical and hybrid blends exactly, for all items at once (embeddings/ranking.py: the
     page's scores and order; its hybrid fuses each signal's 50 best, which measured the same)."""
-    if blend == hybrid.VECTOR:
+    if blend == blends.VECTOR:
         return vector_top_ids(table, model_key, item_ids)
     return ranking.top_ids(
-        ranking.Signals.of(hybrid.VectorSet(model_key, table), blend), item_ids, k=K
+        ranking.Signals.of(blends.VectorSet(model_key, table), blend), item_ids, k=K
     )
 
 
@@ -404,9 +405,9 @@ def gate(building_key: str, serving_key: str) -> Gate:
             )
     # Judged on what the similar page serves by default (hybrid once lexical rows exist); on
     # vectors when either measurement predates the lexical rows.
-    blend = hybrid.default_blend()
+    blend = blends.default_blend()
     if built.score(blend) is None or served.score(blend) is None:
-        blend = hybrid.VECTOR
+        blend = blends.VECTOR
     built_score, served_score = built.score(blend), served.score(blend)
     if not built_score or not served_score or not built_score.queries or not served_score.queries:
         return Gate("open", margin=margin, reason="no franchise films to compare on")

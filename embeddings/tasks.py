@@ -19,7 +19,7 @@ from django_q.models import Schedule
 from catalog.models import CatalogItem
 from embeddings.jobs import TASK_NAMES, JobRefused, mark_interrupted, start_job
 from embeddings.models import EmbeddingJob, EmbeddingSettings, HealthCheck
-from embeddings.probe import check
+from embeddings.providers.probe import check
 from embeddings.registry import UnknownModel, resolve
 from embeddings.storage import set_exists
 
@@ -68,12 +68,12 @@ def ensure_schedules() -> None:
     three = now.replace(hour=3, minute=0, second=0, microsecond=0)
     specs = {
         SCHEDULE_SYNC: (
-            "embeddings.schedules.start_content_sync",
+            "embeddings.tasks.start_content_sync",
             Schedule.DAILY,
             three if three > now else three + timedelta(days=1),
         ),
         SCHEDULE_HEALTH: (
-            "embeddings.schedules.health_check",
+            "embeddings.tasks.health_check",
             Schedule.HOURLY,
             now + timedelta(minutes=1),
         ),

@@ -53,7 +53,7 @@ from embeddings.models import (
     LexicalTerm,
     LexicalVector,
 )
-from embeddings.similarity import Filters
+from embeddings.neighbours.vector import Filters
 from embeddings.text import TEXT_FIELDS, ItemFields, item_text, source_hash
 
 logger = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """Provider credentials typed into the settings page, tested with the one probe
-(embeddings.probe) before they are kept.
+(embeddings.providers.probe) before they are kept.
 
 Keys are write-only: the page shows `sk-…abcd` and where the key comes from, never the value,
 and no message or log line carries one.
@@ -12,10 +12,16 @@ from typing import Any
 
 from django.utils import timezone
 
-from embeddings.credentials import SECRET_FIELDS, credential, environment_variable, mask, trying
 from embeddings.models import EmbeddingSettings
-from embeddings.probe import probe
 from embeddings.providers import EmbeddingError
+from embeddings.providers.credentials import (
+    SECRET_FIELDS,
+    credential,
+    environment_variable,
+    mask,
+    trying,
+)
+from embeddings.providers.probe import probe
 from embeddings.registry import DEPRECATED, LEGACY, MODELS
 
 PROVIDER_NAMES = {

@@ -41,15 +41,16 @@ from django.db import connection, connections
 
 from catalog.importer import CatalogFileError, import_catalog
 from catalog.models import CatalogItem
-from embeddings import jobs, lexical, registry
-from embeddings.management.bench import write_synthetic_catalog
-from embeddings.management.loopback import seeded_vectors
-from embeddings.management.scale_out import scale_out
+from embeddings import jobs, registry
 from embeddings.models import EmbeddingJob, has_hnsw_index
+from embeddings.neighbours import lexical
 from embeddings.providers import get_provider
 from embeddings.providers.base import Provider
 from embeddings.registry import DEFAULT_MODEL_KEY, ModelSpec, ResolvedModel
 from embeddings.text import item_text
+from embeddings.workbench.bench import write_synthetic_catalog
+from embeddings.workbench.loopback import seeded_vectors
+from embeddings.workbench.scale_out import scale_out
 
 SCRATCH_DB = "reclio_bench"
 FREE_SPEC = ModelSpec("bench", "precomputed", 384, 0, Decimal(0), "Benchmark only: costs nothing.")

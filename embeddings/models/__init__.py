@@ -200,7 +200,7 @@ def _meta(dimensions: int) -> Any:
                 ),
             ],
             "indexes": [
-                # Covers the stale check (`embeddings.stale`): an index-only anti-join.
+                # Covers the stale check (`embeddings.jobs.stale`): an index-only anti-join.
                 models.Index(
                     fields=["model_key", "item"],
                     include=["source_hash", "created_at"],

@@ -33,14 +33,20 @@ from django.test import Client
 from django.urls import reverse
 
 from catalog.models import CatalogItem
-from embeddings import lexical
-from embeddings.hybrid import BLENDS, VECTOR, VectorSet
-from embeddings.hybrid import neighbours as blended_neighbours
-from embeddings.management.bench import drop_index_for_load, percentile, raw_connection
 from embeddings.models import EMBEDDING_TABLES, EmbeddingBase, table_for
+from embeddings.neighbours import lexical
+from embeddings.neighbours.blends import BLENDS, VECTOR, VectorSet
+from embeddings.neighbours.blends import neighbours as blended_neighbours
+from embeddings.neighbours.vector import (
+    Filters,
+    Neighbour,
+    StoredVector,
+    exact_neighbour_ids,
+    neighbours,
+)
 from embeddings.registry import storage_type
-from embeddings.similarity import Filters, Neighbour, StoredVector, exact_neighbour_ids, neighbours
 from embeddings.text import ItemFields, text_hash
+from embeddings.workbench.bench import drop_index_for_load, percentile, raw_connection
 
 MODEL_KEY = "bench:synthetic"
 MARKER = "bench:synthetic"  # original_title of the synthetic items, so cleanup finds only them

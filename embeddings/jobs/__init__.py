@@ -27,7 +27,8 @@ from django_q.models import OrmQ
 from django_q.tasks import async_task
 
 from catalog.models import CatalogItem
-from embeddings import lexical, quality
+from embeddings import quality
+from embeddings.jobs.stale import needing_work
 from embeddings.models import (
     EMBEDDING_TABLES,
     EmbeddingBase,
@@ -36,9 +37,9 @@ from embeddings.models import (
     drop_hnsw_index,
     ensure_hnsw_index,
 )
+from embeddings.neighbours import lexical
 from embeddings.providers import EmbeddingError, Provider, get_provider
 from embeddings.registry import ResolvedModel, UnknownModel, resolve
-from embeddings.stale import needing_work
 from embeddings.storage import maybe_cut_over
 from embeddings.text import TEXT_FIELDS, ItemFields, item_text, source_hash
 from embeddings.worker_locks import (
@@ -370,7 +371,7 @@ def pending_work(
 ) -> tuple[list[Work], int]:
     """What of `items` needs embedding under `mode`, in id order, and how many need nothing
     (no usable text, or already up to date). `since`: rows written after it count as done
-    (what makes an `all` job resumable). SQL picks the items (`embeddings.stale`); only their
+    (what makes an `all` job resumable). SQL picks the items (`embeddings.jobs.stale`); only their
     texts are built."""
     fetched = needing_work(items, table, model_key, mode, since).order_by("id")
     work = []

@@ -30,9 +30,9 @@ from django.db import connection
 from django_q.models import OrmQ
 
 from embeddings import jobs
-from embeddings.management.loopback import LoopbackEmbeddings
 from embeddings.models import EmbeddingJob
 from embeddings.registry import resolve
+from embeddings.workbench.loopback import LoopbackEmbeddings
 from embeddings.worker_locks import workers_on
 
 MODEL_KEY = "openai:text-embedding-3-small@768"

@@ -18,16 +18,12 @@ from django_htmx.middleware import HtmxDetails
 
 from catalog.models import CatalogItem
 from embeddings import jobs as job_runner
-from embeddings import quality, registry
-from embeddings.connection import (
-    PROVIDER_NAMES,
-    connection_fields,
-    save_connection,
-)
-from embeddings.credentials import scrub
-from embeddings.estimates import Estimate, estimate_models
+from embeddings import quality as scores
+from embeddings import registry
 from embeddings.forms import ConnectionForm, JobStartForm, ModelChoiceForm, NeighbourForm, errors_of
-from embeddings.hybrid import (
+from embeddings.jobs import JobRefused
+from embeddings.models import EmbeddingJob, EmbeddingSettings, JobFailure, LexicalVector
+from embeddings.neighbours.blends import (
     BLEND_LABELS,
     DEFAULT_WEIGHT,
     LEXICAL,
@@ -39,15 +35,7 @@ from embeddings.hybrid import (
     ranked,
     text_query,
 )
-from embeddings.jobs import JobRefused
-from embeddings.models import EmbeddingJob, EmbeddingSettings, JobFailure, LexicalVector
-from embeddings.permissions import CHANGE_SETTINGS, RUN_JOBS, VIEW, role_required, wants_json
-from embeddings.probe import probe
-from embeddings.providers import EmbeddingError, get_provider
-from embeddings.readiness import readiness
-from embeddings.registry import MODELS, UnknownModel, resolve
-from embeddings.schedules import start_content_sync
-from embeddings.similarity import (
+from embeddings.neighbours.vector import (
     METRIC_LABELS,
     Comparison,
     Filters,
@@ -55,6 +43,17 @@ from embeddings.similarity import (
     find_titles,
     stored_vectors,
 )
+from embeddings.permissions import CHANGE_SETTINGS, RUN_JOBS, VIEW, role_required, wants_json
+from embeddings.providers import EmbeddingError, get_provider
+from embeddings.providers.connection import (
+    PROVIDER_NAMES,
+    connection_fields,
+    save_connection,
+)
+from embeddings.providers.credentials import scrub
+from embeddings.providers.probe import probe
+from embeddings.providers.readiness import readiness
+from embeddings.registry import MODELS, UnknownModel, resolve
 from embeddings.storage import (
     ProtectedModel,
     database_bytes,
@@ -64,15 +63,17 @@ from embeddings.storage import (
     stored_set_exists,
     table_usage,
 )
-from embeddings.switching import (
+from embeddings.switching.actions import (
     SwitchRefused,
     abandon_switch,
     begin_switch,
     switch_back,
     switch_now,
 )
+from embeddings.switching.estimates import Estimate, estimate_models
+from embeddings.switching.tokens import keep_counts_fresh
+from embeddings.tasks import start_content_sync
 from embeddings.text import item_text, source_hash
-from embeddings.tokens import keep_counts_fresh
 
 
 def _admin_context(request: HttpRequest, title: str | None = None) -> dict[str, Any]:
@@ -234,13 +235,13 @@ def _switch_context() -> dict[str, Any]:
         "building_coverage": building_coverage,
         "building_jobs": list(jobs) if building else [],
         "previous_available": bool(previous) and stored_set_exists(previous),
-        "gate": quality.gate(building, active) if complete else None,
+        "gate": scores.gate(building, active) if complete else None,
     }
 
 
 def _provider_groups(estimates: list[Estimate], config: EmbeddingSettings) -> list[dict[str, Any]]:
     groups: dict[str, list[dict[str, Any]]] = {}
-    measured = quality.by_base_key(quality.panel())
+    measured = scores.by_base_key(scores.panel())
     for estimate in estimates:
         row = {"e": estimate, "ready": readiness(estimate.spec, config)}
         row["quality"] = measured.get(estimate.spec.key, [])
@@ -363,7 +364,7 @@ def embedding_test_connection(request: HttpRequest) -> HttpResponse:
 @role_required(VIEW)
 def storage(request: HttpRequest) -> HttpResponse:
     tables, models = table_usage(), model_usage()
-    measured = quality.panel(m.model_key for m in models)
+    measured = scores.panel(m.model_key for m in models)
     context = {
         "tables": tables,
         "largest": max((t.total_bytes for t in tables), default=0) or 1,
@@ -540,7 +541,7 @@ def similar(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     comparison = (
         Comparison(columns[0].neighbours, columns[1].neighbours) if len(columns) == 2 else None
     )
-    agreement = comparison and quality.agreement(
+    agreement = comparison and scores.agreement(
         *([n.item.pk for n in column.neighbours] for column in columns)
     )
     text = item_text(item)

@@ -39,8 +39,8 @@ from django.db import connection
 from scipy import sparse
 
 from catalog.models import CatalogItem
-from embeddings.hybrid import DEFAULT_WEIGHT, HYBRID, LEXICAL, VECTOR, VectorSet
 from embeddings.models import LexicalVector
+from embeddings.neighbours.blends import DEFAULT_WEIGHT, HYBRID, LEXICAL, VECTOR, VectorSet
 from embeddings.registry import storage_type
 
 # Queries scored together: their score matrix against one chunk of candidates is

@@ -13,7 +13,7 @@ from catalog.models import CatalogItem
 from embeddings.models import EmbeddingJob, RowTally
 from embeddings.registry import MODELS, ModelSpec, resolve, vector_bytes
 from embeddings.storage import table_usage
-from embeddings.tokens import TokenTotal, catalog_tokens
+from embeddings.switching.tokens import TokenTotal, catalog_tokens
 
 LIBRARY_SIZES = (500, 2_000, 10_000)
 # Vectors plus the HNSW index, when no stored set exists to measure: the index keeps a copy of

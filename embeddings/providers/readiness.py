@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 
-from embeddings.credentials import credential
 from embeddings.models import EmbeddingSettings
 from embeddings.providers import EmbeddingError, OllamaProvider
+from embeddings.providers.credentials import credential
 from embeddings.registry import ModelSpec, resolve
 
 OLLAMA_TIMEOUT = 0.5  # seconds: the page renders even when Ollama is down

@@ -24,11 +24,11 @@ from pgvector import SparseVector
 from pgvector.django import CosineDistance
 
 from catalog.models import CatalogItem
-from embeddings.lexical import nearest as lexical_nearest
-from embeddings.lexical import query_terms, tokenize
 from embeddings.models import EmbeddingBase, LexicalTerm, LexicalVector
-from embeddings.similarity import MAX_K, Filters, neighbour_ids, table_of
-from embeddings.similarity import neighbours as vector_neighbours
+from embeddings.neighbours.lexical import nearest as lexical_nearest
+from embeddings.neighbours.lexical import query_terms, tokenize
+from embeddings.neighbours.vector import MAX_K, Filters, neighbour_ids, table_of
+from embeddings.neighbours.vector import neighbours as vector_neighbours
 from embeddings.text import item_text
 
 VECTOR, LEXICAL, HYBRID = "vector", "lexical", "hybrid"

@@ -22,7 +22,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.collections import CollectionsFileError, catalog_collections, read_collections
 from embeddings import quality
-from embeddings.hybrid import BLENDS
+from embeddings.neighbours.blends import BLENDS
 
 
 def evaluate(model_key: str, collection_of: dict[int, str], blend: str) -> dict[str, Any]:
