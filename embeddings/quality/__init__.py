@@ -1,587 +1,87 @@
 """How good a model's neighbours are on this catalog, measured in the product.
 
-The catalog's own collections (franchises) are the ground truth: films of one collection should
-find each other. For every film of a collection with at least two members embedded by the
-model (at most MAX_QUERIES of them on a large catalog, drawn with a fixed seed), the top 10 of
-the similar page's query (same kind, the film itself left out) is compared with its siblings:
-recall@10 is the share of siblings found, out of at most 10; hit@10 whether any is there. The
-vector blend's top 10s are the page's index walks, a statement per 200 queries; the lexical and
-hybrid blends' are ranked for every query at once, exactly (embeddings/ranking.py).
-
-The index recall@10 is the share of the exact top 10 (a full scan) that the HNSW walk finds,
-over INDEX_SAMPLE items: what the index gives up for its speed.
-
-A measurement is a `QualityRun` (with one `QualityScore` per blend), computed by a django-q2
-task after a job completes or when someone asks. `gate` decides from them whether a model being
-built may take over from the serving one by itself.
+- `measure`: franchise recall@10 and hit@10 per blend, and the index's recall against an exact
+  scan, kept as a `QualityRun` (computed now, or by a django-q2 task);
+- `ranking`: many items' top 10 at once, exactly and in bounded memory;
+- `gate`: whether a model being built may take over from the serving one by itself;
+- `agreement`: how far two models agree on an item's neighbours (overlap@10, rank-biased
+  overlap);
+- `disagreements`: every item two models share, ranked by how little they agree;
+- `panel`: each model's latest measurement, as the settings and storage pages show it.
 """
 
 from __future__ import annotations
 
-import logging
-import random
-import time
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-
-from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Prefetch, Subquery
-from django.utils import timezone
-from django_q.tasks import async_task
-
-from catalog.collections import catalog_collections
-from catalog.models import CatalogItem
-from embeddings.models import (
-    EMBEDDING_TABLES,
-    Disagreement,
-    DisagreementRun,
-    EmbeddingBase,
-    QualityRun,
-    QualityScore,
-    RunStatus,
+from embeddings.quality.agreement import (
+    Agreement,
+    agreement,
+    pair,
+    rank_biased_overlap,
+    shared_items,
 )
-from embeddings.neighbours import blends
-from embeddings.neighbours.vector import (
-    Filters,
-    ef_search_for,
-    exact_neighbour_ids,
-    graph_settings,
-    neighbours,
-    table_of,
+from embeddings.quality.disagreements import (
+    DISAGREEMENT_TASK,
+    compute_disagreements,
+    disagreements_soon,
+    latest_disagreements,
+    pending_disagreements,
 )
-from embeddings.quality import ranking
-
-logger = logging.getLogger(__name__)
-
-K = 10
-MAX_QUERIES = 2000
-INDEX_SAMPLE = 100
-# Any fixed number: the same films are asked every time, so two measurements compare.
-SEED = 10
-BLENDS = blends.BLENDS
-# The task that measures, then tries the cut-over the measurement may be holding.
-MEASURE_TASK = "embeddings.storage.measure_then_cut_over"
-DISAGREEMENT_TASK = "embeddings.quality.compute_disagreements"
-# Items whose top 10 one statement of index walks reads.
-BATCH_QUERIES = 200
-# Keys of the synthetic sets `bench_similar` makes: not models anyone serves.
-SYNTHETIC_PREFIX = "bench:"
-
-Status = RunStatus
-
-
-class NoVectors(Exception):
-    """The model has no stored vectors to measure."""
-
-
-@dataclass(frozen=True)
-class BlendScore:
-    queries: int
-    recall_at_10: float
-    hit_at_10: float
-
-    def as_dict(self) -> dict[str, int | float]:
-        return {
-            "queries": self.queries,
-            "recall_at_10": round(self.recall_at_10, 4),
-            "hit_at_10": round(self.hit_at_10, 4),
-        }
-
-
-# --- Measuring ----------------------------------------------------------------------------------
-
-
-def stored_model_keys() -> list[str]:
-    """Every model with vectors stored (synthetic benchmark sets left out)."""
-    keys: set[str] = set()
-    for table in EMBEDDING_TABLES.values():
-        keys.update(table.objects.values_list("model_key", flat=True).distinct())
-    return sorted(key for key in keys if not key.startswith(SYNTHETIC_PREFIX))
-
-
-def _table(model_key: str) -> type[EmbeddingBase]:
-    table = table_of(model_key)
-    if table is None:
-        raise NoVectors(f"no vectors are stored for {model_key}")
-    return table
-
-
-def _vector_set(model_key: str) -> blends.VectorSet:
-    return blends.VectorSet(model_key, _table(model_key))
-
-
-def _stored_vector(table: type[EmbeddingBase], model_key: str, item_id: int) -> Subquery:
-    """The item's vector as a subquery: read once by PostgreSQL, never sent through Python."""
-    row = table.objects.for_model(model_key).filter(item_id=item_id)
-    return Subquery(row.values("embedding")[:1])
-
-
-def neighbour_ids(
-    table: type[EmbeddingBase], model_key: str, blend: str, item: int, kind: str
-) -> list[int]:
-    """The top 10 the similar page shows for this item with this blend, as item ids: one item
-    at a time (`top_ids` ranks many at once)."""
-    if blend != "vector":
-        model = blends.VectorSet(model_key, table)
-        catalog_item = CatalogItem.objects.get(pk=item)
-        ranked = blends.neighbours(
-            catalog_item, model, blend=blend, k=K, filters=Filters(kind=kind)
-        )
-        return [r.item.pk for r in ranked]
-    found = neighbours(
-        table, model_key, _stored_vector(table, model_key, item), k=K,
-        filters=Filters(kind=kind), exclude_item_id=item,
-    )  # fmt: skip
-    return [n.item.pk for n in found]
-
-
-def vector_top_ids(
-    table: type[EmbeddingBase], model_key: str, item_ids: Sequence[int]
-) -> dict[int, list[int]]:
-    """The vector blend's top 10 for many items at once: the similar page's query (same kind,
-    the item left out, the HNSW walk under the page's settings), one statement per chunk
-    instead of a round trip per item. A list the walk left short is read the page's way."""
-    found: dict[int, list[int]] = {}
-    config = graph_settings(K, ef_search_for(table))
-    calls = ", ".join("set_config(%s, %s, true)" for _ in config)
-    sql = f"""
-        SELECT q.item_id, ARRAY(
-            SELECT s.item_id FROM (
-                SELECT n.item_id, n.embedding <=> q.embedding AS distance
-                FROM {table._meta.db_table} n
-                JOIN {CatalogItem._meta.db_table} c ON c.id = n.item_id
-                WHERE n.model_key = %s AND c.kind = qi.kind AND n.item_id <> q.item_id
-                ORDER BY n.embedding <=> q.embedding LIMIT {K:d}
-            ) s ORDER BY s.distance, s.item_id)
-        FROM {table._meta.db_table} q JOIN {CatalogItem._meta.db_table} qi ON qi.id = q.item_id
-        WHERE q.model_key = %s AND q.item_id = ANY(%s)
-    """
-    for start in range(0, len(item_ids), BATCH_QUERIES):
-        chunk = list(item_ids[start : start + BATCH_QUERIES])
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SELECT {calls}", [v for pair in config.items() for v in pair])
-            cursor.execute(sql, [model_key, model_key, chunk])
-            found |= {item_id: list(ids) for item_id, ids in cursor.fetchall()}
-    kinds = dict(CatalogItem.objects.filter(pk__in=item_ids).values_list("pk", "kind"))
-    for item_id, ids in found.items():
-        if len(ids) < K:
-            found[item_id] = neighbour_ids(table, model_key, "vector", item_id, kinds[item_id])
-    return found
-
-
-def top_ids(
-    table: type[EmbeddingBase], model_key: str, blend: str, item_ids: Sequence[int]
-) -> dict[int, list[int]]:
-    """Each item's top 10 under a blend, as the quality panel ranks them: the vector blend
-    through the index, as the page serves it (what the walk gives up is the index check's);
-    the lexical and hybrid blends exactly, for all items at once (embeddings/ranking.py: the
-    page's scores and order; its hybrid fuses each signal's 50 best, which measured the same)."""
-    if blend == blends.VECTOR:
-        return vector_top_ids(table, model_key, item_ids)
-    return ranking.top_ids(
-        ranking.Signals.of(blends.VectorSet(model_key, table), blend), item_ids, k=K
-    )
-
-
-def franchise_queries(
-    table: type[EmbeddingBase],
-    model_key: str,
-    collection_of: dict[int, str],
-    *,
-    max_queries: int = MAX_QUERIES,
-    seed: int = SEED,
-) -> dict[int, frozenset[int]]:
-    """The films to ask (at most `max_queries`, drawn with a fixed seed), each with its siblings.
-
-    1. Group the catalog's films of each collection that have a vector for this model.
-    2. Keep the groups of two or more: every member is a query, the others its siblings.
-    3. On a large catalog, keep a fixed sample of the queries.
-    """
-    members: dict[str, set[int]] = defaultdict(set)
-    films = CatalogItem.objects.movies().filter(tmdb_id__in=collection_of)
-    embedded = set(
-        table.objects.for_model(model_key).filter(item__in=films).values_list("item_id", flat=True)
-    )
-    for item_id, tmdb_id in films.filter(id__in=embedded).values_list("id", "tmdb_id"):
-        members[collection_of[tmdb_id]].add(item_id)
-    siblings = {
-        item_id: frozenset(group - {item_id})
-        for group in members.values()
-        if len(group) >= 2
-        for item_id in group
-    }
-    if len(siblings) > max_queries:
-        chosen = random.Random(seed).sample(sorted(siblings), max_queries)
-        siblings = {item_id: siblings[item_id] for item_id in sorted(chosen)}
-    return siblings
-
-
-def franchise_score(
-    model_key: str,
-    collection_of: dict[int, str],
-    *,
-    blend: str = "vector",
-    max_queries: int = MAX_QUERIES,
-    seed: int = SEED,
-) -> BlendScore:
-    """recall@10 and hit@10 of franchise siblings among each query film's top 10."""
-    table = _table(model_key)
-    queries = franchise_queries(table, model_key, collection_of, max_queries=max_queries, seed=seed)
-    found = top_ids(table, model_key, blend, list(queries))
-    recall_sum, hits = 0.0, 0
-    for item_id, siblings in queries.items():
-        shared = len(siblings & set(found.get(item_id, ())))
-        recall_sum += shared / min(len(siblings), K)
-        hits += shared > 0
-    n = len(queries)
-    return BlendScore(n, recall_sum / n if n else 0.0, hits / n if n else 0.0)
-
-
-def index_recall(
-    model_key: str, *, sample: int = INDEX_SAMPLE, seed: int = SEED
-) -> tuple[int, float]:
-    """(items asked, recall@10 of the HNSW walk against an exact scan) over a fixed sample."""
-    table = _table(model_key)
-    ids = sorted(table.objects.for_model(model_key).values_list("item_id", flat=True))
-    chosen = random.Random(seed).sample(ids, min(sample, len(ids)))
-    found = 0
-    expected = 0
-    for item_id in chosen:
-        vector = _stored_vector(table, model_key, item_id)
-        exact = exact_neighbour_ids(table, model_key, vector, k=K, exclude_item_id=item_id)
-        walk = neighbours(table, model_key, vector, k=K, exclude_item_id=item_id)
-        found += len(set(exact) & {n.item.pk for n in walk})
-        expected += len(exact)
-    return len(chosen), (found / expected if expected else 0.0)
-
-
-def measure(model_key: str, collection_of: dict[int, str] | None = None) -> QualityRun:
-    """Measure a model now, in this process, and keep the result (with its date)."""
-    run = QualityRun.objects.create(model_key=model_key, status=Status.RUNNING)
-    return _measure_into(run, collection_of)
-
-
-def run_measurement(run_id: int) -> QualityRun | None:
-    """The background task's body: claim a queued run and fill it; None when another worker
-    already took it."""
-    with transaction.atomic():
-        claimed = QualityRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
-            status=Status.RUNNING
-        )
-    if not claimed:
-        return None
-    return _measure_into(QualityRun.objects.get(pk=run_id), None)
-
-
-def _measure_into(run: QualityRun, collection_of: dict[int, str] | None) -> QualityRun:
-    """1. Count the model's rows (a set that grows later needs measuring again).
-    2. Score every blend on the collections, then the index against an exact scan.
-    3. Keep it all, or the error that stopped it."""
-    started = time.monotonic()
-    try:
-        table = _table(run.model_key)
-        run.vectors = table.objects.for_model(run.model_key).count()
-        if not run.vectors:
-            raise NoVectors(f"no vectors are stored for {run.model_key}")
-        truth = catalog_collections() if collection_of is None else collection_of
-        scores = [
-            QualityScore(
-                run=run, blend=blend, **vars(franchise_score(run.model_key, truth, blend=blend))
-            )
-            for blend in BLENDS
-        ]
-        run.index_queries, run.index_recall_at_10 = index_recall(run.model_key)
-    except NoVectors as exc:
-        run.status, run.error = Status.FAILED, str(exc)
-    except Exception as exc:
-        logger.exception("Measuring the quality of %s failed", run.model_key)
-        run.status, run.error = Status.FAILED, f"{type(exc).__name__}: {exc}"
-    else:
-        QualityScore.objects.bulk_create(scores)
-        run.status = Status.DONE
-    run.seconds = time.monotonic() - started
-    run.finished_at = timezone.now()
-    run.save()
-    return run
-
-
-def measure_soon(model_key: str) -> QualityRun:
-    """Queue a measurement of this model, unless one is queued already."""
-    with transaction.atomic():
-        run, created = QualityRun.objects.get_or_create(model_key=model_key, status=Status.QUEUED)
-        if created:
-            # Same database, same transaction: the task is queued exactly when the run is.
-            async_task(MEASURE_TASK, run.pk, task_name=f"quality of {model_key}"[:100])
-    return run
-
-
-# --- Reading the results ------------------------------------------------------------------------
-
-
-def latest_runs(model_keys: Iterable[str] | None = None) -> dict[str, QualityRun]:
-    """Each model's latest finished measurement (done or failed), scores prefetched."""
-    runs = QualityRun.objects.filter(status__in=(Status.DONE, Status.FAILED))
-    if model_keys is not None:
-        runs = runs.filter(model_key__in=list(model_keys))
-    latest = runs.order_by("model_key", "-finished_at", "-id").distinct("model_key")
-    found = QualityRun.objects.filter(pk__in=latest.values("pk")).prefetch_related(
-        Prefetch("scores", QualityScore.objects.order_by("blend"))
-    )
-    return {run.model_key: run for run in found}
-
-
-def pending_keys(model_keys: Iterable[str] | None = None) -> set[str]:
-    """Models with a measurement queued or under way."""
-    runs = QualityRun.objects.filter(status__in=(Status.QUEUED, Status.RUNNING))
-    if model_keys is not None:
-        runs = runs.filter(model_key__in=list(model_keys))
-    return set(runs.values_list("model_key", flat=True))
-
-
-# --- The gate on the cut-over ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Gate:
-    """Whether a model being built may take over from the serving one by itself.
-
-    `state`: "open" (it may), "waiting" (a measurement is missing or under way) or "held"
-    (measured worse than the serving model by more than the margin, or not measurable)."""
-
-    state: str
-    building: float | None = None
-    serving: float | None = None
-    margin: float = 0.0
-    reason: str = ""
-    to_measure: tuple[str, ...] = ()
-    blend: str = ""
-
-    @property
-    def passes(self) -> bool:
-        return self.state == "open"
-
-
-def has_ground_truth() -> bool:
-    """Whether any film records a collection: without one there is nothing to measure."""
-    return CatalogItem.objects.movies().exclude(collection="").exists()
-
-
-def gate(building_key: str, serving_key: str) -> Gate:
-    """Judge the model being built (its set complete) against the serving one.
-
-    1. No collections in the catalog, or no vectors of the serving model: nothing to compare,
-       the gate is open.
-    2. Either model lacks a measurement of its current set: wait (and say which to measure).
-    3. Open when the building model's recall@10 is at least the serving one's minus the margin.
-    """
-    margin = settings.QUALITY_GATE_MARGIN
-    serving_table = table_of(serving_key)
-    serving_rows = serving_table.objects.for_model(serving_key).count() if serving_table else 0
-    if not serving_rows or not has_ground_truth():
-        return Gate("open", margin=margin, reason="nothing to compare")
-    building_table = table_of(building_key)
-    building_rows = building_table.objects.for_model(building_key).count() if building_table else 0
-    latest = latest_runs([building_key, serving_key])
-    pending = pending_keys([building_key, serving_key])
-    built = latest.get(building_key)
-    served = latest.get(serving_key)
-    missing = []
-    if built is None or (built.status == Status.DONE and built.vectors != building_rows):
-        missing.append(building_key)
-    if served is None:
-        missing.append(serving_key)
-    if missing:
-        return Gate(
-            "waiting", margin=margin, reason=f"measuring {' and '.join(missing)}",
-            to_measure=tuple(key for key in missing if key not in pending),
-        )  # fmt: skip
-    assert built is not None and served is not None
-    for run in (built, served):
-        if run.status == Status.FAILED:
-            return Gate(
-                "held", margin=margin, reason=f"{run.model_key} could not be measured: {run.error}"
-            )
-    # Judged on what the similar page serves by default (hybrid once lexical rows exist); on
-    # vectors when either measurement predates the lexical rows.
-    blend = blends.default_blend()
-    if built.score(blend) is None or served.score(blend) is None:
-        blend = blends.VECTOR
-    built_score, served_score = built.score(blend), served.score(blend)
-    if not built_score or not served_score or not built_score.queries or not served_score.queries:
-        return Gate("open", margin=margin, reason="no franchise films to compare on")
-    b, s = built_score.recall_at_10, served_score.recall_at_10
-    if b >= s - margin:
-        return Gate("open", b, s, margin, "at least as good as the serving model", blend=blend)
-    return Gate(
-        "held", b, s, margin,
-        f"recall@10 {b:.3f} is below the serving model's {s:.3f} minus the margin {margin:g}",
-        blend=blend,
-    )  # fmt: skip
-
-
-# --- Where two models disagree ------------------------------------------------------------------
-
-
-def overlap_at_k(left: Sequence[int], right: Sequence[int], k: int = K) -> float:
-    """Share of the top k the two lists have in common (0 when both are empty)."""
-    size = min(k, max(len(left), len(right)))
-    return len(set(left[:k]) & set(right[:k])) / size if size else 0.0
-
-
-def rank_biased_overlap(left: Sequence[int], right: Sequence[int], p: float = 0.9) -> float:
-    """Rank-biased overlap (Webber, Moffat and Zobel, 2010), extrapolated from the lists' depth:
-    1 for the same list, 0 for disjoint ones, and agreement at the top weighs most (p = 0.9 puts
-    about 86 % of the weight on the first 10 ranks)."""
-    depth = max(len(left), len(right))
-    if not depth:
-        return 0.0
-    seen_left: set[int] = set()
-    seen_right: set[int] = set()
-    shared = 0
-    total = 0.0
-    for rank in range(1, depth + 1):
-        seen_left.update(left[rank - 1 : rank])
-        seen_right.update(right[rank - 1 : rank])
-        shared = len(seen_left & seen_right)
-        total += shared / rank * p**rank
-    return shared / depth * p**depth + (1 - p) / p * total
-
-
-@dataclass(frozen=True)
-class Agreement:
-    """How far two models agree on one item's neighbours."""
-
-    overlap_at_10: float
-    rbo: float
-
-
-def agreement(left: Sequence[int], right: Sequence[int]) -> Agreement:
-    return Agreement(overlap_at_k(left, right), rank_biased_overlap(left[:K], right[:K]))
-
-
-def pair(left_key: str, right_key: str) -> tuple[str, str]:
-    """Both measures are symmetric: one stored list serves both orders of a pair."""
-    return (left_key, right_key) if left_key <= right_key else (right_key, left_key)
-
-
-def disagreements_soon(left_key: str, right_key: str, blend: str = "vector") -> DisagreementRun:
-    """Queue the whole-catalog comparison of two models, unless one is queued already."""
-    left_key, right_key = pair(left_key, right_key)
-    with transaction.atomic():
-        run, created = DisagreementRun.objects.get_or_create(
-            left_key=left_key, right_key=right_key, blend=blend, status=Status.QUEUED
-        )
-        if created:
-            async_task(DISAGREEMENT_TASK, run.pk, task_name=f"disagreements #{run.pk}")
-    return run
-
-
-def shared_items(left_key: str, right_key: str) -> list[int]:
-    """Every item both models have a vector for, in id order."""
-    left, right = _table(left_key), _table(right_key)
-    in_right = right.objects.for_model(right_key).values("item_id")
-    rows = left.objects.for_model(left_key).filter(item_id__in=in_right)
-    return list(rows.order_by("item_id").values_list("item_id", flat=True))
-
-
-def compute_disagreements(run_id: int) -> DisagreementRun | None:
-    """The background task: compare two models' top 10 for every item they share.
-
-    1. Claim the queued run (another worker may have taken it).
-    2. Rank every shared item's top 10 with each model (embeddings/ranking.py, a chunk of items
-       at a time for both); store each chunk's overlap@10 and rank-biased overlap, so memory
-       stays bounded and the page can show how far it has got.
-    3. Keep the count and the time, or the error that stopped it.
-    """
-    with transaction.atomic():
-        claimed = DisagreementRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
-            status=Status.RUNNING
-        )
-    if not claimed:
-        return None
-    run = DisagreementRun.objects.get(pk=run_id)
-    started = time.monotonic()
-    try:
-        items = shared_items(run.left_key, run.right_key)
-        lefts, rights = (
-            ranking.in_chunks(ranking.Signals.of(_vector_set(key), run.blend), items, k=K)
-            for key in (run.left_key, run.right_key)
-        )
-        compared = 0
-        for left, right in zip(lefts, rights, strict=True):
-            rows = []
-            for item_id, found in left.items():
-                agreed = agreement([pk for pk, _ in found], [pk for pk, _ in right[item_id]])
-                rows.append(
-                    Disagreement(
-                        run=run, item_id=item_id, overlap=agreed.overlap_at_10, rbo=agreed.rbo
-                    )
-                )
-            Disagreement.objects.bulk_create(rows)
-            compared += len(rows)
-            DisagreementRun.objects.filter(pk=run.pk).update(items=compared)
-    except Exception as exc:
-        logger.exception("Comparing %s with %s failed", run.left_key, run.right_key)
-        run.status, run.error = Status.FAILED, f"{type(exc).__name__}: {exc}"
-    else:
-        run.status, run.items = Status.DONE, len(items)
-    run.seconds = time.monotonic() - started
-    run.finished_at = timezone.now()
-    run.save(update_fields=["status", "error", "items", "seconds", "finished_at"])
-    return run
-
-
-def latest_disagreements(
-    left_key: str, right_key: str, blend: str = "vector"
-) -> DisagreementRun | None:
-    """The pair's latest finished comparison (done or failed)."""
-    left_key, right_key = pair(left_key, right_key)
-    runs = DisagreementRun.objects.filter(
-        left_key=left_key, right_key=right_key, blend=blend, status__in=(Status.DONE, Status.FAILED)
-    )
-    return runs.order_by("-finished_at", "-id").first()
-
-
-def pending_disagreements(
-    left_key: str, right_key: str, blend: str = "vector"
-) -> DisagreementRun | None:
-    """The pair's comparison queued or under way (its `items` count how far it has got)."""
-    left_key, right_key = pair(left_key, right_key)
-    return DisagreementRun.objects.filter(
-        left_key=left_key, right_key=right_key, blend=blend,
-        status__in=(Status.QUEUED, Status.RUNNING),
-    ).order_by("-requested_at", "-id").first()  # fmt: skip
-
-
-# --- What the pages show ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelQuality:
-    """A model's latest measurement (if any), and whether another is queued or under way."""
-
-    model_key: str
-    run: QualityRun | None
-    pending: bool
-
-    @property
-    def variant(self) -> str:
-        """The `@dims` part of a reduced model's key, which the settings page's row lacks."""
-        return self.model_key.partition("@")[2]
-
-
-def panel(model_keys: Iterable[str] = ()) -> dict[str, ModelQuality]:
-    """Every measured model, plus the ones named, by model key."""
-    keys = set(model_keys) | set(QualityRun.objects.values_list("model_key", flat=True).distinct())
-    latest, pending = latest_runs(keys), pending_keys(keys)
-    return {key: ModelQuality(key, latest.get(key), key in pending) for key in sorted(keys)}
-
-
-def by_base_key(cells: dict[str, ModelQuality]) -> dict[str, list[ModelQuality]]:
-    """The panel grouped the way the settings page lists models: reduced sizes with their model."""
-    grouped: dict[str, list[ModelQuality]] = defaultdict(list)
-    for key, cell in cells.items():
-        grouped[key.partition("@")[0]].append(cell)
-    return dict(grouped)
+from embeddings.quality.gate import Gate, gate, has_ground_truth
+from embeddings.quality.measure import (
+    BLENDS,
+    MEASURE_TASK,
+    BlendScore,
+    K,
+    NoVectors,
+    blend_top_ids,
+    franchise_queries,
+    franchise_score,
+    index_recall,
+    latest_runs,
+    measure,
+    measure_soon,
+    page_top_ids,
+    pending_keys,
+    run_measurement,
+    stored_model_keys,
+    vector_table,
+    vector_top_ids,
+)
+from embeddings.quality.panel import ModelQuality, by_base_key, panel
+
+__all__ = [
+    "BLENDS",
+    "DISAGREEMENT_TASK",
+    "MEASURE_TASK",
+    "Agreement",
+    "BlendScore",
+    "Gate",
+    "K",
+    "ModelQuality",
+    "NoVectors",
+    "agreement",
+    "blend_top_ids",
+    "by_base_key",
+    "compute_disagreements",
+    "disagreements_soon",
+    "franchise_queries",
+    "franchise_score",
+    "gate",
+    "has_ground_truth",
+    "index_recall",
+    "latest_disagreements",
+    "latest_runs",
+    "measure",
+    "measure_soon",
+    "page_top_ids",
+    "pair",
+    "panel",
+    "pending_disagreements",
+    "pending_keys",
+    "rank_biased_overlap",
+    "run_measurement",
+    "shared_items",
+    "stored_model_keys",
+    "vector_table",
+    "vector_top_ids",
+]

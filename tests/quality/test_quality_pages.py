@@ -89,8 +89,8 @@ def test_compare_mode_shows_overlap_and_rank_biased_overlap_and_links_the_list(
 
     # Beta 1's top 10: Beta 2, the Alphas and the first strangers in the good layout; ten
     # strangers in the poor one. The lists share some strangers, not all.
-    left = quality.neighbour_ids(Embedding384, OLD, "vector", beta.pk, "movie")
-    right = quality.neighbour_ids(Embedding384, NEW, "vector", beta.pk, "movie")
+    left = quality.page_top_ids(Embedding384, OLD, "vector", beta.pk, "movie")
+    right = quality.page_top_ids(Embedding384, NEW, "vector", beta.pk, "movie")
     expected = quality.agreement(left, right)
     assert 0 < expected.overlap_at_10 < 1
     assert f"overlap@10 <strong>{expected.overlap_at_10:.2f}</strong>" in page
@@ -128,8 +128,8 @@ def test_the_disagreement_list_ranks_items_by_lowest_overlap_and_links_their_com
         f'data-item="{rows[-1].item_id}"'
     )
     # The same numbers as the compare view of that item.
-    left = quality.neighbour_ids(Embedding384, OLD, "vector", first.pk, first.kind)
-    right = quality.neighbour_ids(Embedding384, NEW, "vector", first.pk, first.kind)
+    left = quality.page_top_ids(Embedding384, OLD, "vector", first.pk, first.kind)
+    right = quality.page_top_ids(Embedding384, NEW, "vector", first.pk, first.kind)
     assert rows[0].overlap == quality.agreement(left, right).overlap_at_10
 
 

@@ -56,7 +56,7 @@ def _batched(blend: str, items: list[CatalogItem]) -> dict[int, list[tuple[int, 
 
 
 def test_the_batched_hybrid_ranking_is_the_similar_pages(catalog: list[CatalogItem]) -> None:
-    batched = quality.top_ids(Embedding384, MODEL, "hybrid", [item.pk for item in catalog])
+    batched = quality.blend_top_ids(Embedding384, MODEL, "hybrid", [item.pk for item in catalog])
 
     for item in catalog:
         # PostgreSQL sums in single precision: two scores equal in exact arithmetic (two films
