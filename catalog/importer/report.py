@@ -24,6 +24,11 @@ class ImportReport:
     superseded: list[int] = field(default_factory=list)
     kinds: dict[str, int] = field(default_factory=dict)
 
+    def count(self, outcome: str, kind: str) -> None:
+        """One item this import created, updated or left unchanged."""
+        setattr(self, outcome, getattr(self, outcome) + 1)
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+
     def progress(self) -> str:
         return (
             f"{self.created:,} created, {self.updated:,} updated, {len(self.rejected):,} rejected"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,7 @@ from embeddings.text import text_hash
 
 class Scratch:
     """Temporary tables of one import: which (kind, TMDB id) earlier batches held and on which
-    line (a million keys cost the importer no memory), and the staging table of updates."""
+    line (a million keys cost the importer no memory), and the staging table of writes."""
 
     SEEN = "catalog_import_seen"
     STAGE = "catalog_import_stage"
@@ -34,6 +34,8 @@ class Scratch:
                 f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.STAGE} "
                 f"(LIKE {CatalogItem._meta.db_table})"
             )
+            # New items wait here without an id; the catalog gives them theirs.
+            cursor.execute(f"ALTER TABLE {self.STAGE} ALTER COLUMN id DROP NOT NULL")
             cursor.execute(f"TRUNCATE {self.SEEN}, {self.STAGE}")
         return self
 
@@ -87,38 +89,33 @@ class Batch:
 
     def write(self) -> None:
         """1. Note keys an earlier batch held (superseded; their item is counted once).
-        2. Fetch the existing items of the batch's keys in one query.
-        3. Sort rows into new, changed and unchanged, comparing the fields the file provides.
-        4. Insert the new and upsert the changed, in one transaction; if the database refuses
-           the batch, write it row by row, so only the rows it cannot store are rejected."""
+        2. Write the batch in one transaction (`_write`); if the database refuses it, write it
+           row by row, so only the rows it cannot store are rejected.
+        3. Count what the committed writes did."""
         if not self.rows:
             return
         earlier = self.scratch.record(self.lines)
         self.report.superseded += sorted(earlier.values())
-        existing = {(item.kind, item.tmdb_id): item for item in _existing(self.rows)}
-        plan = _Plan(
-            [
-                _entry(self.lines[key], fields, existing.get(key), counted=key in earlier)
-                for key, fields in self.rows.items()
-            ]
-        )
+        rows = [
+            _Row(self.lines[key], fields, counted=key in earlier)
+            for key, fields in self.rows.items()
+        ]
         self.rows.clear()
         self.lines.clear()
         try:
             with transaction.atomic():
-                plan.write(self.scratch.STAGE)
+                entries = _write(rows, self.scratch.STAGE)
         except (DatabaseError, psycopg.Error):
-            for single in plan.singles():
+            entries = []
+            for row in rows:
                 try:
                     with transaction.atomic():
-                        single.write(self.scratch.STAGE)
+                        entries += _write([row], self.scratch.STAGE)
                 except (DatabaseError, psycopg.Error) as exc:
-                    (entry,) = single.entries
-                    self.report.rejected.append(Rejection(entry.line, _refusal(exc)))
-                    continue
-                single.count(self.report)
-        else:
-            plan.count(self.report)
+                    self.report.rejected.append(Rejection(row.line, _refusal(exc)))
+        for entry in entries:
+            if not entry.row.counted:
+                self.report.count(entry.outcome, entry.item.kind)
 
 
 def _refusal(exc: DatabaseError | psycopg.Error) -> str:
@@ -127,66 +124,113 @@ def _refusal(exc: DatabaseError | psycopg.Error) -> str:
 
 
 @dataclass
-class _Entry:
+class _Row:
     line: int
-    item: CatalogItem
-    outcome: str  # "created", "updated" or "unchanged": the report's counter
-    changed: list[str]
+    fields: dict[str, Any]
     counted: bool  # an earlier batch held the same key and counted its item already
 
-
-def _entry(line: int, fields: dict[str, Any], item: CatalogItem | None, *, counted: bool) -> _Entry:
-    if item is None:
-        return _Entry(line, CatalogItem(**fields), "created", [], counted)
-    changed = [name for name, value in fields.items() if getattr(item, name) != value]
-    for name in changed:
-        setattr(item, name, fields[name])
-    return _Entry(line, item, "updated" if changed else "unchanged", changed, counted)
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.fields["kind"], self.fields["tmdb_id"])
 
 
 @dataclass
-class _Plan:
-    """What a batch (or one row of it) writes, and how it counts in the report."""
+class _Entry:
+    """A row against the item it finds: what writing it does."""
 
-    entries: list[_Entry]
+    row: _Row
+    item: CatalogItem
+    outcome: str  # "created", "updated" or "unchanged": the report's counter
+    changed: list[str]
 
-    def write(self, stage: str) -> None:
-        """COPY the new rows into the catalog; COPY the changed ones into the staging table and
-        UPDATE from it the fields the file changed. Many times faster than bulk_create's
-        INSERT with a parameter per field and row."""
-        now = timezone.now()
-        created = [e.item for e in self.entries if e.outcome == "created"]
-        updated = [e for e in self.entries if e.outcome == "updated"]
-        for item in created:
-            item.created_at = item.updated_at = now
-        if created:
-            _copy(CatalogItem._meta.db_table, created, with_id=False)
-        if not updated:
-            return
-        for e in updated:
-            e.item.updated_at = now
-        _copy(stage, [e.item for e in updated], with_id=True)
-        names = sorted({name for e in updated for name in e.changed} | {"updated_at", "text_hash"})
-        quote = connection.ops.quote_name
-        by_name = {f.name: str(f.column) for f in CatalogItem._meta.concrete_fields}
-        columns = [quote(by_name[name]) for name in names]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {CatalogItem._meta.db_table} AS c SET "
-                + ", ".join(f"{column} = s.{column}" for column in columns)
-                + f" FROM {stage} AS s WHERE c.id = s.id"
-            )
-            cursor.execute(f"DELETE FROM {stage}")
 
-    def count(self, report: ImportReport) -> None:
-        for e in self.entries:
-            if not e.counted:
-                setattr(report, e.outcome, getattr(report, e.outcome) + 1)
-                report.kinds[e.item.kind] = report.kinds.get(e.item.kind, 0) + 1
+def _entry(row: _Row, item: CatalogItem | None) -> _Entry:
+    if item is None:
+        return _Entry(row, CatalogItem(**row.fields), "created", [])
+    changed = [name for name, value in row.fields.items() if getattr(item, name) != value]
+    for name in changed:
+        setattr(item, name, row.fields[name])
+    return _Entry(row, item, "updated" if changed else "unchanged", changed)
 
-    def singles(self) -> Iterator[_Plan]:
-        """The same writes, one row each."""
-        return (_Plan([e]) for e in self.entries)
+
+def _write(rows: list[_Row], stage: str) -> list[_Entry]:
+    """Write these rows, in the caller's transaction; another import of the same items may be
+    writing them at the same time, so every outcome is what this write did.
+
+    1. Read the items of the rows' keys; compare each row with its item's fields.
+    2. Insert the rows without an item; a key another import inserted meanwhile is skipped
+       here (the insert waits for that import's batch to commit) and compared in step 3.
+    3. Lock the items the rows would change, in id order, and compare again with what is
+       stored now: another import may have made the same change already.
+    4. Update the items that still differ. A row whose item was deleted meanwhile goes back
+       to step 2.
+    """
+    done: list[_Entry] = []
+    existing = _existing([row.key for row in rows], lock=False)
+    pending = [_entry(row, existing.get(row.key)) for row in rows]
+    while pending:
+        new = [e for e in pending if e.outcome == "created"]
+        inserted = _insert(new, stage)
+        done += [e for e in pending if e.outcome == "unchanged" or e.row.key in inserted]
+        again = [e.row for e in pending if e.outcome != "unchanged" and e.row.key not in inserted]
+        if not again:
+            break
+        locked = _existing([row.key for row in again], lock=True)
+        entries = [_entry(row, locked.get(row.key)) for row in again]
+        updated = [e for e in entries if e.outcome == "updated"]
+        _update(updated, stage)
+        done += [e for e in entries if e.outcome != "created"]
+        pending = [e for e in entries if e.outcome == "created"]
+    return done
+
+
+def _insert(entries: list[_Entry], stage: str) -> set[tuple[str, int]]:
+    """COPY the new items into the staging table and insert them from it in key order (two
+    imports inserting the same keys then wait on each other in one order, never in a circle);
+    returns the keys inserted. Many times faster than bulk_create's INSERT with a parameter
+    per field and row."""
+    if not entries:
+        return set()
+    now = timezone.now()
+    for e in entries:
+        e.item.created_at = e.item.updated_at = now
+    _copy(stage, [e.item for e in entries], with_id=False)
+    columns = ", ".join(
+        _columns(f.name for f in CatalogItem._meta.concrete_fields if not f.primary_key)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {CatalogItem._meta.db_table} ({columns}) "
+            f"SELECT {columns} FROM {stage} ORDER BY kind, tmdb_id "
+            "ON CONFLICT (kind, tmdb_id) DO NOTHING RETURNING kind, tmdb_id"
+        )
+        inserted = {(kind, tmdb_id) for kind, tmdb_id in cursor.fetchall()}
+        cursor.execute(f"DELETE FROM {stage}")
+    return inserted
+
+
+def _update(entries: list[_Entry], stage: str) -> None:
+    """COPY the changed items into the staging table and UPDATE from it the fields the file
+    changed."""
+    if not entries:
+        return
+    now = timezone.now()
+    for e in entries:
+        e.item.updated_at = now
+    _copy(stage, [e.item for e in entries], with_id=True)
+    names = {name for e in entries for name in e.changed} | {"updated_at", "text_hash"}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {CatalogItem._meta.db_table} AS c SET "
+            + ", ".join(f"{column} = s.{column}" for column in _columns(sorted(names)))
+            + f" FROM {stage} AS s WHERE c.id = s.id"
+        )
+        cursor.execute(f"DELETE FROM {stage}")
+
+
+def _columns(names: Iterable[str]) -> list[str]:
+    by_name = {f.name: str(f.column) for f in CatalogItem._meta.concrete_fields}
+    return [connection.ops.quote_name(by_name[name]) for name in names]
 
 
 def _copy(table: str, items: list[CatalogItem], *, with_id: bool) -> None:
@@ -231,13 +275,18 @@ def _array_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def _existing(rows: dict[tuple[str, int], dict[str, Any]]) -> list[CatalogItem]:
+def _existing(keys: list[tuple[str, int]], *, lock: bool) -> dict[tuple[str, int], CatalogItem]:
+    """The stored items of these (kind, TMDB id) keys; with `lock`, locked until the
+    transaction ends, in id order."""
     ids_by_kind: dict[str, list[int]] = {}
-    for item_kind, tmdb_id in rows:
+    for item_kind, tmdb_id in keys:
         ids_by_kind.setdefault(item_kind, []).append(tmdb_id)
     if not ids_by_kind:
-        return []
+        return {}
     match = Q()
     for item_kind, ids in ids_by_kind.items():
         match |= Q(kind=item_kind, tmdb_id__in=ids)
-    return list(CatalogItem.objects.filter(match))
+    items = CatalogItem.objects.filter(match)
+    if lock:
+        items = items.select_for_update().order_by("pk")
+    return {(item.kind, item.tmdb_id): item for item in items}
