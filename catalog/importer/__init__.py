@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from catalog.importer.reading import FORMATS, CatalogFileError, progress_bar, read_rows
-from catalog.importer.report import ImportReport, Rejection
+from catalog.importer.report import ImportReport, Rejection, TextChange
 from catalog.importer.validating import (
     FLOAT_FIELDS,
     INT_FIELDS,
@@ -37,6 +37,7 @@ __all__ = [
     "ImportReport",
     "Rejection",
     "RowError",
+    "TextChange",
     "import_catalog",
     "parse_row",
 ]

@@ -1,10 +1,10 @@
-"""Write validated rows into the catalog in batches: COPY the new items in, update the changed."""
+"""Write validated rows into the catalog a batch at a time: insert the new items, update the
+changed ones, and count what each row did, even while another import writes the same items."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -12,14 +12,15 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from catalog.importer.copying import copy_items
 from catalog.importer.report import ImportReport, Rejection
 from catalog.models import CatalogItem
-from embeddings.text import text_hash
 
 
 class Scratch:
-    """Temporary tables of one import: which (kind, TMDB id) earlier batches held and on which
-    line (a million keys cost the importer no memory), and the staging table of writes."""
+    """Temporary tables of one import: which (kind, TMDB id) earlier batches held, on which line
+    and whether the import changed its item's text (a million keys cost the importer no memory),
+    and the staging table of writes."""
 
     SEEN = "catalog_import_seen"
     STAGE = "catalog_import_stage"
@@ -28,7 +29,8 @@ class Scratch:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.SEEN} "
-                "(kind text, tmdb_id integer, line integer, PRIMARY KEY (kind, tmdb_id))"
+                "(kind text, tmdb_id integer, line integer, "
+                "text_changed boolean NOT NULL DEFAULT false, PRIMARY KEY (kind, tmdb_id))"
             )
             cursor.execute(
                 f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.STAGE} "
@@ -57,7 +59,7 @@ class Scratch:
                     SELECT s.kind, s.tmdb_id, s.line FROM {self.SEEN} s
                     JOIN incoming USING (kind, tmdb_id)
                 ), recorded AS (
-                    INSERT INTO {self.SEEN} SELECT * FROM incoming
+                    INSERT INTO {self.SEEN} (kind, tmdb_id, line) SELECT * FROM incoming
                     ON CONFLICT (kind, tmdb_id) DO UPDATE SET line = EXCLUDED.line
                 )
                 SELECT kind, tmdb_id, line FROM earlier
@@ -66,6 +68,19 @@ class Scratch:
             )
             return {(k, i): n for k, i, n in cursor.fetchall()}
 
+    def first_text_changes(self, keys: list[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Note that these keys' items changed their text; return those not noted before (a
+        key repeated further down the file may change its item's text again)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {self.SEEN} AS s SET text_changed = true "
+                "FROM unnest(%s::text[], %s::integer[]) AS r(kind, tmdb_id) "
+                "WHERE s.kind = r.kind AND s.tmdb_id = r.tmdb_id AND NOT s.text_changed "
+                "RETURNING s.kind, s.tmdb_id",
+                [[kind for kind, _ in keys], [tmdb_id for _, tmdb_id in keys]],
+            )
+            return {(kind, tmdb_id) for kind, tmdb_id in cursor.fetchall()}
+
 
 class Batch:
     """Up to `batch_size` validated rows on their way to the database."""
@@ -73,6 +88,7 @@ class Batch:
     def __init__(self, report: ImportReport, scratch: Scratch) -> None:
         self.report = report
         self.scratch = scratch
+        self.started = timezone.now()  # items created since are not existing ones
         self.rows: dict[tuple[str, int], dict[str, Any]] = {}
         self.lines: dict[tuple[str, int], int] = {}
 
@@ -91,7 +107,8 @@ class Batch:
         """1. Note keys an earlier batch held (superseded; their item is counted once).
         2. Write the batch in one transaction (`_write`); if the database refuses it, write it
            row by row, so only the rows it cannot store are rejected.
-        3. Count what the committed writes did."""
+        3. Count what the committed writes did, and name the existing items whose text hash
+           they changed, once each."""
         if not self.rows:
             return
         earlier = self.scratch.record(self.lines)
@@ -116,6 +133,12 @@ class Batch:
         for entry in entries:
             if not entry.row.counted:
                 self.report.count(entry.outcome, entry.item.kind)
+        changed = [e for e in entries if e.text_changed and e.item.created_at < self.started]
+        if changed:
+            first = self.scratch.first_text_changes([e.row.key for e in changed])
+            for e in changed:
+                if e.row.key in first:
+                    self.report.text_change(e.item.pk, e.item.title)
 
 
 def _refusal(exc: DatabaseError | psycopg.Error) -> str:
@@ -142,15 +165,22 @@ class _Entry:
     item: CatalogItem
     outcome: str  # "created", "updated" or "unchanged": the report's counter
     changed: list[str]
+    stored_hash: str  # the item's text hash before the row is written
+
+    @property
+    def text_changed(self) -> bool:
+        """Whether writing the row changed the text the item's embedding is made from (its
+        hash is computed again as the row is written)."""
+        return self.outcome == "updated" and self.item.text_hash != self.stored_hash
 
 
 def _entry(row: _Row, item: CatalogItem | None) -> _Entry:
     if item is None:
-        return _Entry(row, CatalogItem(**row.fields), "created", [])
+        return _Entry(row, CatalogItem(**row.fields), "created", [], "")
     changed = [name for name, value in row.fields.items() if getattr(item, name) != value]
     for name in changed:
         setattr(item, name, row.fields[name])
-    return _Entry(row, item, "updated" if changed else "unchanged", changed)
+    return _Entry(row, item, "updated" if changed else "unchanged", changed, item.text_hash)
 
 
 def _write(rows: list[_Row], stage: str) -> list[_Entry]:
@@ -194,7 +224,7 @@ def _insert(entries: list[_Entry], stage: str) -> set[tuple[str, int]]:
     now = timezone.now()
     for e in entries:
         e.item.created_at = e.item.updated_at = now
-    _copy(stage, [e.item for e in entries], with_id=False)
+    copy_items(stage, [e.item for e in entries], with_id=False)
     columns = ", ".join(
         _columns(f.name for f in CatalogItem._meta.concrete_fields if not f.primary_key)
     )
@@ -217,7 +247,7 @@ def _update(entries: list[_Entry], stage: str) -> None:
     now = timezone.now()
     for e in entries:
         e.item.updated_at = now
-    _copy(stage, [e.item for e in entries], with_id=True)
+    copy_items(stage, [e.item for e in entries], with_id=True)
     names = {name for e in entries for name in e.changed} | {"updated_at", "text_hash"}
     with connection.cursor() as cursor:
         cursor.execute(
@@ -231,48 +261,6 @@ def _update(entries: list[_Entry], stage: str) -> None:
 def _columns(names: Iterable[str]) -> list[str]:
     by_name = {f.name: str(f.column) for f in CatalogItem._meta.concrete_fields}
     return [connection.ops.quote_name(by_name[name]) for name in names]
-
-
-def _copy(table: str, items: list[CatalogItem], *, with_id: bool) -> None:
-    """COPY every concrete field of these items into `table` (the id too when `with_id`), their
-    text hashes computed here, as `CatalogItem.save` would."""
-    fields = [f for f in CatalogItem._meta.concrete_fields if with_id or not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
-    names = [f.attname for f in fields]
-    connection.ensure_connection()
-    # Django's connection, in the batch's transaction; its own cursors have no COPY.
-    with (
-        psycopg.Cursor(connection.connection) as cursor,
-        cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-    ):
-        for item in items:
-            item.text_hash = text_hash(item)
-        copy.write("".join(_copy_line([getattr(item, name) for name in names]) for item in items))
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_line(values: list[Any]) -> str:
-    """One row in COPY's text format (psycopg's own row writer took most of an import's time)."""
-    return "\t".join(map(_copy_value, values)) + "\n"
-
-
-def _copy_value(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, list):
-        value = "{" + ",".join('"' + _array_escape(v) + '"' for v in value) + "}"
-    elif isinstance(value, datetime):
-        value = value.isoformat()
-    else:
-        value = str(value)
-    text: str = value
-    return text.translate(_COPY_ESCAPES)
-
-
-def _array_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _existing(keys: list[tuple[str, int]], *, lock: bool) -> dict[tuple[str, int], CatalogItem]:
