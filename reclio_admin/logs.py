@@ -48,14 +48,19 @@ class ContextFilter(logging.Filter):
         return True
 
 
-class OneLineForbidden(logging.Filter):
-    """A 403 is an answer, not a fault: Django logs it with the PermissionDenied's traceback;
-    this keeps the line and the reason and drops the traceback."""
+class OneLineClientErrors(logging.Filter):
+    """A 4xx is an answer, not a fault. Django logs a refused permission (403) and a request it
+    finds suspicious (400: a Host outside ALLOWED_HOSTS, too many form fields) with the
+    exception's traceback; this keeps the line and the reason and drops the traceback. It sits
+    on the handler: the suspicious requests come from one logger per exception class
+    (`django.security.DisallowedHost`, …), and a logger's own filters skip its children."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "status_code", None) == 403 and record.exc_info:
+        status = getattr(record, "status_code", None)
+        if isinstance(status, int) and 400 <= status < 500 and record.exc_info:
+            line = record.getMessage()
             reason = str(record.exc_info[1] or "")
-            record.msg = record.getMessage() + (f" ({reason})" if reason else "")
+            record.msg = line + (f" ({reason})" if reason and reason not in line else "")
             record.args = ()
             record.exc_info = None
             record.exc_text = None
@@ -69,7 +74,7 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "filters": {
             "context": {"()": "reclio_admin.logs.ContextFilter"},
-            "one_line_403": {"()": "reclio_admin.logs.OneLineForbidden"},
+            "one_line_4xx": {"()": "reclio_admin.logs.OneLineClientErrors"},
         },
         "formatters": {
             "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
@@ -86,13 +91,12 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": log_format,
-                "filters": ["context"],
+                "filters": ["context", "one_line_4xx"],
             }
         },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             **{name: {"level": "WARNING"} for name in QUIET_LOGGERS},
-            "django.request": {"filters": ["one_line_403"]},
         },
     }
 

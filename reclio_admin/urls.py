@@ -5,10 +5,12 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from embeddings.metrics import metrics
+from reclio_admin.forms import LoginForm
 
 admin.site.site_header = "Reclio Admin"
 admin.site.site_title = "Reclio Admin"
 admin.site.index_title = "Catalog and embeddings"
+admin.site.login_form = LoginForm
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
