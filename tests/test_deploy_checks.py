@@ -22,6 +22,8 @@ HTTPS = {
 def manage(*args: str, **environ: str) -> subprocess.CompletedProcess[str]:
     """`manage.py` in a process of its own, so the settings are read from this environment."""
     env = {**os.environ, "SECRET_KEY": secrets.token_urlsafe(60), **environ}
+    # Set for the browser tests of this session; a deployment never has it.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=settings.BASE_DIR,
