@@ -12,11 +12,12 @@ class EmbeddingsConfig(AppConfig):
     def ready(self) -> None:
         # Imported once the models are loaded, as Django asks of code that reaches them.
         from catalog.models import CatalogItem
-        from embeddings.checks import check_embedding_model
+        from embeddings.checks import check_embedding_model, check_provider_environment
         from embeddings.neighbours.lexical import refresh_saved_item
         from embeddings.permissions import ensure_roles
 
         checks.register(check_embedding_model)
+        checks.register(check_provider_environment)
         # Permissions are created by post_migrate handlers of every app; ours runs after them
         # because "embeddings" comes after auth and contenttypes in INSTALLED_APPS.
         post_migrate.connect(ensure_roles, sender=self, dispatch_uid="embeddings.ensure_roles")

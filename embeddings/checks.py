@@ -7,7 +7,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error
+from django.core.exceptions import ImproperlyConfigured
 
+from embeddings.providers import credential_fields
 from embeddings.registry import UnknownModel, resolve
 
 
@@ -27,3 +29,16 @@ def check_embedding_model(**kwargs: Any) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+def check_provider_environment(**kwargs: Any) -> list[CheckMessage]:
+    """Every provider credential's environment variable must read: reclio_admin/settings.py
+    checks those it names as it loads; a provider's own variable is read here, at start-up,
+    rather than first when a job or a page asks for it."""
+    errors: list[CheckMessage] = []
+    for _, field in credential_fields().values():
+        try:
+            field.from_environment()
+        except ImproperlyConfigured as exc:
+            errors.append(Error(str(exc), id="embeddings.E002"))
+    return errors

@@ -14,8 +14,9 @@ from django.core.validators import URLValidator
 from embeddings.models import EmbeddingJob
 from embeddings.neighbours.blends import BLEND_LABELS, MAX_WEIGHT
 from embeddings.neighbours.vector import MAX_K, catalog_genres, table_of
+from embeddings.providers import credential_fields
 from embeddings.providers.addresses import AddressRefused, check_provider_url
-from embeddings.providers.connection import FIELDS, MAX_VALUE_LENGTH
+from embeddings.providers.connection import MAX_VALUE_LENGTH
 from embeddings.registry import ResolvedModel, UnknownModel, resolve
 
 
@@ -48,13 +49,15 @@ class JobStartForm(forms.Form):
 
 
 class ConnectionForm(forms.Form):
-    """Keys and hosts typed on the settings page: at most MAX_VALUE_LENGTH characters each; a
-    host or base URL is http(s) and points at neither a link-local nor a cloud-metadata
-    address."""
+    """Keys and hosts typed on the settings page, a field for each of every provider's
+    credentials: at most MAX_VALUE_LENGTH characters each; a host or base URL is http(s) and
+    points at neither a link-local nor a cloud-metadata address."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name, (_, secret, label) in FIELDS.items():
+        self.credentials = {name: field for name, (_, field) in credential_fields().items()}
+        for name, field in self.credentials.items():
+            secret, label = field.secret, field.label
             length = f"{label}: at most {MAX_VALUE_LENGTH} characters, not %(show_value)d."
             self.fields[name] = forms.CharField(
                 required=False,
@@ -75,12 +78,12 @@ class ConnectionForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        for name, (_, secret, label) in FIELDS.items():
-            if not secret and data.get(name):
+        for name, field in self.credentials.items():
+            if not field.secret and data.get(name):
                 try:
                     check_provider_url(data[name])
                 except AddressRefused as exc:
-                    self.add_error(name, f"{label}: not allowed: {exc}.")
+                    self.add_error(name, f"{field.label}: not allowed: {exc}.")
         return data
 
     def values(self) -> dict[str, str]:
@@ -88,7 +91,8 @@ class ConnectionForm(forms.Form):
         a blank key keeps the stored key, since the page never renders it back, and
         `clear_<field>` empties it."""
         values = {}
-        for name, (_, secret, _) in FIELDS.items():
+        for name, field in self.credentials.items():
+            secret = field.secret
             cleared = secret and self.cleaned_data.get(f"clear_{name}")
             if cleared:
                 values[name] = ""

@@ -151,7 +151,10 @@ MODELS: list[ModelSpec] = [
 
 DEFAULT_MODEL_KEY = "local:all-MiniLM-L6-v2"
 
-_BY_KEY = {spec.key: spec for spec in MODELS}
+
+def _spec(key: str) -> ModelSpec | None:
+    # Read from the list on every call, so a model appended to it is known at once.
+    return next((spec for spec in MODELS if spec.key == key), None)
 
 
 def resolve(key: str) -> ResolvedModel:
@@ -161,7 +164,7 @@ def resolve(key: str) -> ResolvedModel:
     if not provider or not name:
         raise UnknownModel(f"model key {key!r} must read provider:model")
     path = ""
-    spec = _BY_KEY.get(base)
+    spec = _spec(base)
     if spec is None and provider == "local":
         path = allowed_local_dir(name)
         spec = _local_spec(path)

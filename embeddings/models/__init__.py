@@ -20,6 +20,7 @@ from embeddings.models.quality import QualityRun as QualityRun
 from embeddings.models.quality import QualityScore as QualityScore
 from embeddings.models.quality import RunStatus as RunStatus
 from embeddings.models.settings import EmbeddingSettings as EmbeddingSettings
+from embeddings.models.settings import ProviderCredential as ProviderCredential
 from embeddings.models.tallies import RowTally as RowTally
 from embeddings.models.tallies import TokenCount as TokenCount
 from embeddings.models.tallies import TokenTally as TokenTally

@@ -1,11 +1,12 @@
-"""The single row of embedding settings: which model serves, which one is being built, and the
-providers' connection details."""
+"""The single row of embedding settings (which model serves, which one is being built) and the
+providers' connection details, a row per field."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 
 from embeddings.registry import default_model_key
 from reclio_admin.encryption import EncryptedField
@@ -17,11 +18,6 @@ class EmbeddingSettings(models.Model):
     active_model_key = models.CharField(max_length=200, blank=True)
     building_model_key = models.CharField(max_length=200, blank=True)
     previous_model_key = models.CharField(max_length=200, blank=True)
-    # Stored encrypted (FIELD_ENCRYPTION_KEY); read back in clear. A dump shows only tokens.
-    openai_api_key = EncryptedField(blank=True)
-    openai_base_url = models.CharField(max_length=500, blank=True)
-    ollama_host = models.CharField(max_length=500, blank=True)
-    google_api_key = EncryptedField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -67,3 +63,33 @@ class EmbeddingSettings(models.Model):
         self.active_model_key = self.building_model_key
         self.building_model_key = ""
         return self.active_model_key
+
+
+class ProviderCredential(models.Model):
+    """A provider's key or address typed on the settings page, one row per field of the
+    connection form (`openai_api_key`, `ollama_host`, …), so a new provider's fields need no new
+    column. Stored encrypted (FIELD_ENCRYPTION_KEY), addresses too (a URL may carry a password),
+    and read back in clear: a dump shows only tokens."""
+
+    name = models.CharField(max_length=100, unique=True)
+    value = EncryptedField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def store(values: Mapping[str, str]) -> None:
+        """Keep these values by field name; an empty one removes what was stored."""
+        removed = [name for name, value in values.items() if not value]
+        kept = [
+            ProviderCredential(name=name, value=value) for name, value in values.items() if value
+        ]
+        with transaction.atomic():
+            ProviderCredential.objects.filter(name__in=removed).delete()
+            ProviderCredential.objects.bulk_create(
+                kept,
+                update_conflicts=True,
+                unique_fields=["name"],
+                update_fields=["value", "updated_at"],
+            )

@@ -1,6 +1,11 @@
-"""One module per provider; `get_provider(key)` picks the class from the key's provider part."""
+"""One module per provider, and their registry: `PROVIDERS` maps the provider part of a model
+key to its class. Everything else the product knows of a provider (its label on the settings
+page, its connection fields, its throughput guess, its readiness) is read from that class, so
+adding a provider is its module, its line here and its models' lines in `embeddings.registry`."""
 
 from __future__ import annotations
+
+import re
 
 from embeddings.providers.base import (
     AuthenticationFailed,
@@ -13,8 +18,10 @@ from embeddings.providers.base import (
     ProviderTimeout,
     ProviderUnreachable,
     RateLimited,
+    Readiness,
     ServerError,
 )
+from embeddings.providers.credentials import CredentialField, credential, mask, page_values
 from embeddings.providers.google import GoogleProvider
 from embeddings.providers.local import LocalProvider
 from embeddings.providers.none import NoneProvider
@@ -30,13 +37,42 @@ PROVIDERS: dict[str, type[Provider]] = {
     "none": NoneProvider,
 }
 
+_KEY_LIKE = re.compile(r"\b(sk-[A-Za-z0-9_\-]{6,}|AIza[A-Za-z0-9_\-]{10,})")
+
 
 def get_provider(model: str | ResolvedModel) -> Provider:
     resolved = resolve(model) if isinstance(model, str) else model
     return PROVIDERS[resolved.provider](resolved)
 
 
+def provider_label(provider: str) -> str:
+    """How the settings page names a provider (its key, when no class is registered for it)."""
+    found = PROVIDERS.get(provider)
+    return found.label or provider if found else provider
+
+
+def credential_fields() -> dict[str, tuple[str, CredentialField]]:
+    """Every provider's credential fields by name, with the provider each belongs to, in the
+    registry's order: the connection form's fields."""
+    return {
+        field.name: (provider, field)
+        for provider, provider_class in PROVIDERS.items()
+        for field in provider_class.credentials
+    }
+
+
+def scrub(message: str) -> str:
+    """Mask anything in a provider's message that looks like, or is, a configured key."""
+    saved = page_values()
+    for _, field in credential_fields().values():
+        value = credential(field, saved).value if field.secret else ""
+        if value and value in message:
+            message = message.replace(value, mask(value))
+    return _KEY_LIKE.sub(lambda m: mask(m.group(0)), message)
+
+
 __all__ = [
+    "PROVIDERS",
     "AuthenticationFailed",
     "EmbeddingError",
     "EmbeddingsDisabled",
@@ -48,6 +84,10 @@ __all__ = [
     "ProviderTimeout",
     "ProviderUnreachable",
     "RateLimited",
+    "Readiness",
     "ServerError",
+    "credential_fields",
     "get_provider",
+    "provider_label",
+    "scrub",
 ]

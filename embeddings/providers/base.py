@@ -11,11 +11,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Self, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Self, TypeVar
 
 import numpy as np
 import requests
 from django.conf import settings
+
+from embeddings.providers.credentials import CredentialField, credential
 
 if TYPE_CHECKING:
     from embeddings.registry import ResolvedModel
@@ -176,9 +179,27 @@ class Deadline:
 WaitHook = Callable[[EmbeddingError, float], None]
 
 
+@dataclass(frozen=True)
+class Readiness:
+    """Whether a model can run now, and why, for the settings page."""
+
+    ok: bool
+    note: str
+
+
 class Provider:
     """Embeds texts with one model. Subclasses implement `_embed_batch` (one HTTP call site or one
-    local call) and may override `count_tokens` / `truncate` with the model's own tokenizer."""
+    local call) and may override `count_tokens` / `truncate` with the model's own tokenizer.
+
+    A subclass also carries what the rest of the product knows of it: its `label` on the settings
+    page, the `credentials` it reads (which become fields of the connection form), a guess of its
+    `throughput` before any job is measured, and its `readiness`."""
+
+    label: ClassVar[str] = ""
+    credentials: ClassVar[tuple[CredentialField, ...]] = ()
+    # Items a second a switch's estimate assumes until a job of the provider has finished;
+    # None: no guess (the estimate then names no duration).
+    throughput: ClassVar[float | None] = None
 
     # Per-request limits; remote providers set their service's own. A request also carries at
     # most EMBEDDING_BATCH_SIZE texts, so one failure costs little and progress moves steadily.
@@ -198,6 +219,18 @@ class Provider:
         self._local = threading.local()
         self.deadline: Deadline | None = None
         self.on_wait: WaitHook | None = None
+
+    def readiness(self) -> Readiness:
+        """Can this model run now? A quick look that never waits long: here, whether every key
+        it needs is set, on the page or in the environment. A provider with more to look at
+        (a model pulled, a package installed) says so in its own."""
+        secrets = [field for field in self.credentials if field.secret]
+        if not secrets:
+            return Readiness(True, "always available")
+        sources = [credential(field).source for field in secrets]
+        if not all(sources):
+            return Readiness(False, "no API key")
+        return Readiness(True, f"API key from the {' and the '.join(dict.fromkeys(sources))}")
 
     def within(self, seconds: float) -> Self:
         """Give every call from now on `seconds` in all, retries and waits included."""

@@ -10,55 +10,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.utils import timezone
-
-from embeddings.models import EmbeddingSettings
-from embeddings.providers import EmbeddingError
-from embeddings.providers.credentials import (
-    SECRET_FIELDS,
-    credential,
-    environment_variable,
-    mask,
-    trying,
-)
+from embeddings.models import EmbeddingSettings, ProviderCredential
+from embeddings.providers import EmbeddingError, credential_fields
+from embeddings.providers.credentials import credential, mask, reading, saved_values
 from embeddings.providers.probe import probe
 from embeddings.registry import DEPRECATED, LEGACY, MODELS
 
-PROVIDER_NAMES = {
-    "openai": "OpenAI",
-    "ollama": "Ollama",
-    "google": "Google",
-    "local": "Local (on this machine)",
-    "none": "None",
-}
 
-# field → (provider it belongs to, secret?, label); which are secret is credentials' to say
-FIELDS: dict[str, tuple[str, bool, str]] = {
-    name: (provider, name in SECRET_FIELDS, label)
-    for name, (provider, label) in {
-        "openai_api_key": ("openai", "OpenAI API key"),
-        "openai_base_url": ("openai", "OpenAI base URL"),
-        "ollama_host": ("ollama", "Ollama host"),
-        "google_api_key": ("google", "Google API key"),
-    }.items()
-}
-
-
-def connection_fields(config: EmbeddingSettings) -> list[dict[str, Any]]:
+def connection_fields() -> list[dict[str, Any]]:
     """What the connection form shows: masked keys, plain URLs, and where each comes from."""
+    saved = saved_values()
     fields = []
-    for name, (_, secret, label) in FIELDS.items():
-        value, source = (found := credential(name, config)).value, found.source
+    for name, (_, field) in credential_fields().items():
+        found = credential(field, saved)
+        value = found.value if found.source else ""  # a default is not a value anyone set
         fields.append(
             {
                 "name": name,
-                "label": label,
-                "secret": secret,
-                "env": environment_variable(name),
-                "source": source,
-                "shown": mask(value) if secret else value,
-                "stored": bool(getattr(config, name)),
-                "value": "" if secret else getattr(config, name),
+                "label": field.label,
+                "secret": field.secret,
+                "env": field.env,
+                "source": found.source,
+                "shown": mask(value) if field.secret else value,
+                "stored": bool(saved.get(name)),
+                "value": "" if field.secret else saved.get(name, ""),
             }
         )
     return fields
@@ -85,19 +60,19 @@ def save_connection(values: Mapping[str, str]) -> dict[str, float]:
     """Apply the connection form's checked values (`ConnectionForm.values`); returns the latency
     of every provider whose credentials changed.
 
-    1. Keep what differs from the stored settings.
+    1. Keep what differs from the stored values.
     2. Probe every provider whose credentials changed, with the new values, outside any
        transaction or lock (each probe is bounded by PROVIDER_DEADLINE). A failing probe
        raises, and nothing is saved.
-    3. Save only the changed fields, in one short UPDATE.
+    3. Save only the changed fields, in one short transaction.
     """
+    saved = saved_values()
+    changes = {name: value for name, value in values.items() if value != saved.get(name, "")}
+    fields = credential_fields()
+    changed = sorted({fields[name][0] for name, value in changes.items() if value})
     config = EmbeddingSettings.load()
-    changes = {name: value for name, value in values.items() if value != getattr(config, name)}
-    for name, value in changes.items():
-        setattr(config, name, value)
-    changed = sorted({FIELDS[name][0] for name, value in changes.items() if value})
-    with trying(config):
+    with reading(saved | changes):
         latencies = {key: probe(key) for key in (model_to_test(p, config) for p in changed)}
     if changes:
-        EmbeddingSettings.objects.filter(pk=config.pk).update(**changes, updated_at=timezone.now())
+        ProviderCredential.store(changes)
     return latencies

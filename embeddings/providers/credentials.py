@@ -1,71 +1,97 @@
 """Provider credentials and addresses: what an admin saved on the settings page, else the
-environment variable of the same name. The one place that looks them up, and that keeps them
-out of what people read: pages show `sk-…abcd`, messages are scrubbed."""
+environment variable the field names, else the field's default. The one place that looks them
+up, and that keeps them out of what people read: pages show `sk-…abcd`.
+
+A provider declares its fields on its class (`credentials = (API_KEY, BASE_URL)`); what the page
+saved lives in `ProviderCredential` rows, one per field, so a new provider needs no new column.
+"""
 
 from __future__ import annotations
 
 import contextvars
-import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 from django.apps import apps
 from django.conf import settings
 
-if TYPE_CHECKING:
-    from embeddings.models import EmbeddingSettings
-
-# The fields of EmbeddingSettings that hold a secret; each falls back to FIELD.upper().
-SECRET_FIELDS = ("openai_api_key", "google_api_key")
-_KEY_LIKE = re.compile(r"\b(sk-[A-Za-z0-9_\-]{6,}|AIza[A-Za-z0-9_\-]{10,})")
+from reclio_admin.env import env_str, env_url
 
 
-_unsaved: contextvars.ContextVar[EmbeddingSettings | None] = contextvars.ContextVar(
-    "unsaved_settings", default=None
-)
+@dataclass(frozen=True)
+class CredentialField:
+    """One secret or address a provider needs: `name` is its form field and its stored row,
+    `env` the environment variable read when the page saved none (NAME.upper() unless given),
+    `default` what the provider uses when neither has one. A secret is masked on the page and
+    scrubbed from messages; anything else is an http(s) URL."""
 
+    name: str
+    label: str
+    secret: bool = False
+    env: str = field(default="")
+    default: str = ""
 
-@contextmanager
-def trying(config: EmbeddingSettings) -> Iterator[None]:
-    """Inside the block, credentials are read from `config`, an EmbeddingSettings not saved yet:
-    the connection form tests new values before it keeps them, without holding the settings row
-    meanwhile (and a failure's message is scrubbed of the key being tried)."""
-    token = _unsaved.set(config)
-    try:
-        yield
-    finally:
-        _unsaved.reset(token)
+    def __post_init__(self) -> None:
+        if not self.env:
+            object.__setattr__(self, "env", self.name.upper())
 
-
-def _current() -> EmbeddingSettings:
-    if (unsaved := _unsaved.get()) is not None:
-        return unsaved
-    # Looked up by name, so that importing a provider (which asks this module) needs no app
-    # registry: a shell or a subprocess may load a local model without setting Django up.
-    model: type[EmbeddingSettings] = apps.get_model("embeddings", "EmbeddingSettings")
-    return model.load()
+    def from_environment(self) -> str:
+        """The environment's value: settings' own reading where reclio_admin/settings.py names the
+        variable (checked at start-up), else the variable itself, read the same way (a
+        malformed URL raises ImproperlyConfigured naming it; `manage.py check` reads them all)."""
+        if hasattr(settings, self.env):
+            return str(getattr(settings, self.env) or "").strip()
+        return env_str(self.env) if self.secret else env_url(self.env)
 
 
 @dataclass(frozen=True)
 class Credential:
     value: str
-    source: str  # "page", "environment", or "" when neither has one
+    source: str  # "page", "environment", or "" when neither has one (value is then the default)
 
 
-def environment_variable(field: str) -> str:
-    return field.upper()
+_pinned: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "pinned_credentials", default=None
+)
 
 
-def credential(field: str, config: EmbeddingSettings | None = None) -> Credential:
-    """The value a provider will use for `field`, and where it comes from."""
-    config = config or _current()
-    if saved := (getattr(config, field) or "").strip():
-        return Credential(saved, "page")
-    if value := (getattr(settings, environment_variable(field), "") or "").strip():
+@contextmanager
+def reading(values: Mapping[str, str]) -> Iterator[None]:
+    """Inside the block, the page's values are `values`, not the stored rows: the connection form
+    tries new values before it keeps them (without holding any row meanwhile), and the settings
+    page reads the stored ones once for every model it lists."""
+    token = _pinned.set(values)
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
+
+
+def saved_values() -> dict[str, str]:
+    """Every value saved on the page, by field name, decrypted."""
+    # Looked up by name, so that importing a provider (which asks this module) needs no app
+    # registry: a shell or a subprocess may load a local model without setting Django up.
+    model = apps.get_model("embeddings", "ProviderCredential")
+    return dict(model.objects.values_list("name", "value"))
+
+
+def page_values() -> Mapping[str, str]:
+    """The page's values as a provider reads them now: those pinned by `reading`, else the
+    stored ones."""
+    pinned = _pinned.get()
+    return saved_values() if pinned is None else pinned
+
+
+def credential(wanted: CredentialField, saved: Mapping[str, str] | None = None) -> Credential:
+    """The value a provider will use for `wanted`, and where it comes from (`saved`: the page's
+    values, when the caller has read them already)."""
+    saved = page_values() if saved is None else saved
+    if value := (saved.get(wanted.name) or "").strip():
+        return Credential(value, "page")
+    if value := wanted.from_environment():
         return Credential(value, "environment")
-    return Credential("", "")
+    return Credential(wanted.default, "")
 
 
 def mask(secret: str) -> str:
@@ -75,13 +101,3 @@ def mask(secret: str) -> str:
     if len(secret) < 12:
         return "…" + secret[-2:]
     return f"{secret[:3]}…{secret[-4:]}"
-
-
-def scrub(message: str, config: EmbeddingSettings | None = None) -> str:
-    """Mask anything in a provider's message that looks like, or is, a configured key."""
-    config = config or _current()
-    for field in SECRET_FIELDS:
-        value = credential(field, config).value
-        if value and value in message:
-            message = message.replace(value, mask(value))
-    return _KEY_LIKE.sub(lambda m: mask(m.group(0)), message)

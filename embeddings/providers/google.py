@@ -20,18 +20,24 @@ from embeddings.providers.base import (
     ServerError,
     parse_retry_after,
 )
-from embeddings.providers.credentials import credential
+from embeddings.providers.credentials import CredentialField, credential
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 
+API_KEY = CredentialField("google_api_key", "Google API key", secret=True)
+
 
 class GoogleProvider(Provider):
+    label = "Google"
+    # GOOGLE_BASE_URL is the environment's alone (settings), not a field of the page.
+    credentials = (API_KEY,)
+    throughput = 50.0
     remote = True
     max_batch_inputs = 100
 
     def __init__(self, model: Any) -> None:
         super().__init__(model)
-        self.api_key = credential("google_api_key").value
+        self.api_key = credential(API_KEY).value
         self.base_url = (settings.GOOGLE_BASE_URL or DEFAULT_BASE_URL).rstrip("/")
 
     def _embed_batch(self, texts: list[str], *, query: bool) -> list[list[float]]:

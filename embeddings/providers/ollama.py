@@ -1,11 +1,13 @@
 """Ollama over its HTTP API with `requests`: `POST /api/embed` with a list input, and
-`GET /api/tags` to tell a model that is not pulled from a server that is down."""
+`GET /api/tags` to tell a model that is not pulled from a server that is down. The settings
+page and a job read OLLAMA_HOST the same way: through this provider."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import requests
+from django.core.cache import cache
 
 from embeddings.providers.base import (
     EmbeddingError,
@@ -14,10 +16,11 @@ from embeddings.providers.base import (
     Provider,
     ProviderUnreachable,
     RateLimited,
+    Readiness,
     ServerError,
     parse_retry_after,
 )
-from embeddings.providers.credentials import credential
+from embeddings.providers.credentials import CredentialField, credential
 from embeddings.providers.tokenizers import (
     BERT_UNCASED,
     count_with,
@@ -27,15 +30,22 @@ from embeddings.providers.tokenizers import (
 from reclio_admin.env import with_scheme
 
 DEFAULT_HOST = "http://localhost:11434"
+HOST = CredentialField("ollama_host", "Ollama host", default=DEFAULT_HOST)
+
+READINESS_TIMEOUT = 0.5  # seconds: the settings page renders even when Ollama is down
+READINESS_CACHE_SECONDS = 60
 
 
 def ollama_host() -> str:
     """The server a provider talks to: the page's host, else OLLAMA_HOST; a bare `host:port`
     reads as http://host:port, the way Ollama's own client reads it."""
-    return with_scheme(credential("ollama_host").value or DEFAULT_HOST)
+    return with_scheme(credential(HOST).value or DEFAULT_HOST)
 
 
 class OllamaProvider(Provider):
+    label = "Ollama"
+    credentials = (HOST,)
+    throughput = 20.0
     remote = True
     max_batch_inputs = 512
 
@@ -66,6 +76,30 @@ class OllamaProvider(Provider):
 
     def is_pulled(self, names: set[str]) -> bool:
         return self.model.spec.name.removesuffix(":latest") in names
+
+    def readiness(self) -> Readiness:
+        """Pulled into the server, as its list of models said within the last minute."""
+        pulled = self._cached_pulled_models()
+        if pulled is None:
+            return Readiness(False, f"Ollama not reachable at {self.host}")
+        if self.is_pulled(pulled):
+            return Readiness(True, "pulled")
+        return Readiness(False, f"not pulled: ollama pull {self.model.spec.name}")
+
+    def _cached_pulled_models(self) -> set[str] | None:
+        """`pulled_models` asked within READINESS_TIMEOUT and kept a minute per host; None when
+        the server does not answer."""
+        key = f"reclio:ollama-tags:{self.host}"
+        cached = cache.get(key)
+        if cached is not None:
+            return None if cached == "down" else set(cached)
+        try:
+            names = self.within(READINESS_TIMEOUT).pulled_models()
+        except EmbeddingError:
+            cache.set(key, "down", READINESS_CACHE_SECONDS)
+            return None
+        cache.set(key, sorted(names), READINESS_CACHE_SECONDS)
+        return names
 
     def check(self) -> float:
         """Ask which models are pulled first, so a missing model is named as such."""

@@ -25,13 +25,19 @@ from embeddings.providers.base import (
     Vectors,
     parse_retry_after,
 )
-from embeddings.providers.credentials import credential
+from embeddings.providers.credentials import CredentialField, credential
 from embeddings.providers.tokenizers import count_openai, truncate_openai
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
+API_KEY = CredentialField("openai_api_key", "OpenAI API key", secret=True)
+BASE_URL = CredentialField("openai_base_url", "OpenAI base URL", default=DEFAULT_BASE_URL)
+
 
 class OpenAIProvider(Provider):
+    label = "OpenAI"
+    credentials = (API_KEY, BASE_URL)
+    throughput = 150.0
     remote = True
     max_batch_inputs = 2048
     max_batch_tokens = 300_000
@@ -41,8 +47,8 @@ class OpenAIProvider(Provider):
         # OpenAI's own models count with cl100k_base; a model on a compatible server has its
         # own tokenizer, which only that server knows, so its counts are estimates.
         self.exact_tokens = self.tokenizer_key == "tiktoken:cl100k_base"
-        self.api_key = credential("openai_api_key").value
-        self.base_url = credential("openai_base_url").value or DEFAULT_BASE_URL
+        self.api_key = credential(API_KEY).value
+        self.base_url = credential(BASE_URL).value
         self._client: openai.OpenAI | None = None
 
     def count_tokens(self, text: str) -> int:

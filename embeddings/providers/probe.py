@@ -7,8 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from embeddings.models import HealthCheck
-from embeddings.providers import EmbeddingError, get_provider
-from embeddings.providers.credentials import scrub
+from embeddings.providers import EmbeddingError, get_provider, scrub
 from embeddings.registry import UnknownModel, resolve
 
 

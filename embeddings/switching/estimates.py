@@ -11,6 +11,7 @@ from django.db.models import Avg
 
 from catalog.models import CatalogItem
 from embeddings.models import EmbeddingJob, RowTally
+from embeddings.providers import PROVIDERS
 from embeddings.registry import MODELS, ModelSpec, resolve, vector_bytes
 from embeddings.storage import table_usage
 from embeddings.switching.tokens import TokenTotal, catalog_tokens
@@ -21,8 +22,6 @@ LIBRARY_SIZES = (500, 2_000, 10_000)
 DEFAULT_INDEX_FACTOR = 2.2
 # Below this many rows a table's size is mostly empty pages, not a measure of a row.
 MEASURE_MIN_ROWS = 1_000
-# Items a second when no job of the model or its provider has finished yet (labelled a guess).
-DEFAULT_THROUGHPUT = {"openai": 150.0, "google": 50.0, "ollama": 20.0, "local": 40.0}
 
 
 @dataclass(frozen=True)
@@ -84,9 +83,10 @@ def duration_for(key: str, provider: str, items: int, rates: dict[str, float]) -
     if same_provider:
         rate = sum(same_provider) / len(same_provider)
         return Duration(items / rate, f"at {rate:.0f} items/s measured on {provider}")
-    if provider in DEFAULT_THROUGHPUT:
-        rate = DEFAULT_THROUGHPUT[provider]
-        return Duration(items / rate, f"guess: {rate:.0f} items/s, no job measured yet")
+    # No job of the model or its provider has finished yet: the provider's own guess, so labelled.
+    guess = PROVIDERS[provider].throughput if provider in PROVIDERS else None
+    if guess:
+        return Duration(items / guess, f"guess: {guess:.0f} items/s, no job measured yet")
     return Duration(None, "")
 
 

@@ -44,15 +44,10 @@ from embeddings.neighbours.vector import (
     stored_vectors,
 )
 from embeddings.permissions import CHANGE_SETTINGS, RUN_JOBS, VIEW, role_required, wants_json
-from embeddings.providers import EmbeddingError, get_provider
-from embeddings.providers.connection import (
-    PROVIDER_NAMES,
-    connection_fields,
-    save_connection,
-)
-from embeddings.providers.credentials import scrub
+from embeddings.providers import EmbeddingError, get_provider, provider_label, scrub
+from embeddings.providers.connection import connection_fields, save_connection
+from embeddings.providers.credentials import reading, saved_values
 from embeddings.providers.probe import probe
-from embeddings.providers.readiness import readiness
 from embeddings.registry import MODELS, UnknownModel, resolve
 from embeddings.storage import (
     ProtectedModel,
@@ -239,14 +234,15 @@ def _switch_context() -> dict[str, Any]:
     }
 
 
-def _provider_groups(estimates: list[Estimate], config: EmbeddingSettings) -> list[dict[str, Any]]:
+def _provider_groups(estimates: list[Estimate]) -> list[dict[str, Any]]:
     groups: dict[str, list[dict[str, Any]]] = {}
     measured = scores.by_base_key(scores.panel())
-    for estimate in estimates:
-        row = {"e": estimate, "ready": readiness(estimate.spec, config)}
-        row["quality"] = measured.get(estimate.spec.key, [])
-        groups.setdefault(estimate.spec.provider, []).append(row)
-    return [{"provider": PROVIDER_NAMES.get(p, p), "rows": rows} for p, rows in groups.items()]
+    with reading(saved_values()):  # the stored keys, read once for every row
+        for estimate in estimates:
+            row = {"e": estimate, "ready": get_provider(estimate.key).readiness()}
+            row["quality"] = measured.get(estimate.spec.key, [])
+            groups.setdefault(estimate.spec.provider, []).append(row)
+    return [{"provider": provider_label(p), "rows": rows} for p, rows in groups.items()]
 
 
 @role_required(VIEW)
@@ -257,10 +253,10 @@ def embedding_model(request: HtmxHttpRequest) -> HttpResponse:
     estimates = estimate_models()
     keep_counts_fresh(any(e.tokens and not e.tokens.complete for e in estimates))
     context |= _admin_context(request, "Embedding model") | {
-        "groups": _provider_groups(estimates, context["config"]),
+        "groups": _provider_groups(estimates),
         "can_change": request.user.has_perm(CHANGE_SETTINGS),
         "can_measure": request.user.has_perm(RUN_JOBS),
-        "connection": connection_fields(context["config"]),
+        "connection": connection_fields(),
         "test_models": [spec.key for spec in MODELS],
     }
     return render(request, "embeddings/embedding_model.html", context)

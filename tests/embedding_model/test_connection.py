@@ -11,7 +11,15 @@ from django.test import Client
 from django.urls import reverse
 from django_q.conf import Conf
 
-from embeddings.models import Embedding384, EmbeddingJob, EmbeddingSettings, HealthCheck, table_for
+from embeddings.models import (
+    Embedding384,
+    EmbeddingJob,
+    EmbeddingSettings,
+    HealthCheck,
+    ProviderCredential,
+    table_for,
+)
+from embeddings.providers.credentials import saved_values
 from tests.conftest import make_item
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +44,7 @@ def test_a_wrong_key_shows_the_named_error_and_changes_nothing(
 
     assert "OpenAI rejected the API key" in page
     assert "Nothing was saved." in page
-    assert EmbeddingSettings.load().openai_api_key == ""
+    assert saved_values().get("openai_api_key", "") == ""
     assert WRONG_KEY not in page
     assert WRONG_KEY not in caplog.text
 
@@ -52,7 +60,7 @@ def test_a_key_that_works_is_saved_and_only_ever_shown_masked(
 
     assert "Connection settings saved." in page
     assert "answered in" in page
-    assert EmbeddingSettings.load().openai_api_key == fake_openai.api_key
+    assert saved_values().get("openai_api_key", "") == fake_openai.api_key
     assert fake_openai.api_key not in page
     assert f"{fake_openai.api_key[:3]}…{fake_openai.api_key[-4:]}" in page
     assert 'name="openai_api_key" value=""' in page
@@ -61,22 +69,20 @@ def test_a_key_that_works_is_saved_and_only_ever_shown_masked(
 def test_a_blank_key_field_keeps_the_stored_key_and_clearing_removes_it(
     role_clients: dict[str, Client],
 ) -> None:
-    config = EmbeddingSettings.load()
-    config.google_api_key = "AIzaStoredGoogleKey0123456789"
-    config.save()
+    ProviderCredential.store({"google_api_key": "AIzaStoredGoogleKey0123456789"})
 
     _post(role_clients["admin"], "embedding_connection", {"google_api_key": ""})
-    assert EmbeddingSettings.load().google_api_key == "AIzaStoredGoogleKey0123456789"
+    assert saved_values().get("google_api_key", "") == "AIzaStoredGoogleKey0123456789"
 
     _post(role_clients["admin"], "embedding_connection", {"clear_google_api_key": "1"})
-    assert EmbeddingSettings.load().google_api_key == ""
+    assert saved_values().get("google_api_key", "") == ""
 
 
 def test_a_malformed_host_is_refused_and_nothing_is_saved(role_clients: dict[str, Client]) -> None:
     page = _post(role_clients["admin"], "embedding_connection", {"ollama_host": "not a url"})
 
     assert "Ollama host: enter a URL" in page
-    assert EmbeddingSettings.load().ollama_host == ""
+    assert saved_values().get("ollama_host", "") == ""
 
 
 def test_a_new_ollama_host_is_saved_once_it_answers(
@@ -85,7 +91,7 @@ def test_a_new_ollama_host_is_saved_once_it_answers(
     page = _post(role_clients["admin"], "embedding_connection", {"ollama_host": fake_ollama.url})
 
     assert "ollama:nomic-embed-text answered in" in page
-    assert EmbeddingSettings.load().ollama_host == fake_ollama.url
+    assert saved_values().get("ollama_host", "") == fake_ollama.url
     assert "pulled" in page
 
 

@@ -14,7 +14,8 @@ from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 
-from embeddings.models import EmbeddingSettings, HealthCheck
+from embeddings.models import EmbeddingSettings, HealthCheck, ProviderCredential
+from embeddings.providers.credentials import saved_values
 
 SAVE = "embeddings:embedding_connection"
 
@@ -41,8 +42,8 @@ def test_a_metadata_or_link_local_base_url_is_refused_before_anything_is_sent(
     page = save(admin_client_, {"openai_base_url": url, "openai_api_key": fake_openai.api_key})
 
     assert "OpenAI base URL: not allowed" in page or "OpenAI base URL: enter a URL" in page
-    assert EmbeddingSettings.load().openai_base_url == ""
-    assert EmbeddingSettings.load().openai_api_key == ""
+    assert saved_values().get("openai_base_url", "") == ""
+    assert saved_values().get("openai_api_key", "") == ""
     assert not HealthCheck.objects.exists()  # no probe went out
 
 
@@ -52,16 +53,14 @@ def test_a_post_that_leaves_out_the_base_url_keeps_it_and_the_key_goes_there(
 ) -> None:
     settings.OPENAI_API_KEY = ""
     settings.OPENAI_BASE_URL = ""  # so a reset would mean OpenAI's own address
-    config = EmbeddingSettings.load()
-    config.openai_base_url = fake_openai.base_url
-    config.save()
+    ProviderCredential.store({"openai_base_url": fake_openai.base_url})
 
     page = save(admin_client_, {"openai_api_key": fake_openai.api_key})
 
     assert "Connection settings saved." in page
-    config = EmbeddingSettings.load()
-    assert config.openai_base_url == fake_openai.base_url
-    assert config.openai_api_key == fake_openai.api_key
+    saved = saved_values()
+    assert saved.get("openai_base_url", "") == fake_openai.base_url
+    assert saved.get("openai_api_key", "") == fake_openai.api_key
     assert fake_openai.calls == 1
 
 
@@ -70,7 +69,7 @@ def test_a_key_longer_than_the_form_allows_is_a_form_error(admin_client_: Client
     page = save(admin_client_, {"openai_api_key": "sk-" + "x" * 600})
 
     assert "OpenAI API key: at most 500 characters, not 603." in page
-    assert EmbeddingSettings.load().openai_api_key == ""
+    assert saved_values().get("openai_api_key", "") == ""
 
 
 @pytest.mark.django_db(transaction=True)
@@ -100,4 +99,4 @@ def test_the_probe_holds_no_lock_so_a_storage_delete_does_not_wait_for_it(
         EmbeddingSettings.objects.select_for_update(nowait=True).get(pk=1)
     saving.join(timeout=10)
 
-    assert EmbeddingSettings.load().openai_api_key == ""  # the probe ran out: nothing saved
+    assert saved_values().get("openai_api_key", "") == ""  # the probe ran out: nothing saved

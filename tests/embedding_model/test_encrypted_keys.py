@@ -14,17 +14,22 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.urls import reverse
 
-from embeddings.models import EmbeddingSettings
+from embeddings.models import ProviderCredential
 from embeddings.providers import get_provider
+from embeddings.providers.credentials import saved_values
 from tests.conftest import migrate_to_just_before
 
 SMALL = "openai:text-embedding-3-small"
 
 
 def raw_columns() -> tuple[str, str]:
-    """What a dump of the settings table holds."""
+    """What a dump of the stored OpenAI and Google keys holds."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT openai_api_key, google_api_key FROM embeddings_embeddingsettings")
+        cursor.execute(
+            "SELECT (SELECT value FROM embeddings_providercredential WHERE name = %s),"
+            " (SELECT value FROM embeddings_providercredential WHERE name = %s)",
+            ["openai_api_key", "google_api_key"],
+        )
         return cursor.fetchone()
 
 
@@ -41,7 +46,7 @@ def test_a_key_saved_on_the_page_is_stored_encrypted_and_still_reaches_the_provi
     stored, _ = raw_columns()
     assert fake_openai.api_key not in stored
     assert stored.startswith("gAAAAA")
-    assert EmbeddingSettings.load().openai_api_key == fake_openai.api_key
+    assert saved_values().get("openai_api_key", "") == fake_openai.api_key
     get_provider(SMALL).embed(["sent with the decrypted key"])
     assert fake_openai.requests[-1].headers["authorization"] == f"Bearer {fake_openai.api_key}"
 
@@ -49,9 +54,7 @@ def test_a_key_saved_on_the_page_is_stored_encrypted_and_still_reaches_the_provi
 @pytest.mark.django_db
 def test_rotation_re_encrypts_with_the_new_key_and_the_old_key_can_then_go(settings: Any) -> None:
     old, new = settings.FIELD_ENCRYPTION_KEYS[0], Fernet.generate_key().decode()
-    config = EmbeddingSettings.load()
-    config.google_api_key = "AIza-google-key-0123456789"
-    config.save()
+    ProviderCredential.store({"google_api_key": "AIza-google-key-0123456789"})
     before = raw_columns()[1]
 
     settings.FIELD_ENCRYPTION_KEYS = [new, old]
@@ -61,16 +64,14 @@ def test_rotation_re_encrypts_with_the_new_key_and_the_old_key_can_then_go(setti
 
     assert "Re-encrypted 1 stored secrets" in out.getvalue()
     assert raw_columns()[1] != before
-    assert EmbeddingSettings.load().google_api_key == "AIza-google-key-0123456789"
+    assert saved_values().get("google_api_key", "") == "AIza-google-key-0123456789"
 
 
 @pytest.mark.django_db
 def test_re_encrypting_without_the_key_a_secret_was_saved_with_changes_nothing(
     settings: Any,
 ) -> None:
-    config = EmbeddingSettings.load()
-    config.openai_api_key = "sk-saved-under-the-old-key-000"
-    config.save()
+    ProviderCredential.store({"openai_api_key": "sk-saved-under-the-old-key-000"})
     before = raw_columns()
 
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
@@ -79,7 +80,7 @@ def test_re_encrypting_without_the_key_a_secret_was_saved_with_changes_nothing(
 
     assert raw_columns() == before
     # The page treats it as missing (and the log says why) instead of failing.
-    assert EmbeddingSettings.load().openai_api_key == ""
+    assert saved_values().get("openai_api_key", "") == ""
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -97,8 +98,8 @@ def test_the_migration_encrypts_keys_stored_in_clear_before_it() -> None:
 
     openai_raw, google_raw = raw_columns()
     assert "sk-plain" not in openai_raw and "AIza" not in google_raw
-    config = EmbeddingSettings.load()
-    assert (config.openai_api_key, config.google_api_key) == (
+    saved = saved_values()
+    assert (saved.get("openai_api_key", ""), saved.get("google_api_key", "")) == (
         "sk-plain-old-key-1234567890",
         "AIza-plain-google-key-12345",
     )

@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from embeddings.models import EmbeddingSettings
+from embeddings.providers.credentials import saved_values
 
 pytestmark = pytest.mark.django_db
 
@@ -89,7 +89,7 @@ def test_a_post_without_a_csrf_token_is_refused_and_changes_nothing(admin_user: 
     )
 
     assert response.status_code == 403
-    assert EmbeddingSettings.load().ollama_host == ""
+    assert saved_values().get("ollama_host", "") == ""
 
 
 def test_the_page_offers_no_change_buttons_to_staff(role_clients: dict[str, Client]) -> None:

@@ -127,7 +127,7 @@ class FakeServer:
         return {}
 
     def save_to_settings_row(self) -> None:
-        """Point the EmbeddingSettings row at this fake, as an admin would on the settings page."""
+        """Save this fake's address and key as an admin would on the settings page."""
 
     def start(self) -> Self:
         self._thread.start()

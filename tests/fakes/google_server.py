@@ -34,12 +34,10 @@ class FakeGoogle(FakeServer):
         return {"GOOGLE_BASE_URL": self.url, "GOOGLE_API_KEY": self.api_key}
 
     def save_to_settings_row(self) -> None:
-        """The row holds the key only: the base URL reaches other processes through `env`."""
-        from embeddings.models import EmbeddingSettings
+        """The key only: the base URL reaches other processes through `env`."""
+        from embeddings.models import ProviderCredential
 
-        row = EmbeddingSettings.load()
-        row.google_api_key = self.api_key
-        row.save()
+        ProviderCredential.store({"google_api_key": self.api_key})
 
     def inputs_of(self, method: str, path: str, body: Any) -> list[str]:
         if not isinstance(body, dict):

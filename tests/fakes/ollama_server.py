@@ -26,11 +26,9 @@ class FakeOllama(FakeServer):
         return {"OLLAMA_HOST": self.url}
 
     def save_to_settings_row(self) -> None:
-        from embeddings.models import EmbeddingSettings
+        from embeddings.models import ProviderCredential
 
-        row = EmbeddingSettings.load()
-        row.ollama_host = self.url
-        row.save()
+        ProviderCredential.store({"ollama_host": self.url})
 
     def inputs_of(self, method: str, path: str, body: Any) -> list[str]:
         if not isinstance(body, dict):

@@ -62,11 +62,9 @@ class FakeOpenAI(FakeServer):
         return {"OPENAI_BASE_URL": self.base_url, "OPENAI_API_KEY": self.api_key}
 
     def save_to_settings_row(self) -> None:
-        from embeddings.models import EmbeddingSettings
+        from embeddings.models import ProviderCredential
 
-        row = EmbeddingSettings.load()
-        row.openai_base_url, row.openai_api_key = self.base_url, self.api_key
-        row.save()
+        ProviderCredential.store({"openai_base_url": self.base_url, "openai_api_key": self.api_key})
 
     def inputs_of(self, method: str, path: str, body: Any) -> list[str]:
         if not isinstance(body, dict):

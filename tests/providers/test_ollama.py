@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from embeddings.models import EmbeddingSettings
+from embeddings.models import ProviderCredential
 from embeddings.providers import (
     ModelNotAvailable,
     ProviderTimeout,
@@ -100,9 +100,7 @@ def test_no_server_running_is_named_with_its_address(fake_ollama, settings):
 
 def test_a_host_saved_on_the_settings_page_wins_over_the_environment(fake_ollama, settings):
     settings.OLLAMA_HOST = f"http://127.0.0.1:{_free_port()}"
-    saved = EmbeddingSettings.load()
-    saved.ollama_host = fake_ollama.url
-    saved.save()
+    ProviderCredential.store({"ollama_host": fake_ollama.url})
 
     assert len(get_provider(NOMIC).embed(["Heat (1995)."])) == 1
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from embeddings.models import EmbeddingSettings
+from embeddings.models import ProviderCredential
 from embeddings.providers import (
     AuthenticationFailed,
     EmbeddingError,
@@ -160,9 +160,7 @@ def test_a_missing_key_is_named_before_anything_is_sent(fake_openai, settings):
 
 def test_a_key_saved_on_the_settings_page_wins_over_the_environment(fake_openai, settings):
     settings.OPENAI_API_KEY = "sk-from-the-environment-that-is-wrong"
-    saved = EmbeddingSettings.load()
-    saved.openai_api_key = fake_openai.api_key
-    saved.save()
+    ProviderCredential.store({"openai_api_key": fake_openai.api_key})
 
     assert len(get_provider(SMALL).embed(["Heat (1995)."])) == 1
 

@@ -5,14 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from cryptography.fernet import InvalidToken
+from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
-from embeddings.models import EmbeddingSettings
 from reclio_admin.encryption import EncryptedField, rewrite_stored, rotate
-
-# Every model with an EncryptedField.
-MODELS = [EmbeddingSettings]
 
 
 class Command(BaseCommand):
@@ -25,11 +22,12 @@ class Command(BaseCommand):
         count = 0
         try:
             with transaction.atomic():
-                for model in MODELS:
+                for model in apps.get_models():
                     columns = [
                         f.attname for f in model._meta.fields if isinstance(f, EncryptedField)
                     ]
-                    count += rewrite_stored(connection, model._meta.db_table, columns, rotate)
+                    if columns:
+                        count += rewrite_stored(connection, model._meta.db_table, columns, rotate)
         except InvalidToken:
             raise CommandError(
                 "A stored secret cannot be opened with any key of FIELD_ENCRYPTION_KEY: add the "

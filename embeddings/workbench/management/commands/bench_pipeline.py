@@ -307,15 +307,14 @@ def _copy_as_series(count: int) -> int:
 
 @contextmanager
 def _free_model_known() -> Iterator[None]:
-    """The free provider's key in the registry for the benchmark's time (this process only): the
-    jobs then resolve it as they do a real model's, and rebuild its table's HNSW index at their
-    end (an unknown key would leave the index dropped after the bulk load)."""
-    known = registry._BY_KEY  # the registry has no public way to add a model
-    known[FREE_SPEC.key] = FREE_SPEC
+    """The free provider's model in the registry for the benchmark's time (this process only):
+    the jobs then resolve it as they do a real model's, and rebuild its table's HNSW index at
+    their end (an unknown key would leave the index dropped after the bulk load)."""
+    registry.MODELS.append(FREE_SPEC)
     try:
         yield
     finally:
-        known.pop(FREE_SPEC.key, None)
+        registry.MODELS.remove(FREE_SPEC)
 
 
 @contextmanager
