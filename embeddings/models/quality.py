@@ -1,4 +1,5 @@
-"""Measurements of a model's neighbours: franchise recall per blend, and where two models disagree."""
+"""Measurements of a model's neighbours: franchise and judged recall per blend, and where two
+models disagree."""
 
 from __future__ import annotations
 
@@ -53,13 +54,18 @@ class QualityRun(models.Model):
 
 
 class QualityScore(models.Model):
-    """Franchise siblings among the top 10 of one blend: recall@10 and hit@10."""
+    """Franchise siblings among the top 10 of one blend (recall@10 and hit@10) and, when films
+    are judged, the judged-relevant films among them (recall@10 and nDCG@10)."""
 
     run = models.ForeignKey(QualityRun, on_delete=models.CASCADE, related_name="scores")
     blend = models.CharField(max_length=20)
     queries = models.PositiveIntegerField()
     recall_at_10 = models.FloatField()
     hit_at_10 = models.FloatField()
+    # 0 queries (and no scores) when no film the model has embedded was judged.
+    judged_queries = models.PositiveIntegerField(default=0)
+    judged_recall_at_10 = models.FloatField(null=True, blank=True)
+    judged_ndcg_at_10 = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["run", "blend"]
