@@ -8,18 +8,16 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.contrib.postgres.search import SearchQuery
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from catalog.models import TITLE_WORDS, CatalogItem
+from catalog.models import TITLE_WORDS, CatalogItem, catalog_genres
 
 # Lists count their rows exactly up to here; beyond, they show the planner's estimate.
 EXACT_COUNT_LIMIT = 10_000
-GENRES_CACHE_SECONDS = 600
 _WORD = re.compile(r"\w+")
 
 
@@ -57,11 +55,7 @@ class GenreFilter(admin.SimpleListFilter):
     def lookups(
         self, request: HttpRequest, model_admin: admin.ModelAdmin[CatalogItem]
     ) -> list[tuple[str, str]]:
-        # The genres the catalog really has (films and series use different TMDb names). Reading
-        # them scans every row, so they are kept until the catalog changes (or ten minutes).
-        key = f"catalog-genres:{CatalogItem.objects.last_change()}"
-        genres = cache.get_or_set(key, CatalogItem.objects.genres, GENRES_CACHE_SECONDS)
-        return [(genre, genre) for genre in genres or []]
+        return [(genre, genre) for genre in catalog_genres()]
 
     def queryset(
         self, request: HttpRequest, queryset: QuerySet[CatalogItem]

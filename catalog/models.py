@@ -6,12 +6,14 @@ from typing import Any
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector
+from django.core.cache import cache
 from django.db import connections, models, transaction
 from django.db.models import F, Func
 
 from embeddings.text import TEXT_FIELDS, ItemFields, text_hash
 
 HASH_CHUNK = 2000
+GENRES_CACHE_SECONDS = 600
 # The words of the titles, as the admin's search reads them through an index.
 TITLE_WORDS = SearchVector("title", "original_title", config="simple")
 
@@ -201,3 +203,14 @@ class CatalogItem(models.Model):
         if update_fields is not None and _touches_text(update_fields):
             kwargs["update_fields"] = {*update_fields, "text_hash"}
         super().save(*args, **kwargs)
+
+
+def catalog_genres() -> list[str]:
+    """The genres the catalog has (films and series use different TMDb names), for the admin's
+    filter and the similar page's. Reading them scans every row, so they are kept until the
+    catalog changes (or ten minutes)."""
+    key = f"catalog-genres:{CatalogItem.objects.last_change()}"
+    genres: list[str] = (
+        cache.get_or_set(key, CatalogItem.objects.genres, GENRES_CACHE_SECONDS) or []
+    )
+    return genres

@@ -11,9 +11,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from catalog.models import catalog_genres
 from embeddings.models import EmbeddingJob
 from embeddings.neighbours.blends import BLEND_LABELS, MAX_WEIGHT
-from embeddings.neighbours.vector import MAX_K, catalog_genres, table_of
+from embeddings.neighbours.vector import MAX_K, table_of
 from embeddings.providers import credential_fields
 from embeddings.providers.addresses import AddressRefused, check_provider_url
 from embeddings.providers.connection import MAX_VALUE_LENGTH

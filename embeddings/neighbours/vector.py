@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F, Subquery
 
@@ -26,7 +25,6 @@ METRIC_LABELS = {"cosine": "cosine similarity", "l2": "L2 distance", "ip": "inne
 
 # How far an iterative scan may walk before it gives up on a very selective filter.
 MAX_SCAN_TUPLES = 50_000
-GENRES_CACHE_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -246,17 +244,6 @@ def exact_neighbour_ids(
         cursor.execute("SET LOCAL enable_seqscan = on")
         cursor.execute("SET LOCAL enable_sort = on")
         return list(rows.nearest(vector, k=k).values_list("item_id", flat=True))
-
-
-def catalog_genres() -> list[str]:
-    """The genres the catalog has (films and series use different TMDb names), cached briefly:
-    reading them scans every item."""
-
-    genres: list[str] = (
-        cache.get_or_set("similar:catalog-genres", CatalogItem.objects.genres, GENRES_CACHE_SECONDS)
-        or []
-    )
-    return genres
 
 
 def find_titles(query: str, *, limit: int = 20) -> list[CatalogItem]:
