@@ -1,4 +1,4 @@
-"""Nearest neighbours of an item or a text: filters, metrics, and the overlap of two models.
+"""Nearest neighbours of an item or a text: filters and metrics.
 
 Several models share a dimension table, so a neighbour query filters on `model_key` (and on
 the item's kind, year and genre). A plain HNSW scan stops after `hnsw.ef_search` candidates and
@@ -8,7 +8,7 @@ scan keeps walking the graph until k rows pass the filter.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -71,24 +71,6 @@ class StoredVector:
         travels to Python and back as thousands of digits."""
         row = self.table.objects.for_model(self.model_key).filter(item_id=self.item_id)
         return Subquery(row.values("embedding")[:1])
-
-
-@dataclass
-class Comparison:
-    """Two top-k lists of neighbours (anything with an `.item`), one per model."""
-
-    left: list[Any] = field(default_factory=list)
-    right: list[Any] = field(default_factory=list)
-
-    @property
-    def shared_ids(self) -> set[int]:
-        return {n.item.pk for n in self.left} & {n.item.pk for n in self.right}
-
-    @property
-    def overlap(self) -> float:
-        """Share of the top-k both models agree on (0 when either side is empty)."""
-        size = max(len(self.left), len(self.right))
-        return len(self.shared_ids) / size if size else 0.0
 
 
 def stored_vectors(item_id: int) -> dict[str, StoredVector]:

@@ -35,9 +35,9 @@ from embeddings.neighbours.blends import (
     ranked,
     text_query,
 )
+from embeddings.neighbours.overlap import Comparison
 from embeddings.neighbours.vector import (
     METRIC_LABELS,
-    Comparison,
     Filters,
     StoredVector,
     find_titles,
