@@ -13,7 +13,7 @@ class EmbeddingsConfig(AppConfig):
         # Imported once the models are loaded, as Django asks of code that reaches them.
         from catalog.models import CatalogItem
         from embeddings.checks import check_embedding_model, check_provider_environment
-        from embeddings.neighbours.lexical import refresh_saved_item
+        from embeddings.neighbours.lexical_rows import refresh_saved_item
         from embeddings.permissions import ensure_roles
 
         checks.register(check_embedding_model)

@@ -37,7 +37,7 @@ from embeddings.models import (
     drop_hnsw_index,
     ensure_hnsw_index,
 )
-from embeddings.neighbours import lexical
+from embeddings.neighbours import lexical_rows
 from embeddings.providers import EmbeddingError, Provider, get_provider
 from embeddings.registry import ResolvedModel, UnknownModel, resolve
 from embeddings.storage import maybe_cut_over
@@ -627,7 +627,7 @@ def _refresh_lexical() -> None:
     """The items' lexical rows need no provider; a completed job brings them up to date. A
     failure there is logged and leaves the job completed: its vectors are stored."""
     try:
-        lexical.refresh()
+        lexical_rows.refresh()
     except Exception:
         logger.exception("Refreshing the lexical rows failed; the job goes on")
 

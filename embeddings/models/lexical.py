@@ -1,5 +1,5 @@
-"""The lexical signal (embeddings/neighbours/lexical.py builds it): the vocabulary, each item's
-term weights, their postings and the corpus statistics they were weighted with."""
+"""The lexical signal (embeddings/neighbours/lexical_rows.py builds it): the vocabulary, each
+item's term weights, their postings and the corpus statistics they were weighted with."""
 
 from __future__ import annotations
 
@@ -81,9 +81,9 @@ class LexicalPosting(models.Model):
     share an item's heaviest words are a few short index reads (embeddings/neighbours/lexical.py,
     `nearest`).
 
-    No foreign-key constraint: neighbours/lexical.py writes and removes postings with their rows,
-    deleting an item deletes them (cascade in the ORM), and a database check on each of millions
-    of loaded postings would cost more than the load."""
+    No foreign-key constraint: neighbours/lexical_rows.py writes and removes postings with their
+    rows, deleting an item deletes them (cascade in the ORM), and a database check on each of
+    millions of loaded postings would cost more than the load."""
 
     pk = models.CompositePrimaryKey("item_id", "term_id")
     item = models.ForeignKey(
@@ -114,7 +114,7 @@ class LexicalCorpus(models.Model):
 
     documents = models.PositiveIntegerField(default=0)
     # Rows written or removed since, weighted with these statistics; see
-    # embeddings.neighbours.lexical.needs_rebuild.
+    # embeddings.neighbours.lexical_rows.needs_rebuild.
     changed = models.PositiveIntegerField(default=0)
     computed_at = models.DateTimeField(null=True, blank=True)
 

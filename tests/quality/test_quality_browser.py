@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 
 from embeddings import quality
 from embeddings.models import DisagreementRun, Embedding384
-from embeddings.neighbours import lexical
+from embeddings.neighbours import lexical_rows
 from tests.conftest import make_item
 from tests.quality.conftest import NEW, OLD
 from tests.similar.helpers import at_angle, embed
@@ -48,7 +48,7 @@ def test_a_curator_reads_the_score_parts_flips_the_blend_and_opens_the_disagreem
     ]:
         embed(item, Embedding384, OLD, at_angle(384, old))
         embed(item, Embedding384, NEW, at_angle(384, new))
-    lexical.refresh()
+    lexical_rows.refresh()
 
     page = browser_login(curator_user)
     page.goto(f"{live_server.url}/admin/similar/{toy.pk}/?model={OLD}")

@@ -12,7 +12,7 @@ from scipy import sparse
 from catalog.models import CatalogItem
 from embeddings import quality
 from embeddings.models import Embedding384
-from embeddings.neighbours import blends, lexical
+from embeddings.neighbours import blends, lexical_rows
 from embeddings.neighbours.vector import Filters
 from embeddings.quality import ranking
 from tests.conftest import make_item
@@ -38,7 +38,7 @@ def catalog() -> list[CatalogItem]:
         items.append(make_item(title=f"Title {i} {words}", overview=words.title(), kind=kind))
     items.append(make_item(title=items[3].title, overview=items[3].overview))
     items.append(make_item(title="Saga of the robot empire", overview="Space robot saga."))
-    lexical.refresh()
+    lexical_rows.refresh()
     for i, item in enumerate(items[:-1]):
         draw = random.Random(3 if i == len(items) - 2 else i)
         embed(item, Embedding384, MODEL, unit(384, *[draw.uniform(-1, 1) for _ in range(6)]))

@@ -21,7 +21,7 @@ from embeddings.models import (
     LexicalTerm,
     LexicalVector,
 )
-from embeddings.neighbours import lexical
+from embeddings.neighbours import lexical_rows
 from embeddings.neighbours.blends import (
     HYBRID,
     LEXICAL,
@@ -69,7 +69,7 @@ def catalog() -> dict[str, CatalogItem]:
         )
         for i in range(12)
     }
-    lexical.refresh()  # the statistics of the whole catalog, as a job would compute them
+    lexical_rows.refresh()  # the statistics of the whole catalog, as a job would compute them
     return {"film": film, "sequel": sequel, **strangers}
 
 
@@ -203,7 +203,7 @@ def test_the_lexical_blend_ranks_exactly_when_a_word_is_shared_by_hundreds_of_it
         )
         for i in range(300)
     )  # fmt: skip
-    lexical.refresh()
+    lexical_rows.refresh()
     items = list(CatalogItem.objects.order_by("pk"))
     texts = [item_text(item) for item in items]
     matrix = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(texts)
@@ -253,7 +253,7 @@ def test_a_new_item_gets_its_lexical_row_when_saved_and_when_written_in_bulk(
     )
     assert not LexicalVector.objects.filter(item=bulk).exists()  # no signal for bulk writes
 
-    lexical.refresh()  # what a job does at its start
+    lexical_rows.refresh()  # what a job does at its start
 
     assert LexicalVector.objects.count() == 16
     assert LexicalVector.objects.get(item=bulk).source_hash == bulk.text_hash
@@ -283,11 +283,11 @@ def test_the_corpus_statistics_are_recomputed_once_a_tenth_of_the_catalog_has_ch
     assert (corpus.documents, corpus.changed) == (14, 0)
     # Bulk updates send no signal: the next refresh finds them by their hash.
     CatalogItem.objects.filter(title="Stranger 0").update(overview="A storm at sea.")
-    report = lexical.refresh()
+    report = lexical_rows.refresh()
     assert (report.written, report.rebuilt) == (1, False)
     assert LexicalCorpus.objects.get().changed == 1
     CatalogItem.objects.filter(title="Stranger 1").update(overview="A storm at sea, again.")
-    report = lexical.refresh()
+    report = lexical_rows.refresh()
     assert report.rebuilt  # 2 of 14 rows changed since: more than a tenth
     assert LexicalCorpus.objects.get().changed == 0
     storm = LexicalTerm.objects.get(term="storm")
@@ -314,14 +314,14 @@ def test_a_rebuild_keeps_the_postings_of_items_saved_or_deleted_while_it_ran(
     started = timezone.now()
     written = list(LexicalVector.objects.values_list("item_id", flat=True))
     with connection.cursor() as cursor:  # the rebuild's copy, made before the changes below
-        cursor.execute(f"CREATE TABLE {lexical.NEW_POSTINGS} (LIKE lexical_postings)")
-        cursor.execute(f"INSERT INTO {lexical.NEW_POSTINGS} SELECT * FROM lexical_postings")
+        cursor.execute(f"CREATE TABLE {lexical_rows.NEW_POSTINGS} (LIKE lexical_postings)")
+        cursor.execute(f"INSERT INTO {lexical_rows.NEW_POSTINGS} SELECT * FROM lexical_postings")
     sequel = catalog["sequel"]
     sequel.overview = "Orrin Vale sails to the frozen isle of Quillhaven."
     sequel.save()
     catalog["Stranger 0"].delete()
 
-    lexical._swap_postings(started, written)
+    lexical_rows._swap_postings(started, written)
 
     assert_postings_match_rows()
     quillhaven = LexicalTerm.objects.get(term="quillhaven")

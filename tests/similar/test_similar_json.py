@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from catalog.models import CatalogItem
 from embeddings.models import Embedding384
-from embeddings.neighbours import lexical
+from embeddings.neighbours import lexical_rows
 from tests.similar.helpers import item_at
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ def heat() -> CatalogItem:
             Embedding384, MODEL, degrees, title=title, year=1980 + degrees, genres=[genre],
             overview=f"{title}: a story of a thief." if genre == "Crime" else "A balloon.",
         )  # fmt: skip
-    lexical.refresh()
+    lexical_rows.refresh()
     return origin
 
 

@@ -2,7 +2,7 @@
 pipeline (select, text, hash, embed, upsert), measured in a throwaway database.
 
 The phases, in order, the jobs all through `embeddings.jobs.run_job`:
-1. the lexical rows of the whole catalog (`lexical.refresh()`), timed on their own with the
+1. the lexical rows of the whole catalog (`lexical_rows.refresh()`), timed on their own with the
    memory they add, so the jobs after them find those rows current;
 2. the free provider (vectors computed before the clock starts) over the whole catalog, so the
    number is the pipeline's own cost. Its table is empty, so, as in production, the job loads
@@ -43,7 +43,7 @@ from catalog.importer import CatalogFileError, import_catalog
 from catalog.models import CatalogItem
 from embeddings import jobs, registry
 from embeddings.models import EmbeddingJob, has_hnsw_index
-from embeddings.neighbours import lexical
+from embeddings.neighbours import lexical_rows
 from embeddings.providers import get_provider
 from embeddings.providers.base import Provider
 from embeddings.registry import DEFAULT_MODEL_KEY, ModelSpec, ResolvedModel
@@ -165,7 +165,7 @@ class Command(BaseCommand):
         say("Lexical rows of the whole catalog…")
         before = _reset_peak_rss()
         started = time.perf_counter()
-        lexical.refresh()
+        lexical_rows.refresh()
         seconds = time.perf_counter() - started
         return {
             "lexical_refresh_s": seconds,

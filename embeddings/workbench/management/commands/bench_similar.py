@@ -34,7 +34,7 @@ from django.urls import reverse
 
 from catalog.models import CatalogItem
 from embeddings.models import EMBEDDING_TABLES, EmbeddingBase, table_for
-from embeddings.neighbours import lexical
+from embeddings.neighbours import lexical_rows
 from embeddings.neighbours.blends import BLENDS, VECTOR, VectorSet
 from embeddings.neighbours.blends import neighbours as blended_neighbours
 from embeddings.neighbours.vector import (
@@ -123,7 +123,7 @@ class Command(BaseCommand):
             load_seconds, index_seconds = self._ensure_set(table, n, rng, quiet)
             if self.blend != VECTOR:
                 started = time.perf_counter()
-                lexical.rebuild()
+                lexical_rows.rebuild()
                 lexical_seconds = time.perf_counter() - started
             ids = list(table.objects.for_model(MODEL_KEY).values_list("item_id", flat=True))
             sample = [
