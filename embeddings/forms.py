@@ -14,7 +14,8 @@ from django.core.validators import URLValidator
 from catalog.models import catalog_genres
 from embeddings.models import EmbeddingJob
 from embeddings.neighbours.blends import BLEND_LABELS, MAX_WEIGHT
-from embeddings.neighbours.vector import MAX_K, table_of
+from embeddings.neighbours.stored import resolve_stored
+from embeddings.neighbours.vector import MAX_K
 from embeddings.providers import credential_fields
 from embeddings.providers.addresses import AddressRefused, check_provider_url
 from embeddings.providers.connection import MAX_VALUE_LENGTH
@@ -186,6 +187,6 @@ def _shown_model_key(key: str) -> str:
     try:
         return resolve(key).key
     except UnknownModel as exc:
-        if table_of(key) is None:
+        if resolve_stored(key) is None:
             raise ValidationError(str(exc)) from None
     return key

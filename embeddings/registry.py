@@ -68,7 +68,8 @@ class ModelSpec:
 
     @property
     def key(self) -> str:
-        return f"{self.provider}:{self.name}"
+        # A stored set's spec (`stored_set`) has no provider: its name is the whole key.
+        return f"{self.provider}:{self.name}" if self.provider else self.name
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,14 @@ def resolve(key: str) -> ResolvedModel:
     if dimensions not in DIMENSIONS:
         raise UnknownModel(f"{key} makes {dimensions}-dimension vectors, and no table stores those")
     return ResolvedModel(spec, dimensions, path)
+
+
+def stored_set(key: str, dimensions: int) -> ResolvedModel:
+    """The vectors stored under this key in the table of this dimension, as a model to read them
+    by: for a key the registry does not offer (a retired model, a benchmark's synthetic set), and
+    for callers that already hold the table. Nothing can embed with it."""
+    spec = ModelSpec("", key, dimensions, 0, Decimal("0"), "Vectors stored under this key.")
+    return ResolvedModel(spec, dimensions)
 
 
 def allowed_local_dir(name: str) -> str:

@@ -38,5 +38,4 @@ from embeddings.models.vectors import check_dimensions as check_dimensions
 from embeddings.models.vectors import drop_hnsw_index as drop_hnsw_index
 from embeddings.models.vectors import ensure_hnsw_index as ensure_hnsw_index
 from embeddings.models.vectors import has_hnsw_index as has_hnsw_index
-from embeddings.models.vectors import passing_filters as passing_filters
 from embeddings.models.vectors import table_for as table_for

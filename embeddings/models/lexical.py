@@ -9,7 +9,6 @@ from django.db import models
 from pgvector.django import CosineDistance, SparseVectorField
 
 from catalog.models import CatalogItem
-from embeddings.models.vectors import passing_filters
 
 # pgvector's largest sparse dimension: a term's id is its dimension, so the vocabulary can grow.
 LEXICAL_DIMENSIONS = 1_000_000_000
@@ -30,18 +29,6 @@ class LexicalTerm(models.Model):
 
 
 class LexicalVectorQuerySet(models.QuerySet["LexicalVector"]):
-    def of_items(
-        self,
-        *,
-        kind: str = "",
-        year_min: int | None = None,
-        year_max: int | None = None,
-        genre: str = "",
-        exclude_item_id: int | None = None,
-    ) -> LexicalVectorQuerySet:
-        """The same filters as vectors: both tables are keyed by `item`."""
-        return passing_filters(self, kind, year_min, year_max, genre, exclude_item_id)  # type: ignore[no-any-return]
-
     def nearest(self, vector: Any, *, k: int = 10, metric: str = "cosine") -> LexicalVectorQuerySet:
         """The k rows whose term weights are closest (cosine) to `vector`, annotated `distance`."""
         return self.annotate(distance=CosineDistance("embedding", vector)).order_by("distance")[:k]
@@ -78,8 +65,8 @@ class RealField(models.FloatField):  # type: ignore[type-arg]
 class LexicalPosting(models.Model):
     """One word of one item's lexical row (the same weight as in its `LexicalVector`). The
     (word, kind, weight) index lists each word's items of a kind heaviest first, so the items that
-    share an item's heaviest words are a few short index reads (embeddings/neighbours/lexical.py,
-    `nearest`).
+    share an item's heaviest words are a few short index reads
+    (`embeddings.neighbours.lexical.lexical_neighbour_ids`).
 
     No foreign-key constraint: neighbours/lexical_rows.py writes and removes postings with their
     rows, deleting an item deletes them (cascade in the ORM), and a database check on each of

@@ -44,21 +44,6 @@ class EmbeddingQuerySet(models.QuerySet[Any]):
         nearest: EmbeddingQuerySet = self.annotate(distance=distance).order_by("distance")[:k]
         return nearest
 
-    def of_items(
-        self,
-        *,
-        kind: str = "",
-        year_min: int | None = None,
-        year_max: int | None = None,
-        genre: str = "",
-        exclude_item_id: int | None = None,
-    ) -> EmbeddingQuerySet:
-        """Rows whose catalog item passes a curator's filters (empty ones filter nothing)."""
-        rows: EmbeddingQuerySet = passing_filters(
-            self, kind, year_min, year_max, genre, exclude_item_id
-        )
-        return rows
-
     def upsert(
         self,
         model_key: str,
@@ -120,29 +105,6 @@ def _vector_connection() -> Any:
         register_vector(raw)
         _registered.add(raw)
     return raw
-
-
-def passing_filters(
-    rows: Any,
-    kind: str = "",
-    year_min: int | None = None,
-    year_max: int | None = None,
-    genre: str = "",
-    exclude_item_id: int | None = None,
-) -> Any:
-    """Rows of any table keyed by `item` (vectors, lexical rows) whose catalog item passes a
-    curator's filters."""
-    if exclude_item_id is not None:
-        rows = rows.exclude(item_id=exclude_item_id)
-    if kind:
-        rows = rows.filter(item__kind=kind)
-    if year_min is not None:
-        rows = rows.filter(item__year__gte=year_min)
-    if year_max is not None:
-        rows = rows.filter(item__year__lte=year_max)
-    if genre:
-        rows = rows.filter(item__genres__contains=[genre])
-    return rows
 
 
 class EmbeddingBase(models.Model):

@@ -1,7 +1,7 @@
-"""Three blends of neighbours: `vector`, `lexical` and `hybrid`, and why each neighbour is there.
+"""Three blends of neighbours: `vector`, `lexical` and `hybrid`.
 
-- `vector`: the model's nearest vectors (embeddings/similarity.py), under the chosen metric.
-- `lexical`: the nearest TF-IDF term weights (embeddings/lexical.py, found through the postings
+- `vector`: the model's nearest vectors (`neighbours.vector`), under the chosen metric.
+- `lexical`: the nearest TF-IDF term weights (`neighbours.lexical`, found through the postings
   of the query's heaviest words and rescored exactly), cosine.
 - `hybrid`: both cosines summed, `vector + weight x lexical` (weight 1 by default). Each signal
   proposes its POOL nearest candidates (with the page's filters); every candidate gets both
@@ -16,7 +16,7 @@ change the weight on the similar page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db.models import CharField, Subquery, Value
@@ -24,12 +24,12 @@ from pgvector import SparseVector
 from pgvector.django import CosineDistance
 
 from catalog.models import CatalogItem
-from embeddings.models import EmbeddingBase, LexicalTerm, LexicalVector
-from embeddings.neighbours.lexical import nearest as lexical_nearest
-from embeddings.neighbours.lexical import query_terms, tokenize
-from embeddings.neighbours.vector import MAX_K, Filters, neighbour_ids, table_of
-from embeddings.neighbours.vector import neighbours as vector_neighbours
-from embeddings.text import item_text
+from embeddings.models import LexicalVector
+from embeddings.neighbours.filters import NO_FILTERS, Filters
+from embeddings.neighbours.lexical import lexical_neighbour_ids, query_terms
+from embeddings.neighbours.reasons import Why, reasons
+from embeddings.neighbours.vector import MAX_K, vector_neighbour_ids, vector_neighbours
+from embeddings.registry import ResolvedModel
 
 VECTOR, LEXICAL, HYBRID = "vector", "lexical", "hybrid"
 BLENDS = (VECTOR, LEXICAL, HYBRID)
@@ -40,23 +40,6 @@ MAX_WEIGHT = 10.0
 # never needs an item neither signal ranks this high (measured: the same recall as fusing
 # every item on the 10k catalog).
 POOL = 50
-SHOWN_TERMS = 5
-# The labels embeddings/text.py writes into every text: shared by all, never a reason.
-LABEL_WORDS = frozenset({"genres", "keywords", "starring", "directed", "created"})
-NO_FILTERS = Filters()
-
-
-@dataclass(frozen=True)
-class VectorSet:
-    """A model's stored vectors: its key and the table that holds them."""
-
-    key: str
-    table: type[EmbeddingBase]
-
-    @classmethod
-    def of(cls, model_key: str) -> VectorSet | None:
-        table = table_of(model_key)
-        return cls(model_key, table) if table is not None else None
 
 
 @dataclass(frozen=True)
@@ -66,20 +49,6 @@ class Query:
 
     vector: Any = None
     terms: SparseVector | None = None
-    exclude_item_id: int | None = None
-
-
-@dataclass
-class Why:
-    """What a neighbour shares with the item."""
-
-    terms: list[str] = field(default_factory=list)
-    cast: list[str] = field(default_factory=list)
-    director: list[str] = field(default_factory=list)
-    collection: str = ""
-
-    def __bool__(self) -> bool:
-        return bool(self.terms or self.cast or self.director or self.collection)
 
 
 @dataclass(frozen=True)
@@ -102,17 +71,17 @@ def default_blend() -> str:
     return HYBRID if has_lexical_data() else VECTOR
 
 
-def item_query(item: CatalogItem, model: VectorSet | None) -> Query:
+def item_query(item: CatalogItem, model: ResolvedModel | None) -> Query:
     """The item's own stored vector (for this model) and term weights."""
     lexical = LexicalVector.objects.filter(item_id=item.pk).values("embedding")[:1]
     found = CatalogItem.objects.filter(pk=item.pk).annotate(terms=Subquery(lexical))
     if model is None:
         terms = found.values_list("terms", flat=True).first()
-        return Query(None, terms, item.pk)
+        return Query(None, terms)
     rows = model.table.objects.for_model(model.key).filter(item_id=item.pk)
     found = found.annotate(vector=Subquery(rows.values("embedding")[:1]))
     vector, terms = found.values_list("vector", "terms").first() or (None, None)
-    return Query(vector, terms, item.pk)
+    return Query(vector, terms)
 
 
 def text_query(text: str, vector: list[float] | None) -> Query:
@@ -120,9 +89,9 @@ def text_query(text: str, vector: list[float] | None) -> Query:
     return Query(vector, query_terms(text))
 
 
-def neighbours(
+def blended_neighbours(
     item: CatalogItem,
-    model: VectorSet | None,
+    model: ResolvedModel | None,
     *,
     blend: str = HYBRID,
     k: int = 10,
@@ -132,14 +101,14 @@ def neighbours(
 ) -> list[Ranked]:
     """The k neighbours of a catalog item under a blend (the item itself left out)."""
     return ranked(
-        item_query(item, model), model, blend=blend, k=k, weight=weight, filters=filters,
-        metric=metric,
+        item_query(item, model), model, blend=blend, k=k, weight=weight,
+        filters=filters.excluding(item.pk), metric=metric,
     )  # fmt: skip
 
 
 def ranked(
     query: Query,
-    model: VectorSet | None,
+    model: ResolvedModel | None,
     *,
     blend: str = HYBRID,
     k: int = 10,
@@ -156,9 +125,8 @@ def ranked(
         if model is None or query.vector is None:
             return []
         found = vector_neighbours(
-            model.table, model.key, query.vector, k=k, metric=metric, filters=filters,
-            exclude_item_id=query.exclude_item_id,
-        )  # fmt: skip
+            model.table, model.key, query.vector, k=k, metric=metric, filters=filters
+        )
         return [
             Ranked(n.item, n.score, vector_score=n.score if metric == "cosine" else None)
             for n in found
@@ -175,13 +143,13 @@ def _lexical(query: Query, k: int, filters: Filters) -> dict[int, tuple[CatalogI
     """Item id → (item, lexical cosine) of the k nearest term weights."""
     if query.terms is None:
         return {}
-    found = lexical_nearest(query.terms, k, filters, query.exclude_item_id)
+    found = lexical_neighbour_ids(query.terms, k, filters)
     items = CatalogItem.objects.in_bulk([item_id for item_id, _ in found])
     return {item_id: (items[item_id], score) for item_id, score in found if item_id in items}
 
 
 def _hybrid(
-    query: Query, model: VectorSet | None, k: int, weight: float, filters: Filters
+    query: Query, model: ResolvedModel | None, k: int, weight: float, filters: Filters
 ) -> list[Ranked]:
     """1. Each signal proposes its POOL nearest items (with the filters).
     2. Every candidate gets both cosines; the parts a signal did not propose are read exactly,
@@ -193,14 +161,11 @@ def _hybrid(
     vector_scores: dict[int, float] = {}
     if model is not None and query.vector is not None:
         vector_scores = dict(
-            neighbour_ids(
-                model.table, model.key, query.vector, k=pool, filters=filters,
-                exclude_item_id=query.exclude_item_id,
-            )
-        )  # fmt: skip
+            vector_neighbour_ids(model.table, model.key, query.vector, k=pool, filters=filters)
+        )
     lexical_scores: dict[int, float] = {}
     if query.terms is not None:
-        lexical_scores = dict(lexical_nearest(query.terms, pool, filters, query.exclude_item_id))
+        lexical_scores = dict(lexical_neighbour_ids(query.terms, pool, filters))
     candidates = sorted(vector_scores.keys() | lexical_scores.keys())
     vectors_missing = [i for i in candidates if i not in vector_scores] if has_vector else []
     terms_missing = [i for i in candidates if i not in lexical_scores] if query.terms else []
@@ -221,7 +186,7 @@ def _hybrid(
 
 
 def _missing_parts(
-    query: Query, model: VectorSet | None, vectors: list[int], terms: list[int]
+    query: Query, model: ResolvedModel | None, vectors: list[int], terms: list[int]
 ) -> tuple[dict[int, float], dict[int, float]]:
     """The exact vector cosines of the items in `vectors` and the lexical cosines of those in
     `terms` (each item lacks one part): their stored rows read by key, a few dozen at most."""
@@ -247,54 +212,9 @@ def _distances(rows: Any, target: Any, part: str) -> Any:
     ).values_list("item_id", "d", "part")
 
 
-# --- Why a neighbour is there ---------------------------------------------------------------------
-
-
 def explain(item: CatalogItem, found: list[Ranked]) -> list[Ranked]:
-    """The neighbours, each with what it shares with the item: its heaviest shared words (by
-    their part of the lexical cosine), cast, director and collection."""
-    ids = [r.item.pk for r in found]
-    weights: dict[int, SparseVector] = dict(
-        LexicalVector.objects.filter(item_id__in=[item.pk, *ids]).values_list(
-            "item_id", "embedding"
-        )
-    )
-    own = _as_dict(weights.get(item.pk))
-    words = dict(LexicalTerm.objects.filter(id__in=own).values_list("id", "term"))
-    # Words that weigh the same are shown in the order the item's text uses them.
-    order = {word: i for i, word in reversed(list(enumerate(tokenize(item_text(item)))))}
-    shared_terms: dict[int, list[int]] = {}
-    for item_id in ids:
-        other = _as_dict(weights.get(item_id))
-        products = {t: round(w * other[t], 6) for t, w in own.items() if t in other}
-        shared_terms[item_id] = sorted(
-            products, key=lambda t: (-products[t], order.get(words.get(t, ""), len(order)))
-        )[: SHOWN_TERMS + len(LABEL_WORDS)]
-    directors = _people(item.director)
-    explained = []
-    for r in found:
-        neighbour = r.item
-        why = Why(
-            terms=[
-                words[t]
-                for t in shared_terms[neighbour.pk]
-                if t in words and words[t] not in LABEL_WORDS
-            ][:SHOWN_TERMS],
-            cast=[name for name in item.cast if name in set(neighbour.cast)],
-            director=[name for name in _people(neighbour.director) if name in directors],
-            collection=item.collection
-            if item.collection and item.collection == neighbour.collection
-            else "",
-        )
-        explained.append(replace(r, why=why))
-    return explained
-
-
-def _as_dict(vector: SparseVector | None) -> dict[int, float]:
-    if vector is None:
-        return {}
-    return dict(zip(vector.indices(), vector.values(), strict=True))
-
-
-def _people(names: str) -> set[str]:
-    return {name.strip() for name in names.split(",") if name.strip()}
+    """The neighbours, each with what it shares with the item (`neighbours.reasons`)."""
+    return [
+        replace(r, why=why)
+        for r, why in zip(found, reasons(item, [r.item for r in found]), strict=True)
+    ]

@@ -3,7 +3,7 @@
 Sequels and franchises share words (names, places, the title itself) that a small sentence model
 blurs; a bag of words catches them. Each item's row in `lexical_vectors` holds the weights of its
 words as a pgvector `sparsevec`, and `lexical_postings` the same weights word by word, indexed by
-(word, weight): lexical neighbours are a few short index reads (see `nearest`) and
+(word, weight): lexical neighbours are a few short index reads (see `lexical_neighbour_ids`) and
 need no network and no model.
 
 The weights, for the text embeddings/text.py builds (the same text and `source_hash` as the
@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import asdict
 from typing import Any
 
 from django.db import connection
@@ -35,13 +34,13 @@ from embeddings.models import (
     LexicalTerm,
     LexicalVector,
 )
-from embeddings.neighbours.vector import Filters
+from embeddings.neighbours.filters import Filters
 
 # The words an item's row keeps, heaviest first: bounds a row and its postings.
 MAX_TERMS = 1000
 MAX_TERM_LENGTH = 100
-# Finding neighbours (`nearest`); measured on the 10k TMDb catalog and a synthetic 100k set
-# (README, "Neighbours").
+# Finding neighbours (`lexical_neighbour_ids`); measured on the 10k TMDb catalog and a synthetic
+# 100k set (README, "Neighbours").
 QUERY_TERMS = 100
 POSTINGS_PER_TERM = 100
 CANDIDATES = 100
@@ -130,9 +129,7 @@ def query_terms(text: str) -> SparseVector | None:
     return SparseVector({t: w / norm for t, w in weights.items()}, LEXICAL_DIMENSIONS)
 
 
-def nearest(
-    terms: SparseVector, k: int, filters: Filters, exclude_item_id: int | None = None
-) -> list[tuple[int, float]]:
+def lexical_neighbour_ids(terms: SparseVector, k: int, filters: Filters) -> list[tuple[int, float]]:
     """(item id, lexical cosine) of the k items nearest to these term weights among those that
     pass the filters, best first; only items that share a word with the query.
 
@@ -148,10 +145,10 @@ def nearest(
         return []
     order = sorted(zip(terms.indices(), terms.values(), strict=True), key=lambda tw: -tw[1])
     heaviest = order[:QUERY_TERMS]
-    conditions, params = _catalog_conditions(filters)
+    conditions, params = filters.as_sql()
     params |= {
         "term_ids": [t for t, _ in heaviest], "weights": [w for _, w in heaviest],
-        "vector": terms.to_text(), "exclude": exclude_item_id, "k": k,
+        "vector": terms.to_text(), "k": k,
         "per_term": POSTINGS_PER_TERM, "scan": POSTINGS_PER_TERM * FILTER_SCAN,
         "candidates": max(CANDIDATES, 2 * k),
     }  # fmt: skip
@@ -159,27 +156,10 @@ def nearest(
         cursor.execute(_nearest_sql(conditions), params)
         found: list[tuple[int, float]] = cursor.fetchall()
     if len(found) < k and conditions:
-        passing = LexicalVector.objects.of_items(**asdict(filters), exclude_item_id=exclude_item_id)
+        passing = LexicalVector.objects.filter(filters.as_q())
         if passing[: EXACT_ROWS + 1].count() <= EXACT_ROWS:
             return _exact(passing, terms, k)
     return found
-
-
-def _catalog_conditions(filters: Filters) -> tuple[str, dict[str, Any]]:
-    """The kinds to read postings of, and the other filters as SQL over the catalog row `c`
-    (the same rules as `passing_filters`)."""
-    conditions: list[str] = []
-    params: dict[str, Any] = {"kinds": [filters.kind] if filters.kind else CatalogItem.Kind.values}
-    if filters.year_min is not None:
-        conditions.append("c.year >= %(year_min)s")
-        params["year_min"] = filters.year_min
-    if filters.year_max is not None:
-        conditions.append("c.year <= %(year_max)s")
-        params["year_max"] = filters.year_max
-    if filters.genre:
-        conditions.append("c.genres @> ARRAY[%(genre)s]::varchar[]")
-        params["genre"] = filters.genre
-    return " AND ".join(conditions), params
 
 
 def _nearest_sql(conditions: str) -> str:

@@ -1,4 +1,4 @@
-"""Nearest neighbours of an item or a text: filters and metrics.
+"""Vector search: the rows of one model nearest to a vector, through the HNSW graph or exactly.
 
 Several models share a dimension table, so a neighbour query filters on `model_key` (and on
 the item's kind, year and genre). A plain HNSW scan stops after `hnsw.ef_search` candidates and
@@ -8,33 +8,21 @@ scan keeps walking the graph until k rows pass the filter.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Subquery
 
 from catalog.models import CatalogItem
-from embeddings.models import EMBEDDING_TABLES, EmbeddingBase
-from embeddings.registry import UnknownModel, resolve
+from embeddings.models import EmbeddingBase
+from embeddings.neighbours.filters import NO_FILTERS, Filters
 
 MAX_K = 100
 METRIC_LABELS = {"cosine": "cosine similarity", "l2": "L2 distance", "ip": "inner product"}
 
 # How far an iterative scan may walk before it gives up on a very selective filter.
 MAX_SCAN_TUPLES = 50_000
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What a curator narrows the neighbours to. `kind` empty means any kind."""
-
-    kind: str = ""
-    year_min: int | None = None
-    year_max: int | None = None
-    genre: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,58 +41,14 @@ class Neighbour:
         return self.distance
 
 
-@dataclass(frozen=True)
-class StoredVector:
-    model_key: str
-    table: type[EmbeddingBase]
-    item_id: int
-    source_hash: str
-    created_at: datetime
-
-    @property
-    def dimensions(self) -> int:
-        return self.table.dimensions
-
-    @property
-    def embedding(self) -> Subquery:
-        """The vector as a subquery: PostgreSQL reads it once for the index scan, and it never
-        travels to Python and back as thousands of digits."""
-        row = self.table.objects.for_model(self.model_key).filter(item_id=self.item_id)
-        return Subquery(row.values("embedding")[:1])
-
-
-def stored_vectors(item_id: int) -> dict[str, StoredVector]:
-    """Every model that has a vector for this item, by model key."""
-    found: dict[str, StoredVector] = {}
-    for table in EMBEDDING_TABLES.values():
-        rows = table.objects.filter(item_id=item_id).order_by("model_key")
-        for key, source, created_at in rows.values_list("model_key", "source_hash", "created_at"):
-            found[key] = StoredVector(key, table, item_id, source, created_at)
-    return found
-
-
-def table_of(model_key: str) -> type[EmbeddingBase] | None:
-    """The table that holds this model's vectors: from the registry, else where its rows are
-    (synthetic or retired keys the registry no longer knows)."""
-    try:
-        return resolve(model_key).table
-    except UnknownModel:
-        pass
-    for table in EMBEDDING_TABLES.values():
-        if table.objects.for_model(model_key).exists():
-            return table
-    return None
-
-
-def neighbours(
+def vector_neighbours(
     table: type[EmbeddingBase],
     model_key: str,
     vector: Any,
     *,
     k: int = 10,
     metric: str = "cosine",
-    filters: Filters = Filters(),
-    exclude_item_id: int | None = None,
+    filters: Filters = NO_FILTERS,
 ) -> list[Neighbour]:
     """The k items closest to `vector` (floats, or an expression such as
     `StoredVector.embedding`) among this model's rows that pass the filters.
@@ -116,36 +60,31 @@ def neighbours(
     3. If the walk gave up before k rows, read exactly.
     """
     # The neighbours' own vectors are not shown; parsing them would cost more than the search.
-    rows = _candidates(table, model_key, filters, exclude_item_id)
+    rows = _candidates(table, model_key, filters)
     rows = rows.select_related("item").defer("embedding")
     found = nearest_rows(rows, vector, _bounded(k), metric, ef_search=ef_search_for(table))
     return [Neighbour(row.item, row.distance, metric) for row in found]
 
 
-def neighbour_ids(
+def vector_neighbour_ids(
     table: type[EmbeddingBase],
     model_key: str,
     vector: Any,
     *,
     k: int = 10,
-    filters: Filters = Filters(),
-    exclude_item_id: int | None = None,
+    filters: Filters = NO_FILTERS,
 ) -> list[tuple[int, float]]:
-    """(item id, cosine similarity) of the k nearest, as `neighbours` finds them, without reading
-    the catalog rows: for callers that weigh many candidates and keep a few."""
-    rows = _candidates(table, model_key, filters, exclude_item_id).only("item_id")
+    """(item id, cosine similarity) of the k nearest, as `vector_neighbours` finds them, without
+    reading the catalog rows: for callers that weigh many candidates and keep a few."""
+    rows = _candidates(table, model_key, filters).only("item_id")
     found = nearest_rows(rows, vector, _bounded(k), ef_search=ef_search_for(table))
     return [(row.item_id, 1.0 - row.distance) for row in found]
 
 
-def _candidates(
-    table: type[EmbeddingBase], model_key: str, filters: Filters, exclude_item_id: int | None
-) -> Any:
+def _candidates(table: type[EmbeddingBase], model_key: str, filters: Filters) -> Any:
     """This model's rows whose items pass the filters (a join to the catalog for kind, year and
     genre)."""
-    return table.objects.for_model(model_key).of_items(
-        **asdict(filters), exclude_item_id=exclude_item_id
-    )
+    return table.objects.for_model(model_key).filter(filters.as_q())
 
 
 def _bounded(k: int) -> int:
@@ -214,10 +153,10 @@ def exact_neighbour_ids(
     vector: Any,
     *,
     k: int = 10,
-    exclude_item_id: int | None = None,
+    filters: Filters = NO_FILTERS,
 ) -> list[int]:
     """The true top k by cosine, with index scans off: the yardstick for recall."""
-    rows = table.objects.for_model(model_key).of_items(exclude_item_id=exclude_item_id)
+    rows = _candidates(table, model_key, filters)
     with transaction.atomic(), connection.cursor() as cursor:
         # Every planner setting the graph walk changes is named here: inside a caller's
         # transaction its SET LOCALs (no sorting, no JIT) would still be in force.
@@ -226,12 +165,3 @@ def exact_neighbour_ids(
         cursor.execute("SET LOCAL enable_seqscan = on")
         cursor.execute("SET LOCAL enable_sort = on")
         return list(rows.nearest(vector, k=k).values_list("item_id", flat=True))
-
-
-def find_titles(query: str, *, limit: int = 20) -> list[CatalogItem]:
-    """Items whose title contains the query, the best-known first."""
-    query = query.strip()
-    if not query:
-        return []
-    items = CatalogItem.objects.filter(title__icontains=query)
-    return list(items.order_by(F("vote_count").desc(nulls_last=True), "title")[:limit])

@@ -11,9 +11,8 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from embeddings.models import Disagreement, DisagreementRun, RunStatus
-from embeddings.neighbours.blends import VectorSet
 from embeddings.quality.agreement import agreement, pair, shared_items
-from embeddings.quality.measure import K, vector_table
+from embeddings.quality.measure import K, measured_model
 from embeddings.quality.ranking import Signals, in_chunks
 
 logger = logging.getLogger(__name__)
@@ -53,7 +52,7 @@ def compute_disagreements(run_id: int) -> DisagreementRun | None:
     try:
         items = shared_items(run.left_key, run.right_key)
         lefts, rights = (
-            in_chunks(Signals.of(VectorSet(key, vector_table(key)), run.blend), items, k=K)
+            in_chunks(Signals.of(measured_model(key), run.blend), items, k=K)
             for key in (run.left_key, run.right_key)
         )
         compared = 0

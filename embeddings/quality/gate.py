@@ -10,7 +10,7 @@ from django.conf import settings
 from catalog.models import CatalogItem
 from embeddings.models import RunStatus
 from embeddings.neighbours import blends
-from embeddings.neighbours.vector import table_of
+from embeddings.neighbours.stored import resolve_stored
 from embeddings.quality.measure import latest_runs, pending_keys
 
 
@@ -48,12 +48,12 @@ def gate(building_key: str, serving_key: str) -> Gate:
     3. Open when the building model's recall@10 is at least the serving one's minus the margin.
     """
     margin = settings.QUALITY_GATE_MARGIN
-    serving_table = table_of(serving_key)
-    serving_rows = serving_table.objects.for_model(serving_key).count() if serving_table else 0
+    serving = resolve_stored(serving_key)
+    serving_rows = serving.table.objects.for_model(serving_key).count() if serving else 0
     if not serving_rows or not has_ground_truth():
         return Gate("open", margin=margin, reason="nothing to compare")
-    building_table = table_of(building_key)
-    building_rows = building_table.objects.for_model(building_key).count() if building_table else 0
+    building = resolve_stored(building_key)
+    building_rows = building.table.objects.for_model(building_key).count() if building else 0
     latest = latest_runs([building_key, serving_key])
     pending = pending_keys([building_key, serving_key])
     built = latest.get(building_key)

@@ -39,15 +39,16 @@ from embeddings.models import (
     RunStatus,
 )
 from embeddings.neighbours import blends
+from embeddings.neighbours.filters import Filters
+from embeddings.neighbours.stored import resolve_stored
 from embeddings.neighbours.vector import (
-    Filters,
     ef_search_for,
     exact_neighbour_ids,
     graph_settings,
-    neighbours,
-    table_of,
+    vector_neighbours,
 )
 from embeddings.quality.ranking import Signals, top_ids
+from embeddings.registry import ResolvedModel, stored_set
 
 logger = logging.getLogger(__name__)
 
@@ -91,12 +92,17 @@ def stored_model_keys() -> list[str]:
     return sorted(key for key in keys if not key.startswith(SYNTHETIC_PREFIX))
 
 
+def measured_model(model_key: str) -> ResolvedModel:
+    """The model whose stored vectors are measured; NoVectors when none is stored anywhere."""
+    model = resolve_stored(model_key)
+    if model is None:
+        raise NoVectors(f"no vectors are stored for {model_key}")
+    return model
+
+
 def vector_table(model_key: str) -> type[EmbeddingBase]:
     """The table holding this model's vectors; NoVectors when none is stored anywhere."""
-    table = table_of(model_key)
-    if table is None:
-        raise NoVectors(f"no vectors are stored for {model_key}")
-    return table
+    return measured_model(model_key).table
 
 
 def _stored_vector(table: type[EmbeddingBase], model_key: str, item_id: int) -> Subquery:
@@ -114,15 +120,15 @@ def page_top_ids(
     """The top 10 the similar page shows for this item with this blend, as item ids, through
     the page's own query: one item at a time (`blend_top_ids` ranks many at once)."""
     if blend != "vector":
-        model = blends.VectorSet(model_key, table)
+        model = stored_set(model_key, table.dimensions)
         catalog_item = CatalogItem.objects.get(pk=item)
-        ranked = blends.neighbours(
+        ranked = blends.blended_neighbours(
             catalog_item, model, blend=blend, k=K, filters=Filters(kind=kind)
         )
         return [r.item.pk for r in ranked]
-    found = neighbours(
+    found = vector_neighbours(
         table, model_key, _stored_vector(table, model_key, item), k=K,
-        filters=Filters(kind=kind), exclude_item_id=item,
+        filters=Filters(kind=kind, exclude_item_id=item),
     )  # fmt: skip
     return [n.item.pk for n in found]
 
@@ -170,7 +176,7 @@ def blend_top_ids(
     and order; its hybrid fuses each signal's 50 best, which measured the same)."""
     if blend == blends.VECTOR:
         return vector_top_ids(table, model_key, item_ids)
-    return top_ids(Signals.of(blends.VectorSet(model_key, table), blend), item_ids, k=K)
+    return top_ids(Signals.of(stored_set(model_key, table.dimensions), blend), item_ids, k=K)
 
 
 # --- Scores -------------------------------------------------------------------------------------
@@ -241,8 +247,9 @@ def index_recall(
     expected = 0
     for item_id in chosen:
         vector = _stored_vector(table, model_key, item_id)
-        exact = exact_neighbour_ids(table, model_key, vector, k=K, exclude_item_id=item_id)
-        walk = neighbours(table, model_key, vector, k=K, exclude_item_id=item_id)
+        others = Filters(exclude_item_id=item_id)
+        exact = exact_neighbour_ids(table, model_key, vector, k=K, filters=others)
+        walk = vector_neighbours(table, model_key, vector, k=K, filters=others)
         found += len(set(exact) & {n.item.pk for n in walk})
         expected += len(exact)
     return len(chosen), (found / expected if expected else 0.0)

@@ -15,7 +15,7 @@ Memory holds one chunk of queries, one chunk of candidates and their score matri
 catalog's size (and the candidates themselves between query chunks when they fit KEEP_BYTES);
 time grows with queries x candidates.
 
-Scores and order are the similar page's (`hybrid.ranked`):
+Scores and order are the similar page's (`neighbours.blends.ranked`):
 - candidates are the items of the query's kind, the query itself left out, with a row of a
   signal the query has (an item the model has not embedded can still be a lexical neighbour);
 - `vector`: the cosine of the two vectors, exactly, where the page walks the HNSW index (the
@@ -40,8 +40,8 @@ from scipy import sparse
 
 from catalog.models import CatalogItem
 from embeddings.models import LexicalVector
-from embeddings.neighbours.blends import DEFAULT_WEIGHT, HYBRID, LEXICAL, VECTOR, VectorSet
-from embeddings.registry import storage_type
+from embeddings.neighbours.blends import DEFAULT_WEIGHT, HYBRID, LEXICAL, VECTOR
+from embeddings.registry import ResolvedModel, storage_type
 
 # Queries scored together: their score matrix against one chunk of candidates is
 # QUERY_CHUNK x ITEM_CHUNK doubles (32 MB).
@@ -62,12 +62,12 @@ KEEP_BYTES = 128 * 2**20
 class Signals:
     """What a blend ranks by: a model's vectors, the term weights, or both (summed)."""
 
-    model: VectorSet | None
+    model: ResolvedModel | None
     lexical: bool
     weight: float = DEFAULT_WEIGHT
 
     @classmethod
-    def of(cls, model: VectorSet, blend: str, weight: float = DEFAULT_WEIGHT) -> Signals:
+    def of(cls, model: ResolvedModel, blend: str, weight: float = DEFAULT_WEIGHT) -> Signals:
         if blend not in (VECTOR, LEXICAL, HYBRID):
             raise ValueError(f"unknown blend {blend!r}")
         return cls(model if blend != LEXICAL else None, blend != VECTOR, weight)

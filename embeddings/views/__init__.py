@@ -28,21 +28,17 @@ from embeddings.neighbours.blends import (
     DEFAULT_WEIGHT,
     LEXICAL,
     Ranked,
-    VectorSet,
+    blended_neighbours,
     default_blend,
     explain,
-    neighbours,
     ranked,
     text_query,
 )
+from embeddings.neighbours.filters import Filters
 from embeddings.neighbours.overlap import Comparison
-from embeddings.neighbours.vector import (
-    METRIC_LABELS,
-    Filters,
-    StoredVector,
-    find_titles,
-    stored_vectors,
-)
+from embeddings.neighbours.stored import StoredVector, resolve_stored, stored_vectors
+from embeddings.neighbours.titles import find_titles
+from embeddings.neighbours.vector import METRIC_LABELS
 from embeddings.permissions import CHANGE_SETTINGS, RUN_JOBS, VIEW, role_required, wants_json
 from embeddings.providers import EmbeddingError, get_provider, provider_label, scrub
 from embeddings.providers.connection import connection_fields, save_connection
@@ -438,10 +434,8 @@ def _blend_options(item: CatalogItem, form: NeighbourForm) -> dict[str, Any]:
 def _column(
     item: CatalogItem, vectors: dict[str, StoredVector], model_key: str, form: NeighbourForm
 ) -> Column:
-    stored = vectors.get(model_key)
-    model = VectorSet(model_key, stored.table) if stored else VectorSet.of(model_key)
-    found = neighbours(item, model, **_blend_options(item, form))
-    return Column(model_key, stored, explain(item, found))
+    found = blended_neighbours(item, resolve_stored(model_key), **_blend_options(item, form))
+    return Column(model_key, vectors.get(model_key), explain(item, found))
 
 
 def _text_search(
@@ -450,7 +444,7 @@ def _text_search(
     """Neighbours of the free text under the blend: its words, and its embedding on the query
     side (unless the blend is lexical); or the provider's named error."""
     options = _blend_options(item, form)
-    model = VectorSet.of(model_key)
+    model = resolve_stored(model_key)
     vector = None
     if options["blend"] != LEXICAL:
         if model is None:

@@ -13,8 +13,9 @@ from catalog.models import CatalogItem
 from embeddings import quality
 from embeddings.models import Embedding384
 from embeddings.neighbours import blends, lexical_rows
-from embeddings.neighbours.vector import Filters
+from embeddings.neighbours.filters import Filters
 from embeddings.quality import ranking
+from embeddings.registry import resolve
 from tests.conftest import make_item
 from tests.similar.helpers import embed, unit
 
@@ -46,12 +47,12 @@ def catalog() -> list[CatalogItem]:
 
 
 def _page(item: CatalogItem, blend: str, k: int = 10) -> list[blends.Ranked]:
-    model = blends.VectorSet(MODEL, Embedding384)
-    return blends.neighbours(item, model, blend=blend, k=k, filters=Filters(kind=item.kind))
+    model = resolve(MODEL)
+    return blends.blended_neighbours(item, model, blend=blend, k=k, filters=Filters(kind=item.kind))
 
 
 def _batched(blend: str, items: list[CatalogItem]) -> dict[int, list[tuple[int, float]]]:
-    signals = ranking.Signals.of(blends.VectorSet(MODEL, Embedding384), blend)
+    signals = ranking.Signals.of(resolve(MODEL), blend)
     return ranking.top(signals, [item.pk for item in items])
 
 

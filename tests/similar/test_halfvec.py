@@ -16,7 +16,9 @@ from django.urls import reverse
 
 from catalog.models import CatalogItem
 from embeddings.models import Embedding384, Embedding1536
-from embeddings.neighbours.vector import StoredVector, neighbours
+from embeddings.neighbours.filters import Filters
+from embeddings.neighbours.stored import StoredVector
+from embeddings.neighbours.vector import vector_neighbours
 from tests.conftest import make_item, migrate_to_just_before
 from tests.similar.helpers import embed, unit
 
@@ -86,7 +88,9 @@ def test_a_1536_set_stored_as_vector_survives_the_migration_with_the_same_neighb
     assert Embedding1536.objects.for_model(SMALL).count() == len(items)
     for item_id in asked:
         stored = StoredVector(SMALL, Embedding1536, item_id, "h", now).embedding
-        walked = neighbours(Embedding1536, SMALL, stored, k=10, exclude_item_id=item_id)
+        walked = vector_neighbours(
+            Embedding1536, SMALL, stored, k=10, filters=Filters(exclude_item_id=item_id)
+        )
         assert {n.item.pk for n in walked} == set(before[item_id])
         # Half precision moves a cosine by less than a thousandth.
         for n in walked:
@@ -130,7 +134,7 @@ def test_each_table_is_walked_with_its_own_ef_search(settings: Any) -> None:
     walked = {}
     for table in (Embedding384, Embedding1536):
         with CaptureQueriesContext(connection) as queries:
-            neighbours(table, SMALL, unit(table.dimensions, 1.0, 0.5), k=10)
+            vector_neighbours(table, SMALL, unit(table.dimensions, 1.0, 0.5), k=10)
         [setup] = [q["sql"] for q in queries if "hnsw.ef_search" in q["sql"]]
         walked[table.dimensions] = setup
 

@@ -26,14 +26,14 @@ from embeddings.neighbours.blends import (
     HYBRID,
     LEXICAL,
     VECTOR,
-    VectorSet,
+    blended_neighbours,
     explain,
-    neighbours,
     ranked,
     text_query,
 )
-from embeddings.neighbours.vector import Filters
-from embeddings.neighbours.vector import neighbours as vector_neighbours
+from embeddings.neighbours.filters import Filters
+from embeddings.neighbours.stored import resolve_stored
+from embeddings.neighbours.vector import vector_neighbours
 from embeddings.text import item_text, source_hash
 from tests.jobs.conftest import LOCAL_MODEL
 from tests.similar.helpers import item_at
@@ -90,8 +90,8 @@ def assert_postings_match_rows() -> None:
 
 
 def _top(film: CatalogItem, blend: str, k: int = 10) -> list[str]:
-    model = VectorSet.of(MODEL)
-    return [r.item.title for r in neighbours(film, model, blend=blend, k=k)]
+    model = resolve_stored(MODEL)
+    return [r.item.title for r in blended_neighbours(film, model, blend=blend, k=k)]
 
 
 def test_the_hybrid_blend_finds_the_sequel_that_the_vector_blend_misses(
@@ -108,7 +108,7 @@ def test_each_neighbour_says_what_it_shares_with_the_item(
     catalog: dict[str, CatalogItem],
 ) -> None:
     film = catalog["film"]
-    found = explain(film, neighbours(film, VectorSet.of(MODEL), blend=HYBRID, k=10))
+    found = explain(film, blended_neighbours(film, resolve_stored(MODEL), blend=HYBRID, k=10))
     sequel = next(r for r in found if r.item.title == "The Glimmerstone Returns")
     assert sequel.why is not None
     assert sequel.why.collection == SAGA
@@ -131,18 +131,20 @@ def test_the_lexical_blend_ranks_as_tf_idf_alone_and_the_vector_blend_as_vectors
     cosines = (matrix @ matrix[items.index(film)].T).toarray().ravel()
     expected = {item.pk: cosines[i] for i, item in enumerate(items) if item.pk != film.pk}
 
-    found = neighbours(film, VectorSet.of(MODEL), blend=LEXICAL, k=5)
+    found = blended_neighbours(film, resolve_stored(MODEL), blend=LEXICAL, k=5)
     best = sorted(expected.values(), reverse=True)[:5]
     assert [r.lexical_score for r in found] == pytest.approx(best, abs=1e-5)
     for r in found:
         assert r.score == pytest.approx(expected[r.item.pk], abs=1e-5)
         assert r.vector_score is None
 
-    model = VectorSet.of(MODEL)
+    model = resolve_stored(MODEL)
     assert model is not None
     stored = Embedding384.objects.get(item=film, model_key=MODEL).embedding
-    alone = vector_neighbours(model.table, MODEL, stored, k=5, exclude_item_id=film.pk)
-    found = neighbours(film, model, blend=VECTOR, k=5)
+    alone = vector_neighbours(
+        model.table, MODEL, stored, k=5, filters=Filters(exclude_item_id=film.pk)
+    )
+    found = blended_neighbours(film, model, blend=VECTOR, k=5)
     assert [r.item.pk for r in found] == [n.item.pk for n in alone]
     assert [r.score for r in found] == pytest.approx([n.score for n in alone])
     assert all(r.lexical_score is None for r in found)
@@ -151,9 +153,9 @@ def test_the_lexical_blend_ranks_as_tf_idf_alone_and_the_vector_blend_as_vectors
 def test_the_hybrid_score_is_the_vector_cosine_plus_the_weighted_lexical_cosine(
     catalog: dict[str, CatalogItem],
 ) -> None:
-    film, model = catalog["film"], VectorSet.of(MODEL)
+    film, model = catalog["film"], resolve_stored(MODEL)
     for weight in (0.0, 1.0, 2.5):
-        found = neighbours(film, model, blend=HYBRID, k=14, weight=weight)
+        found = blended_neighbours(film, model, blend=HYBRID, k=14, weight=weight)
         assert len(found) == 13
         for r in found:
             assert r.vector_score is not None and r.lexical_score is not None
@@ -161,22 +163,22 @@ def test_the_hybrid_score_is_the_vector_cosine_plus_the_weighted_lexical_cosine(
         assert [r.score for r in found] == sorted((r.score for r in found), reverse=True)
     # Weight 0 is the vector order.
     vector_order = _top(film, VECTOR, k=13)
-    assert [r.item.title for r in neighbours(film, model, blend=HYBRID, k=13, weight=0)] == (
-        vector_order
-    )
+    assert [
+        r.item.title for r in blended_neighbours(film, model, blend=HYBRID, k=13, weight=0)
+    ] == (vector_order)
 
 
 def test_the_blends_honour_the_filters(catalog: dict[str, CatalogItem]) -> None:
-    film, model = catalog["film"], VectorSet.of(MODEL)
+    film, model = catalog["film"], resolve_stored(MODEL)
     for blend in (VECTOR, LEXICAL, HYBRID):
-        found = neighbours(film, model, blend=blend, k=10, filters=Filters(genre="Fantasy"))
+        found = blended_neighbours(film, model, blend=blend, k=10, filters=Filters(genre="Fantasy"))
         assert [r.item.title for r in found] == ["The Glimmerstone Returns"]
 
 
 def test_the_blends_never_show_an_item_of_another_kind_or_outside_the_years(
     catalog: dict[str, CatalogItem],
 ) -> None:
-    film, model = catalog["film"], VectorSet.of(MODEL)
+    film, model = catalog["film"], resolve_stored(MODEL)
     item_at(
         Embedding384, MODEL, 30, kind="series", title="Glimmerstone: The Series", year=2001,
         overview="Orrin Vale and the Ash King fight over the Glimmerstone of Kethra.",
@@ -184,9 +186,9 @@ def test_the_blends_never_show_an_item_of_another_kind_or_outside_the_years(
     )  # fmt: skip
     assert "Glimmerstone: The Series" in _top(film, LEXICAL)  # no filter: among the closest
     for blend in (VECTOR, LEXICAL, HYBRID):
-        found = neighbours(film, model, blend=blend, filters=Filters(kind="movie"))
+        found = blended_neighbours(film, model, blend=blend, filters=Filters(kind="movie"))
         assert found and all(r.item.kind == "movie" for r in found)
-        found = neighbours(film, model, blend=blend, filters=Filters(year_min=2001))
+        found = blended_neighbours(film, model, blend=blend, filters=Filters(year_min=2001))
         assert [r.item.title for r in found] == ["Glimmerstone: The Series"]
 
 
@@ -214,7 +216,7 @@ def test_the_lexical_blend_ranks_exactly_when_a_word_is_shared_by_hundreds_of_it
         key=lambda pair: (-pair[0], pair[1]),
     )[:10]
 
-    found = neighbours(film, None, blend=LEXICAL, k=10)
+    found = blended_neighbours(film, None, blend=LEXICAL, k=10)
     assert [r.item.pk for r in found] == [pk for _, pk in expected]
     assert [r.score for r in found] == pytest.approx([c for c, _ in expected], abs=1e-5)
 
@@ -349,5 +351,5 @@ def test_an_import_followed_by_a_job_leaves_every_lexical_row_in_place(tmp_path:
     weights = np.asarray(LexicalVector.objects.get(item=lighthouse).embedding.values())
     assert np.linalg.norm(weights) == pytest.approx(1.0)
     assert_postings_match_rows()
-    sequel = neighbours(lighthouse, None, blend=LEXICAL, k=1)
+    sequel = blended_neighbours(lighthouse, None, blend=LEXICAL, k=1)
     assert [r.item.title for r in sequel] == ["Lighthouse II"]

@@ -6,7 +6,8 @@ from django.db import connection, transaction
 
 from catalog.models import CatalogItem
 from embeddings.models import Embedding384, drop_hnsw_index, ensure_hnsw_index
-from embeddings.neighbours.vector import Filters, exact_neighbour_ids, neighbours
+from embeddings.neighbours.filters import Filters
+from embeddings.neighbours.vector import exact_neighbour_ids, vector_neighbours
 from tests.similar.helpers import at_angle, item_at
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_graphs")]
@@ -39,7 +40,9 @@ def test_neighbours_come_closest_first_and_leave_out_the_item_itself() -> None:
     origin = item_at(Embedding384, "m", 0, title="Origin")
     for degrees in (40, 10, 80, 20):
         item_at(Embedding384, "m", degrees, title=f"At {degrees}")
-    found = neighbours(Embedding384, "m", at_angle(384, 0), k=10, exclude_item_id=origin.pk)
+    found = vector_neighbours(
+        Embedding384, "m", at_angle(384, 0), k=10, filters=Filters(exclude_item_id=origin.pk)
+    )
     assert [n.item.title for n in found] == ["At 10", "At 20", "At 40", "At 80"]
     assert found[0].score == pytest.approx(np.cos(np.radians(10)), abs=1e-5)
 
@@ -48,9 +51,9 @@ def test_l2_and_inner_product_rank_unit_vectors_like_cosine() -> None:
     for degrees in (30, 5, 60):
         item_at(Embedding384, "m", degrees, title=f"At {degrees}")
     for metric in ("l2", "ip"):
-        found = neighbours(Embedding384, "m", at_angle(384, 0), metric=metric)
+        found = vector_neighbours(Embedding384, "m", at_angle(384, 0), metric=metric)
         assert [n.item.title for n in found] == ["At 5", "At 30", "At 60"], metric
-    l2 = neighbours(Embedding384, "m", at_angle(384, 0), metric="l2")
+    l2 = vector_neighbours(Embedding384, "m", at_angle(384, 0), metric="l2")
     assert l2[0].score == pytest.approx(2 * np.sin(np.radians(5) / 2), abs=1e-5)  # a chord length
 
 
@@ -74,7 +77,7 @@ def test_a_filtered_query_returns_k_rows_when_another_models_vectors_crowd_the_t
         cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
     assert len(plain) < 10
 
-    found = neighbours(Embedding384, "ours", query.tolist(), k=10)
+    found = vector_neighbours(Embedding384, "ours", query.tolist(), k=10)
     assert len(found) == 10
     exact = exact_neighbour_ids(Embedding384, "ours", query.tolist(), k=10)
     assert [n.item.pk for n in found] == exact
@@ -90,9 +93,11 @@ def test_recall_at_10_against_an_exact_scan_is_at_least_0_95() -> None:
     hits = 0
     queries = ids[:50]
     for item_id in queries:
-        found = neighbours(Embedding384, "ours", vectors[item_id], k=10, exclude_item_id=item_id)
+        found = vector_neighbours(
+            Embedding384, "ours", vectors[item_id], k=10, filters=Filters(exclude_item_id=item_id)
+        )
         exact = exact_neighbour_ids(
-            Embedding384, "ours", vectors[item_id], k=10, exclude_item_id=item_id
+            Embedding384, "ours", vectors[item_id], k=10, filters=Filters(exclude_item_id=item_id)
         )
         assert len(exact) == 10
         hits += len({n.item.pk for n in found} & set(exact))
@@ -109,8 +114,8 @@ def test_filters_keep_only_the_kind_years_and_genre_asked_for() -> None:
     def titles(filters: Filters) -> list[str]:
         return [
             n.item.title
-            for n in neighbours(
-                Embedding384, "m", query, filters=filters, exclude_item_id=origin.pk
+            for n in vector_neighbours(
+                Embedding384, "m", query, filters=filters.excluding(origin.pk)
             )
         ]
 

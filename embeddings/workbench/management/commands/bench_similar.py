@@ -35,16 +35,11 @@ from django.urls import reverse
 from catalog.models import CatalogItem
 from embeddings.models import EMBEDDING_TABLES, EmbeddingBase, table_for
 from embeddings.neighbours import lexical_rows
-from embeddings.neighbours.blends import BLENDS, VECTOR, VectorSet
-from embeddings.neighbours.blends import neighbours as blended_neighbours
-from embeddings.neighbours.vector import (
-    Filters,
-    Neighbour,
-    StoredVector,
-    exact_neighbour_ids,
-    neighbours,
-)
-from embeddings.registry import storage_type
+from embeddings.neighbours.blends import BLENDS, VECTOR, blended_neighbours
+from embeddings.neighbours.filters import Filters
+from embeddings.neighbours.stored import StoredVector
+from embeddings.neighbours.vector import Neighbour, exact_neighbour_ids, vector_neighbours
+from embeddings.registry import storage_type, stored_set
 from embeddings.text import ItemFields, text_hash
 from embeddings.workbench.bench import drop_index_for_load, percentile, raw_connection
 
@@ -261,12 +256,12 @@ class Command(BaseCommand):
             i: StoredVector(MODEL_KEY, table, i, "", datetime.now(UTC)).embedding for i in sample
         }
         items = CatalogItem.objects.in_bulk(sample)
-        model = VectorSet(MODEL_KEY, table)
+        model = stored_set(MODEL_KEY, table.dimensions)
 
         def query(item_id: int) -> list[Neighbour]:
-            return neighbours(
-                table, MODEL_KEY, vectors[item_id], k=10, filters=Filters(kind="movie"),
-                exclude_item_id=item_id,
+            return vector_neighbours(
+                table, MODEL_KEY, vectors[item_id], k=10,
+                filters=Filters(kind="movie", exclude_item_id=item_id),
             )  # fmt: skip
 
         def timed(item_id: int) -> Any:
@@ -287,7 +282,7 @@ class Command(BaseCommand):
         checked = sample[: self.recall_queries]
         for item_id in checked:
             exact = exact_neighbour_ids(
-                table, MODEL_KEY, vectors[item_id], k=10, exclude_item_id=item_id
+                table, MODEL_KEY, vectors[item_id], k=10, filters=Filters(exclude_item_id=item_id)
             )
             hits += len({n.item.pk for n in query(item_id)} & set(exact))
         return timings, hits / (10 * len(checked))
