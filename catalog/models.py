@@ -3,12 +3,14 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector
 from django.core.cache import cache
 from django.db import connections, models, transaction
 from django.db.models import F, Func
+from django.db.models.expressions import RawSQL
 
 from embeddings.text import TEXT_FIELDS, ItemFields, text_hash
 
@@ -214,3 +216,172 @@ def catalog_genres() -> list[str]:
         cache.get_or_set(key, CatalogItem.objects.genres, GENRES_CACHE_SECONDS) or []
     )
     return genres
+
+
+class SyncJobQuerySet(models.QuerySet["SyncJob"]):
+    def active(self) -> SyncJobQuerySet:
+        return self.filter(status__in=SyncJob.ACTIVE_STATUSES)
+
+    def with_workers(self) -> SyncJobQuerySet:
+        """Each sync annotated with `workers_alive`: whether a live database session runs it."""
+        return self.annotate(
+            workers_alive=RawSQL(SYNC_ALIVE_SQL, [SYNC_LOCKS], output_field=models.BooleanField())
+        )
+
+    def orphaned(self) -> SyncJobQuerySet:
+        """Running or cancelling, but no session holds their lock: their worker died."""
+        dead = RawSQL(f"NOT {SYNC_ALIVE_SQL}", [SYNC_LOCKS], output_field=models.BooleanField())
+        return self.filter(dead, status__in=SyncJob.BEATING_STATUSES)
+
+    def move(self, to: str, *, from_: Iterable[str], **fields: Any) -> int:
+        """Set status `to` on the rows still in one of `from_`; returns how many moved."""
+        return self.filter(status__in=list(from_)).update(status=to, **fields)
+
+
+# The advisory lock a sync's worker holds for as long as it runs it (first key "RE" "S1"): when
+# the process dies, however it dies, PostgreSQL drops it with the session.
+SYNC_LOCKS = 0x52455331
+SYNC_ALIVE_SQL = (
+    "EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted"
+    " AND l.classid = %s AND l.objid = catalog_syncjob.id AND l.objsubid = 2)"
+)
+
+
+class SyncJob(models.Model):
+    """A content sync from TMDb: its window of changes, the charts it adds new titles from, and
+    its progress. Its work list (`SyncEntry`) is in the database, so a killed worker loses at
+    most the batch in flight and a resume goes on where it stopped."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        CANCELLING = "cancelling", "Cancelling"
+        CANCELLED = "cancelled", "Cancelled"
+        INTERRUPTED = "interrupted", "Interrupted"
+        FAILED = "failed", "Failed"
+        COMPLETED = "completed", "Completed"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.CANCELLING)
+    BEATING_STATUSES = (Status.RUNNING, Status.CANCELLING)
+    STOPPED_STATUSES = (Status.INTERRUPTED, Status.FAILED, Status.CANCELLED)
+
+    source = models.CharField(max_length=20, default="tmdb")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    since = models.DateField(help_text="The first day of TMDb's changes it reads.")
+    until = models.DateField(help_text="The last day of TMDb's changes it reads.")
+    # Charts new titles come from, as "movie:popular", "series:top_rated", …, and how many pages.
+    charts = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    chart_pages = models.PositiveSmallIntegerField(default=0)
+    listed = models.BooleanField(default=False)  # its work list is complete
+    total = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    added = models.PositiveIntegerField(default=0)
+    missing = models.PositiveIntegerField(default=0)  # TMDb answered 404; kept in the catalog
+    skipped = models.PositiveIntegerField(default=0)  # a malformed answer
+    requests = models.PositiveIntegerField(default=0)
+    items_per_second = models.FloatField(default=0)
+    eta_seconds = models.FloatField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SyncJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source"],
+                condition=models.Q(status__in=["queued", "running", "cancelling"]),
+                name="one_active_sync_per_source",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Sync #{self.pk} from {self.source} ({self.status})"
+
+    @property
+    def state(self) -> str:
+        """The status as a page shows it: a running sync whose worker is gone reads interrupted
+        (read through `with_workers()`), before anything records it."""
+        orphaned = self.status in self.BEATING_STATUSES and (
+            getattr(self, "workers_alive", None) is False
+        )
+        if not orphaned:
+            return self.status
+        return (
+            self.Status.INTERRUPTED if self.status == self.Status.RUNNING else self.Status.CANCELLED
+        )
+
+    def get_state_display(self) -> str:
+        return str(self.Status(self.state).label)
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in self.ACTIVE_STATUSES
+
+    @property
+    def can_resume(self) -> bool:
+        return self.state in self.STOPPED_STATUSES
+
+    @property
+    def processed(self) -> int:
+        return self.updated + self.unchanged + self.added + self.missing + self.skipped
+
+    @property
+    def percent(self) -> float:
+        if not self.listed or not self.total:
+            return 100.0 if self.status == self.Status.COMPLETED else 0.0
+        return min(100.0, 100.0 * self.processed / self.total)
+
+
+class SyncEntry(models.Model):
+    """A title a sync looks at: one the catalog holds that TMDb changed, or one of a chart the
+    catalog lacks. `outcome` is empty until it is done; a 404 or a malformed answer keeps its
+    reason, for the report."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "", "Pending"
+        UPDATED = "updated", "Updated"
+        UNCHANGED = "unchanged", "Unchanged"
+        ADDED = "added", "Added"
+        MISSING = "missing", "Not on TMDb any more"
+        SKIPPED = "skipped", "Skipped"
+
+    job = models.ForeignKey(SyncJob, on_delete=models.CASCADE, related_name="entries")
+    kind = models.CharField(max_length=10, choices=CatalogItem.Kind.choices)
+    tmdb_id = models.PositiveIntegerField()
+    new = models.BooleanField(default=False)  # from a chart: added when the catalog lacks it
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True, default="")
+    reason = models.CharField(max_length=500, blank=True)
+    title = models.CharField(max_length=300, blank=True)  # the catalog's, for the report
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "kind", "tmdb_id"], name="sync_entry_unique_title"
+            ),
+        ]
+        indexes = [
+            # The work still to do, in id order, read a chunk at a time.
+            models.Index(
+                fields=["job", "id"],
+                condition=models.Q(outcome=""),
+                name="sync_entry_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.tmdb_id} in sync #{self.job_id}: {self.outcome or 'pending'}"
+
+    @property
+    def named(self) -> str:
+        """How a report names the title: kind, TMDb id and the catalog's title."""
+        return f"{self.kind} {self.tmdb_id}" + (f" ({self.title})" if self.title else "")

@@ -232,6 +232,14 @@ HNSW_EF_SEARCH = env_int_map(
 # serving model's minus this margin.
 QUALITY_GATE_MARGIN = env_float("QUALITY_GATE_MARGIN", 0.01, minimum=0.0, maximum=1.0)
 
+# --- Catalog content sync ----------------------------------------------------------------------
+# A v3 API key (sent as `api_key=`) or a v4 read access token (sent as a bearer token).
+TMDB_API_KEY = env_str("TMDB_API_KEY")
+TMDB_BASE_URL = env_url("TMDB_BASE_URL", "https://api.themoviedb.org")
+# TMDb's documented limit is about 40 requests a second per address (50 at most): the sync
+# paces itself at this rate, every request of a process together.
+TMDB_REQUESTS_PER_SECOND = env_float("TMDB_REQUESTS_PER_SECOND", 40.0, minimum=0.1, maximum=1000)
+
 # --- Background work: django-q2 with the database as broker --------------------------------------
 _Q_TIMEOUT = env_int("Q_TIMEOUT", 6 * 3600, minimum=60)
 Q_CLUSTER = {

@@ -25,6 +25,7 @@ from tests.fakes._server import FAST_NETWORK
 from tests.fakes.google_server import FakeGoogle
 from tests.fakes.ollama_server import FakeOllama
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.tmdb_server import FakeTMDb
 
 
 def _fast(settings: Any) -> None:
@@ -60,5 +61,15 @@ def fake_google(settings: Any) -> Iterator[FakeGoogle]:
     settings.GOOGLE_BASE_URL = server.url
     settings.GOOGLE_API_KEY = server.api_key
     _fast(settings)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_tmdb(settings: Any) -> Iterator[FakeTMDb]:
+    """A loopback TMDb; TMDB_BASE_URL and TMDB_API_KEY (a v3 key) point at it."""
+    server = FakeTMDb().start()
+    settings.TMDB_BASE_URL = server.url
+    settings.TMDB_API_KEY = server.api_key
     yield server
     server.stop()
