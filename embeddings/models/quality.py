@@ -52,6 +52,11 @@ class QualityRun(models.Model):
     def score(self, blend: str) -> QualityScore | None:
         return next((s for s in self.scores.all() if s.blend == blend), None)
 
+    @property
+    def vector_score(self) -> QualityScore | None:
+        """Vectors alone: shown beside every blend's, so shared words never hide broken vectors."""
+        return self.score("vector")
+
 
 class QualityScore(models.Model):
     """Franchise siblings among the top 10 of one blend (recall@10 and hit@10) and, when films

@@ -1,7 +1,9 @@
 """How good a model's neighbours are on this catalog, measured in the product.
 
-- `measure`: franchise recall@10 and hit@10 per blend, and the index's recall against an exact
-  scan, kept as a `QualityRun` (computed now, or by a django-q2 task);
+- `measure`: franchise recall@10 and hit@10 per blend, judged recall@10 and nDCG@10 when films
+  are judged, and the index's recall against an exact scan, kept as a `QualityRun` (computed
+  now, or by a django-q2 task);
+- `judged`: the arithmetic of judged recall and nDCG, and judgments files;
 - `ranking`: many items' top 10 at once, exactly and in bounded memory;
 - `gate`: whether a model being built may take over from the serving one by itself;
 - `agreement`: how far two models agree on an item's neighbours (overlap@10, rank-biased
@@ -37,6 +39,7 @@ from embeddings.quality.measure import (
     franchise_queries,
     franchise_score,
     index_recall,
+    judged_score,
     latest_runs,
     measure,
     measure_soon,
@@ -69,6 +72,7 @@ __all__ = [
     "gate",
     "has_ground_truth",
     "index_recall",
+    "judged_score",
     "latest_disagreements",
     "latest_runs",
     "measure",

@@ -56,6 +56,15 @@ class JudgedScore:
     recall_at_10: float
     ndcg_at_10: float
 
+    def fields(self) -> dict[str, int | float | None]:
+        """As a `QualityScore` keeps it: no scores when no film was judged."""
+        asked = self.queries > 0
+        return {
+            "judged_queries": self.queries,
+            "judged_recall_at_10": self.recall_at_10 if asked else None,
+            "judged_ndcg_at_10": self.ndcg_at_10 if asked else None,
+        }
+
     def as_dict(self) -> dict[str, int | float]:
         return {
             "judged_queries": self.queries,

@@ -8,6 +8,9 @@ recall@10 is the share of siblings found, out of at most 10; hit@10 whether any 
 vector blend's top 10s are the page's index walks, a statement per 200 queries; the lexical and
 hybrid blends' are ranked for every query at once, exactly (ranking.py).
 
+Curators' judgments, when there are any, are scored on top 10s ranked the same way: recall@10 and
+nDCG@10 of the films judged relevant (judged.py).
+
 The index recall@10 is the share of the exact top 10 (a full scan) that the HNSW walk finds,
 over INDEX_SAMPLE items: what the index gives up for its speed.
 
@@ -47,6 +50,8 @@ from embeddings.neighbours.vector import (
     graph_settings,
     vector_neighbours,
 )
+from embeddings.quality import judged
+from embeddings.quality.judged import Judged, JudgedScore
 from embeddings.quality.ranking import Signals, top_ids
 from embeddings.registry import ResolvedModel, stored_set
 
@@ -236,6 +241,19 @@ def franchise_score(
     return BlendScore(n, recall_sum / n if n else 0.0, hits / n if n else 0.0)
 
 
+def judged_score(
+    model_key: str, judgments: Iterable[Judged], *, blend: str = "vector"
+) -> JudgedScore:
+    """recall@10 and nDCG@10 of the judged-relevant films among each judged film's top 10
+    (judged.py: which films count, and how)."""
+    table = vector_table(model_key)
+    graded = judged.judged_items(judgments, table, model_key)
+    asked = [q for q, grades in graded.items() if max(grades.values()) >= 1]
+    if not asked:  # nothing to rank: the lexical blends would still read every candidate
+        return JudgedScore(0, 0.0, 0.0)
+    return judged.score(graded, blend_top_ids(table, model_key, blend, asked))
+
+
 def index_recall(
     model_key: str, *, sample: int = INDEX_SAMPLE, seed: int = SEED
 ) -> tuple[int, float]:
@@ -258,10 +276,14 @@ def index_recall(
 # --- Measuring ----------------------------------------------------------------------------------
 
 
-def measure(model_key: str, collection_of: dict[int, str] | None = None) -> QualityRun:
+def measure(
+    model_key: str,
+    collection_of: dict[int, str] | None = None,
+    judgments: Iterable[Judged] = (),
+) -> QualityRun:
     """Measure a model now, in this process, and keep the result (with its date)."""
     run = QualityRun.objects.create(model_key=model_key, status=RunStatus.RUNNING)
-    return _measure_into(run, collection_of)
+    return _measure_into(run, collection_of, judgments)
 
 
 def run_measurement(run_id: int) -> QualityRun | None:
@@ -273,26 +295,25 @@ def run_measurement(run_id: int) -> QualityRun | None:
         )
     if not claimed:
         return None
-    return _measure_into(QualityRun.objects.get(pk=run_id), None)
+    return _measure_into(QualityRun.objects.get(pk=run_id), None, ())
 
 
-def _measure_into(run: QualityRun, collection_of: dict[int, str] | None) -> QualityRun:
+def _measure_into(
+    run: QualityRun, collection_of: dict[int, str] | None, judgments: Iterable[Judged]
+) -> QualityRun:
     """1. Count the model's rows (a set that grows later needs measuring again).
-    2. Score every blend on the collections, then the index against an exact scan.
+    2. Score every blend on the collections and on the judgments, then the index against an
+       exact scan.
     3. Keep it all, or the error that stopped it."""
     started = time.monotonic()
+    judgments = list(judgments)
     try:
         table = vector_table(run.model_key)
         run.vectors = table.objects.for_model(run.model_key).count()
         if not run.vectors:
             raise NoVectors(f"no vectors are stored for {run.model_key}")
         truth = catalog_collections() if collection_of is None else collection_of
-        scores = [
-            QualityScore(
-                run=run, blend=blend, **vars(franchise_score(run.model_key, truth, blend=blend))
-            )
-            for blend in BLENDS
-        ]
+        scores = [_blend_score(run, blend, truth, judgments) for blend in BLENDS]
         run.index_queries, run.index_recall_at_10 = index_recall(run.model_key)
     except NoVectors as exc:
         run.status, run.error = RunStatus.FAILED, str(exc)
@@ -306,6 +327,15 @@ def _measure_into(run: QualityRun, collection_of: dict[int, str] | None) -> Qual
     run.finished_at = timezone.now()
     run.save()
     return run
+
+
+def _blend_score(
+    run: QualityRun, blend: str, truth: dict[int, str], judgments: list[Judged]
+) -> QualityScore:
+    """One blend's franchise scores, and its judged ones (none kept when nothing is judged)."""
+    franchise = franchise_score(run.model_key, truth, blend=blend)
+    found = judged_score(run.model_key, judgments, blend=blend)
+    return QualityScore(run=run, blend=blend, **vars(franchise), **found.fields())
 
 
 def measure_soon(model_key: str) -> QualityRun:

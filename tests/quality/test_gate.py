@@ -4,6 +4,7 @@ when it measures at least as well as the serving one, minus a margin."""
 from __future__ import annotations
 
 import os
+import random
 import re
 import subprocess
 import sys
@@ -185,3 +186,32 @@ def test_a_malformed_margin_stops_the_start_with_its_name(raw: str, message: str
 
 def test_the_margin_defaults_to_one_hundredth() -> None:
     assert settings.QUALITY_GATE_MARGIN == 0.01
+
+
+def test_a_model_whose_vectors_are_noise_is_held_though_its_hybrid_score_looks_fine(
+    franchise_films: dict[str, CatalogItem], role_clients: dict[str, Client]
+) -> None:
+    place(franchise_films, OLD, good=True)
+    # Forty more strangers, so that a random top 10 seldom holds a sibling.
+    films = list(franchise_films.values())
+    for i in range(40):
+        films.append(make_item(title=f"Passer-by {i}"))
+        embed(films[-1], Embedding384, OLD, at_angle(384, 200 + i))
+    # Every film of NEW points somewhere at random: only the shared title words find siblings.
+    noise = random.Random(1)
+    for film in films:
+        embed(film, Embedding384, NEW, [noise.gauss(0, 1) for _ in range(384)])
+    building(OLD, NEW)
+    maybe_cut_over()
+    _run_queued_measurements()
+
+    new = QualityRun.objects.get(model_key=NEW, status="done")
+    hybrid, vector = new.score("hybrid"), new.score("vector")
+    assert hybrid is not None and vector is not None
+    assert hybrid.recall_at_10 >= 1.0 - settings.QUALITY_GATE_MARGIN  # words alone pass
+    assert vector.recall_at_10 < 0.5
+    assert _active() == OLD
+    gate = _gate_paragraph(_page(role_clients["admin"]))
+    assert "Held: it does not take over by itself." in gate
+    assert "Vector-only franchise recall@10" in gate
+    assert f"<code>{NEW}</code>: <strong>{vector.recall_at_10:.3f}</strong>" in gate

@@ -16,10 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from embeddings.models import Embedding384
+from catalog.models import CatalogItem
+from embeddings import quality
+from embeddings.models import Embedding384, QualityRun
 from embeddings.quality import judged
 from embeddings.quality.judged import BadLine, Judged, JudgmentsFileError
 from tests.conftest import make_item
+from tests.quality.conftest import place
 from tests.similar.helpers import at_angle, embed
 
 Q, B, C, D, E, F, G, H, J, X, Y = range(1, 12)
@@ -132,3 +135,28 @@ def test_the_judged_list_in_the_tests_data_is_a_curators_list() -> None:
         per_query.setdefault(row.query, set()).add(row.relevant)
     assert len(per_query) >= 40
     assert all(8 <= len(films) <= 12 for films in per_query.values())
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("exact_neighbours")
+def test_a_measurement_keeps_each_blends_judged_scores_beside_the_franchise_ones(
+    franchise_films: dict[str, CatalogItem],
+) -> None:
+    """Alpha 1 (0°) lists Alpha 2, Alpha 3, then Beta 1 (90°): the film judged great is third,
+    so recall is 1 and nDCG (2 / log2(4)) / 2 = 0.5."""
+    place(franchise_films, "poor", good=False)
+    alpha, beta = franchise_films["alpha-1"], franchise_films["beta-1"]
+
+    run = quality.measure("poor", judgments=[Judged(alpha.tmdb_id, beta.tmdb_id, 2)])
+    plain = quality.measure("poor")
+
+    vector = QualityRun.objects.get(pk=run.pk).score("vector")
+    assert vector is not None
+    assert (vector.judged_queries, vector.judged_recall_at_10, vector.judged_ndcg_at_10) == (
+        1, 1.0, 0.5,
+    )  # fmt: skip
+    assert (vector.queries, vector.recall_at_10) == (5, 0.6)
+    assert all(s.judged_queries == 1 for s in run.scores.all())
+    unjudged = QualityRun.objects.get(pk=plain.pk).score("vector")
+    assert unjudged is not None
+    assert (unjudged.judged_queries, unjudged.judged_recall_at_10) == (0, None)

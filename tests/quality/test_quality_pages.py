@@ -3,6 +3,7 @@ the disagreement list: what each role sees and may do."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 import pytest
@@ -13,6 +14,7 @@ from django_q.models import OrmQ
 from catalog.models import CatalogItem
 from embeddings import quality
 from embeddings.models import DisagreementRun, Embedding384, QualityRun
+from embeddings.quality.judged import Judged
 from tests.quality.conftest import NEW, OLD, place
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_graphs")]
@@ -43,6 +45,27 @@ def test_the_settings_and_storage_pages_show_each_models_measured_quality(
     storage = role_clients["staff"].get(reverse("embeddings:storage")).content.decode()
     assert f'data-quality="{NEW}"' in storage and "not measured yet" in storage
     assert "Measure again" in storage and ">Measure</button>" in storage
+
+
+def test_the_headline_shows_vectors_alone_beside_the_blend_and_the_judged_scores(
+    two_models: dict[str, CatalogItem], role_clients: dict[str, Client]
+) -> None:
+    """NEW's poor layout: hybrid finds Beta's siblings through their shared title word (0.800),
+    vectors alone do not (0.600). Alpha 1's one judged film, Beta 1, is its third neighbour."""
+    alpha, beta = two_models["alpha-1"], two_models["beta-1"]
+    quality.measure(NEW, judgments=[Judged(alpha.tmdb_id, beta.tmdb_id, 2)])
+
+    page = role_clients["curator"].get(reverse("embeddings:storage")).content.decode()
+    headline = re.search(
+        rf'data-quality="{re.escape(NEW)}".*?<summary class="quality-headline">(.*?)</summary>',
+        page,
+        re.DOTALL,
+    )
+    assert headline, "no headline for the measured model"
+    text = " ".join(re.sub(r"<[^>]+>", "", headline.group(1)).split())
+    assert text.startswith("hybrid 0.800 · vector 0.600 judged hybrid ")
+    assert text.endswith(" · vector 1.000")
+    assert "judged: recall@10 <strong>1.000</strong>, nDCG@10 0.500 (1 film)" in page
 
 
 def test_staff_measure_a_stored_model_in_the_background(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 from io import StringIO
 from pathlib import Path
 
@@ -83,3 +84,63 @@ def test_a_missing_file_or_no_vectors_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text(CSV)
     with pytest.raises(CommandError, match="no vectors are stored yet"):
         _eval(path)
+
+
+JUDGMENTS = """query_tmdb_id,relevant_tmdb_id,grade
+1,6,2
+1,4,1
+1,5,2
+6,7,2
+6,3,0
+7,999,2
+"""
+
+
+def test_judged_recall_and_ndcg_are_added_when_a_judgments_file_is_given(
+    collections: Path, tmp_path: Path
+) -> None:
+    """Film 1 (at 0°) lists 2, 3, 6, 7, 4, then strangers: of its relevant films 6 (great) is
+    third, 4 (acceptable) fifth, 5 (great, at 180°) missing. Film 6 (45°) finds 7 first. Film 7's
+    only judged film is not in the catalog, so it is not asked."""
+    judgments = tmp_path / "judged.csv"
+    judgments.write_text(JUDGMENTS)
+
+    results = _eval(collections, "--blend", "vector", "--judgments", str(judgments))
+
+    dcg = 2 / math.log2(4) + 1 / math.log2(6)
+    ideal = 2 + 2 / math.log2(3) + 1 / math.log2(4)
+    assert results["m"]["vector"] == {
+        "queries": 5, "recall_at_10": 0.6, "hit_at_10": 0.6,
+        "judged_queries": 2,
+        "judged_recall_at_10": round((2 / 3 + 1) / 2, 4),
+        "judged_ndcg_at_10": round((dcg / ideal + 1) / 2, 4),
+    }  # fmt: skip
+    # "n" has embedded films 1 and 2 only: none of film 1's relevant films counts.
+    assert results["n"]["vector"]["judged_queries"] == 0
+    out = StringIO()
+    call_command(
+        "eval_neighbours", "--collections", str(collections), "--judgments", str(judgments),
+        "--model", "m", "--blend", "vector", stdout=out,
+    )  # fmt: skip
+    assert "j.recall  nDCG@10" in out.getvalue()
+    assert "      2     0.833    0.684" in out.getvalue()
+
+
+def test_without_a_judgments_file_the_blends_carry_no_judged_numbers(collections: Path) -> None:
+    assert "judged_queries" not in _eval(collections, "--blend", "vector")["m"]["vector"]
+
+
+def test_a_judgments_file_with_bad_lines_is_refused_with_the_lines_named(
+    collections: Path, tmp_path: Path
+) -> None:
+    judgments = tmp_path / "judged.csv"
+    judgments.write_text("query_tmdb_id,relevant_tmdb_id,grade\n1,6,2\n1,4,5\n1,x,1\n")
+    with pytest.raises(CommandError) as refused:
+        _eval(collections, "--judgments", str(judgments))
+    assert str(refused.value) == (
+        f"{judgments} has 2 bad line(s): line 3: grade must be 0, 1 or 2, got 5; "
+        "line 4: relevant_tmdb_id must be a whole number, got 'x'"
+    )
+    judgments.write_text("query,relevant\n1,6\n")
+    with pytest.raises(CommandError, match="lacks the columns query_tmdb_id, relevant_tmdb_id"):
+        _eval(collections, "--judgments", str(judgments))

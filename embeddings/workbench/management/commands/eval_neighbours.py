@@ -1,20 +1,28 @@
-"""Do films of one franchise find each other? recall@10 and hit@10 per model and blend.
+"""Do films of one franchise find each other, and the films curators judged alike? recall@10 and
+hit@10 of franchise siblings, and judged recall@10 and nDCG@10, per model and blend.
 
     python manage.py eval_neighbours [--collections data/tmdb_collections.csv] [--model KEY]
-                                     [--blend vector|lexical|hybrid] [--json]
+                                     [--blend vector|lexical|hybrid] [--judgments FILE.csv]
+                                     [--json]
 
 The CSV maps TMDB ids to collections (`id,name_collection,…`); without it, the collections the
-catalog's items record are used. For every catalog movie of a
-collection with at least two members embedded by the model, its top 10 neighbours under each
-blend (the query the similar page runs: same kind, the film itself left out) are compared with its siblings:
-recall@10 is the share of siblings found, out of at most 10; hit@10 whether any is there.
-On a catalog with more than 2,000 such films, a fixed sample of 2,000 is asked. The code is
-`embeddings.quality`, the same the quality panel of the settings and storage pages runs.
+catalog's items record are used. For every catalog movie of a collection with at least two
+members embedded by the model, its top 10 neighbours under each blend (the query the similar
+page runs: same kind, the film itself left out) are compared with its siblings: recall@10 is
+the share of siblings found, out of at most 10; hit@10 whether any is there. On a catalog with
+more than 2,000 such films, a fixed sample of 2,000 is asked.
+
+`--judgments` reads graded pairs (`query_tmdb_id,relevant_tmdb_id,grade[,kind]`, grades 0-2)
+without storing them; each film judged with a relevant film (grade >= 1) is asked, and the
+scores are the share of its relevant films in its top 10 (out of at most 10) and the top 10's
+nDCG. The code is `embeddings.quality`, the same the quality panel of the settings and storage
+pages runs.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +31,46 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from catalog.collections import CollectionsFileError, catalog_collections, read_collections
 from embeddings import quality
 from embeddings.neighbours.blends import BLENDS
+from embeddings.quality.judged import Judged, JudgmentsFileError, parse_judgments
+
+# Bad lines named in the error before "and N more".
+SHOWN_BAD_LINES = 20
 
 
-def evaluate(model_key: str, collection_of: dict[int, str], blend: str) -> dict[str, Any]:
-    """recall@10 and hit@10 of one model and blend: the measurement the quality panel keeps."""
+def evaluate(
+    model_key: str, collection_of: dict[int, str], blend: str, judgments: Sequence[Judged]
+) -> dict[str, Any]:
+    """One model and blend: the franchise scores, and the judged ones when judgments are given."""
     try:
-        return quality.franchise_score(model_key, collection_of, blend=blend).as_dict()
+        found = quality.franchise_score(model_key, collection_of, blend=blend).as_dict()
+        if judgments:
+            found |= quality.judged_score(model_key, judgments, blend=blend).as_dict()
     except quality.NoVectors as exc:
         raise CommandError(str(exc)) from None
+    return found
+
+
+def read_judgments(path: Path) -> list[Judged]:
+    """Every row of the file, or an error naming its bad lines: scores over part of a file
+    would look like scores over all of it."""
+    try:
+        rows, bad = parse_judgments(path)
+    except JudgmentsFileError as exc:
+        raise CommandError(str(exc)) from None
+    if bad:
+        named = "; ".join(str(b) for b in bad[:SHOWN_BAD_LINES])
+        more = f"; and {len(bad) - SHOWN_BAD_LINES} more" if len(bad) > SHOWN_BAD_LINES else ""
+        raise CommandError(f"{path} has {len(bad)} bad line(s): {named}{more}")
+    if not rows:
+        raise CommandError(f"{path} holds no judgments")
+    return rows
 
 
 class Command(BaseCommand):
-    help = "recall@10 and hit@10 of franchise siblings among each film's neighbours, per model and blend."
+    help = (
+        "recall@10 and hit@10 of franchise siblings among each film's neighbours, and judged "
+        "recall@10 and nDCG@10 with --judgments, per model and blend."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -48,6 +84,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--blend", choices=BLENDS, help="one blend (default: vector, lexical and hybrid)"
         )
+        parser.add_argument(
+            "--judgments",
+            type=Path,
+            help="CSV with query_tmdb_id,relevant_tmdb_id,grade[,kind], evaluated without storing",
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -59,22 +100,34 @@ class Command(BaseCommand):
             )
         except CollectionsFileError as exc:
             raise CommandError(str(exc)) from None
+        judgments = read_judgments(options["judgments"]) if options["judgments"] else []
         keys = [options["model"]] if options["model"] else quality.stored_model_keys()
         if not keys:
             raise CommandError("no vectors are stored yet: embed the catalog first")
         blends = [options["blend"]] if options["blend"] else list(BLENDS)
         results = {
-            key: {blend: evaluate(key, collection_of, blend) for blend in blends} for key in keys
+            key: {blend: evaluate(key, collection_of, blend, judgments) for blend in blends}
+            for key in keys
         }
         if options["json"]:
             self.stdout.write(json.dumps(results))
             return
+        self._table(results, judged=bool(judgments))
+
+    def _table(self, results: dict[str, dict[str, dict[str, Any]]], *, judged: bool) -> None:
+        extra = f" {'judged':>7} {'j.recall':>9} {'nDCG@10':>8}" if judged else ""
         self.stdout.write(
-            f"{'model':<40} {'blend':<8} {'queries':>8} {'recall@10':>10} {'hit@10':>8}"
+            f"{'model':<40} {'blend':<8} {'queries':>8} {'recall@10':>10} {'hit@10':>8}{extra}"
         )
         for key, by_blend in results.items():
             for blend, r in by_blend.items():
+                extra = (
+                    f" {r['judged_queries']:>7} {r['judged_recall_at_10']:>9.3f} "
+                    f"{r['judged_ndcg_at_10']:>8.3f}"
+                    if judged
+                    else ""
+                )
                 self.stdout.write(
                     f"{key:<40} {blend:<8} {r['queries']:>8} {r['recall_at_10']:>10.3f} "
-                    f"{r['hit_at_10']:>8.3f}"
+                    f"{r['hit_at_10']:>8.3f}{extra}"
                 )
