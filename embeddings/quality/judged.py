@@ -97,7 +97,7 @@ def ndcg_at_k(found: Sequence[int], grades: Mapping[int, int], k: int = K) -> fl
     return dcg(grades.get(film, 0) for film in found[:k]) / ideal
 
 
-def score(
+def averaged(
     judged: Mapping[int, Mapping[int, int]], found: Mapping[int, Sequence[int]], k: int = K
 ) -> JudgedScore:
     """Average recall@k and nDCG@k over the queries with a relevant film; a query nothing was

@@ -50,8 +50,7 @@ from embeddings.neighbours.vector import (
     graph_settings,
     vector_neighbours,
 )
-from embeddings.quality import judged
-from embeddings.quality.judged import Judged, JudgedScore
+from embeddings.quality.judged import Judged, JudgedScore, averaged, judged_items
 from embeddings.quality.ranking import Signals, top_ids
 from embeddings.registry import ResolvedModel, stored_set
 
@@ -247,11 +246,11 @@ def judged_score(
     """recall@10 and nDCG@10 of the judged-relevant films among each judged film's top 10
     (judged.py: which films count, and how)."""
     table = vector_table(model_key)
-    graded = judged.judged_items(judgments, table, model_key)
+    graded = judged_items(judgments, table, model_key)
     asked = [q for q, grades in graded.items() if max(grades.values()) >= 1]
     if not asked:  # nothing to rank: the lexical blends would still read every candidate
         return JudgedScore(0, 0.0, 0.0)
-    return judged.score(graded, blend_top_ids(table, model_key, blend, asked))
+    return averaged(graded, blend_top_ids(table, model_key, blend, asked))
 
 
 def index_recall(

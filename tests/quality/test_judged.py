@@ -46,7 +46,7 @@ def test_ndcg_at_10_weighs_each_grade_by_its_rank_against_the_best_order() -> No
 
 
 def test_the_score_averages_over_the_queries_with_a_relevant_film() -> None:
-    score = judged.score(GRADES, FOUND)
+    score = judged.averaged(GRADES, FOUND)
 
     assert score.queries == 2
     assert score.recall_at_10 == pytest.approx(5 / 6)
@@ -59,8 +59,8 @@ def test_the_score_averages_over_the_queries_with_a_relevant_film() -> None:
 
 
 def test_a_query_nothing_was_found_for_scores_zero_and_no_judgments_score_nothing() -> None:
-    assert judged.score({Q: GRADES[Q]}, {}) == judged.JudgedScore(1, 0.0, 0.0)
-    assert judged.score({}, FOUND) == judged.JudgedScore(0, 0.0, 0.0)
+    assert judged.averaged({Q: GRADES[Q]}, {}) == judged.JudgedScore(1, 0.0, 0.0)
+    assert judged.averaged({}, FOUND) == judged.JudgedScore(0, 0.0, 0.0)
 
 
 @pytest.mark.django_db
