@@ -259,7 +259,9 @@ def delete_model_set(model_key: str) -> int:
         deleted = sum(
             table.objects.for_model(model_key).delete()[0] for table in EMBEDDING_TABLES.values()
         )
-    cache.delete(USAGE_CACHE_KEY)  # this process shows the deletion at once
+        # This process shows the deletion at once; once committed, so that no page in between
+        # caches the rows again (a caller may hold a longer transaction, to log the deletion).
+        transaction.on_commit(lambda: cache.delete(USAGE_CACHE_KEY))
     return deleted
 
 
