@@ -16,7 +16,7 @@ from embeddings.models import EmbeddingJob
 from embeddings.neighbours.blends import BLEND_LABELS, MAX_WEIGHT
 from embeddings.neighbours.stored import resolve_stored
 from embeddings.neighbours.vector import MAX_K
-from embeddings.providers import credential_fields
+from embeddings.providers import credential_fields, provider_label
 from embeddings.providers.addresses import AddressRefused, check_provider_url
 from embeddings.providers.connection import MAX_VALUE_LENGTH
 from embeddings.registry import ResolvedModel, UnknownModel, resolve
@@ -58,6 +58,7 @@ class ConnectionForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.credentials = {name: field for name, (_, field) in credential_fields().items()}
+        self.providers = {name: provider for name, (provider, _) in credential_fields().items()}
         for name, field in self.credentials.items():
             secret, label = field.secret, field.label
             length = f"{label}: at most {MAX_VALUE_LENGTH} characters, not %(show_value)d."
@@ -88,12 +89,27 @@ class ConnectionForm(forms.Form):
                     self.add_error(name, f"{field.label}: not allowed: {exc}.")
         return data
 
+    def _refused(self) -> set[str]:
+        return {
+            self.providers[name]
+            for name in self.credentials
+            if name in self.errors or f"clear_{name}" in self.errors
+        }
+
+    def refused(self) -> list[str]:
+        """The providers (by label) with a field in error: none of their fields is stored."""
+        return sorted(provider_label(provider) for provider in self._refused())
+
     def values(self) -> dict[str, str]:
         """What to store: only the fields the form sent (one left out keeps its stored value);
         a blank key keeps the stored key, since the page never renders it back, and
-        `clear_<field>` empties it."""
+        `clear_<field>` empties it. A provider with a field in error keeps all its stored
+        values; the other providers' are still stored."""
         values = {}
+        refused = self._refused()
         for name, field in self.credentials.items():
+            if self.providers[name] in refused:
+                continue
             secret = field.secret
             cleared = secret and self.cleaned_data.get(f"clear_{name}")
             if cleared:
@@ -101,6 +117,17 @@ class ConnectionForm(forms.Form):
             elif name in self.data and (self.cleaned_data[name] or not secret):
                 values[name] = self.cleaned_data[name]
         return values
+
+
+class SwitchConfirmForm(forms.Form):
+    """The confirmation of a switch that changes what serves: `confirm` carries the key of the
+    model the confirmation page showed, so a POST without it, or made before someone else
+    changed the switch, changes nothing."""
+
+    confirm = forms.CharField(
+        max_length=200,
+        error_messages={"required": "Nothing was changed: confirm the switch below."},
+    )
 
 
 class ModelChoiceForm(forms.Form):

@@ -4,6 +4,7 @@ from django.urls import path
 
 from embeddings import views
 from embeddings.views import quality as quality_views
+from embeddings.views import switch as switch_views
 
 app_name = "embeddings"
 
@@ -30,20 +31,19 @@ urlpatterns = [
     ),
     path(
         "settings/embedding-model/switch-now/",
-        views.embedding_switch,
+        switch_views.embedding_switch_confirm,
         {"action": "now"},
         name="embedding_switch_now",
     ),
     path(
         "settings/embedding-model/switch-back/",
-        views.embedding_switch,
+        switch_views.embedding_switch_confirm,
         {"action": "back"},
         name="embedding_switch_back",
     ),
     path(
         "settings/embedding-model/abandon/",
-        views.embedding_switch,
-        {"action": "abandon"},
+        views.embedding_abandon,
         name="embedding_abandon",
     ),
     path(

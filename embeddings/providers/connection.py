@@ -8,10 +8,12 @@ and no message or log line carries one.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from embeddings.models import EmbeddingSettings, ProviderCredential
-from embeddings.providers import EmbeddingError, credential_fields
+from embeddings.providers import EmbeddingError, credential_fields, provider_label
 from embeddings.providers.credentials import credential, mask, reading, saved_values
 from embeddings.providers.probe import probe
 from embeddings.registry import DEPRECATED, LEGACY, MODELS
@@ -56,23 +58,50 @@ def model_to_test(provider: str, config: EmbeddingSettings) -> str:
 MAX_VALUE_LENGTH = 500
 
 
-def save_connection(values: Mapping[str, str]) -> dict[str, float]:
-    """Apply the connection form's checked values (`ConnectionForm.values`); returns the latency
-    of every provider whose credentials changed.
+@dataclass
+class ConnectionSave:
+    """What a save of the connection form did, provider by provider: the providers (by label)
+    whose changes were kept, the probe's answer time by the model key it tested, and why each
+    of the others (by label) was not kept."""
 
-    1. Keep what differs from the stored values.
-    2. Probe every provider whose credentials changed, with the new values, outside any
-       transaction or lock (each probe is bounded by PROVIDER_DEADLINE). A failing probe
-       raises, and nothing is saved.
-    3. Save only the changed fields, in one short transaction.
+    saved: list[str] = dataclass_field(default_factory=list)
+    answered: dict[str, float] = dataclass_field(default_factory=dict)
+    failed: dict[str, str] = dataclass_field(default_factory=dict)
+
+
+def save_connection(values: Mapping[str, str]) -> ConnectionSave:
+    """Apply the connection form's checked values (`ConnectionForm.values`), each provider's
+    fields on their own: one provider that does not answer keeps none of its own changes, and
+    takes no other provider's with it.
+
+    1. Keep what differs from the stored values, grouped by provider.
+    2. Probe every provider that got a new value, with its new values, outside any transaction
+       or lock (each probe is bounded by PROVIDER_DEADLINE); a failure is noted, scrubbed of
+       secrets by the probe. A provider whose change only clears values needs no probe.
+    3. Save the changes of the providers that answered (or needed no probe), in one short
+       transaction.
     """
     saved = saved_values()
-    changes = {name: value for name, value in values.items() if value != saved.get(name, "")}
     fields = credential_fields()
-    changed = sorted({fields[name][0] for name, value in changes.items() if value})
+    changes: dict[str, dict[str, str]] = {}
+    for name, value in values.items():
+        if value != saved.get(name, ""):
+            changes.setdefault(fields[name][0], {})[name] = value
     config = EmbeddingSettings.load()
-    with reading(saved | changes):
-        latencies = {key: probe(key) for key in (model_to_test(p, config) for p in changed)}
-    if changes:
-        ProviderCredential.store(changes)
-    return latencies
+    outcome = ConnectionSave()
+    kept: dict[str, str] = {}
+    for provider, changed in changes.items():
+        label = provider_label(provider)
+        if any(changed.values()):
+            try:
+                key = model_to_test(provider, config)
+                with reading(saved | changed):
+                    outcome.answered[key] = probe(key)
+            except EmbeddingError as exc:
+                outcome.failed[label] = str(exc)
+                continue
+        kept |= changed
+        outcome.saved.append(label)
+    if kept:
+        ProviderCredential.store(kept)
+    return outcome

@@ -81,6 +81,10 @@ class SwitchPreview:
     gate: Gate | None
 
     @property
+    def sets(self) -> tuple[Served, Served]:
+        return self.serve, self.stop
+
+    @property
     def confirm_value(self) -> str:
         """What the confirmation must carry: the key it was shown, so a confirmation made
         before someone else changed the switch is refused rather than applied to another."""

@@ -48,18 +48,17 @@ from embeddings.registry import MODELS, UnknownModel, resolve
 from embeddings.storage import (
     ProtectedModel,
     database_bytes,
-    delete_model_set,
     model_usage,
     set_coverage,
     stored_set_exists,
     table_usage,
 )
+from embeddings.switching import audit
 from embeddings.switching.actions import (
     SwitchRefused,
     abandon_switch,
     begin_switch,
-    switch_back,
-    switch_now,
+    delete_stored_set,
 )
 from embeddings.switching.estimates import Estimate, estimate_models
 from embeddings.switching.tokens import keep_counts_fresh
@@ -227,6 +226,7 @@ def _switch_context() -> dict[str, Any]:
         "building_jobs": list(jobs) if building else [],
         "previous_available": bool(previous) and stored_set_exists(previous),
         "gate": scores.gate(building, active) if complete else None,
+        "history": audit.history(),
     }
 
 
@@ -294,42 +294,40 @@ def embedding_model_confirm(request: HttpRequest) -> HttpResponse:
     return redirect("embeddings:embedding_model")
 
 
-# The switch actions of the settings page: what each does, and what it says when done.
-SWITCH_ACTIONS: dict[str, tuple[Callable[[], str], str]] = {
-    "now": (switch_now, "Switched: {} is now the active model."),
-    "back": (switch_back, "Switched back: {} is the active model again."),
-    "abandon": (abandon_switch, "Stopped building {}; the vectors made so far are kept."),
-}
-
-
 @require_POST
 @role_required(CHANGE_SETTINGS)
-def embedding_switch(request: HttpRequest, action: str) -> HttpResponse:
-    """Switch now, switch back or abandon the switch under way (the URL names the action)."""
-    act, done = SWITCH_ACTIONS[action]
+def embedding_abandon(request: HttpRequest) -> HttpResponse:
+    """Stop building the model of the switch under way; what serves does not change."""
     try:
-        messages.success(request, done.format(act()))
+        key = abandon_switch(request.user)
     except SwitchRefused as exc:
         messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Stopped building {key}; the vectors made so far are kept.")
     return redirect("embeddings:embedding_model")
 
 
 @require_POST
 @role_required(CHANGE_SETTINGS)
 def embedding_connection(request: HttpRequest) -> HttpResponse:
-    """Save keys and hosts; a provider whose credentials changed must answer first, or nothing
-    is saved."""
+    """Save keys and hosts, each provider's on their own: a provider with a field in error, or
+    whose changed credentials do not answer, keeps its stored values; the others are saved."""
     form = ConnectionForm(request.POST)
     if not form.is_valid():
-        messages.error(request, errors_of(form))
-        return redirect("embeddings:embedding_model")
-    try:
-        tested = save_connection(form.values())
-    except EmbeddingError as exc:
-        messages.error(request, f"Connection failed: {scrub(str(exc))}. Nothing was saved.")
-    else:
-        answered = "".join(f" {key} answered in {ms:.0f} ms." for key, ms in tested.items())
-        messages.success(request, "Connection settings saved." + answered)
+        messages.error(request, f"{errors_of(form)} Not saved: {', '.join(form.refused())}.")
+    outcome = save_connection(form.values())
+    for label, error in outcome.failed.items():
+        nothing = "" if outcome.saved else " Nothing was saved."
+        messages.error(
+            request, f"{label}: connection failed: {error}. Its settings were not saved.{nothing}"
+        )
+    if outcome.saved:
+        answered = "".join(
+            f" {key} answered in {ms:.0f} ms." for key, ms in outcome.answered.items()
+        )
+        messages.success(
+            request, f"Connection settings saved for {', '.join(outcome.saved)}.{answered}"
+        )
     return redirect("embeddings:embedding_model")
 
 
@@ -379,7 +377,7 @@ def storage_delete(request: HttpRequest) -> HttpResponse:
         return redirect("embeddings:storage")
     if request.method == "POST":
         try:
-            deleted = delete_model_set(model_key)
+            deleted = delete_stored_set(model_key, request.user)
         except ProtectedModel as exc:
             messages.error(request, f"Not deleted: {exc}.")
         else:

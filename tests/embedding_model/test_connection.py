@@ -58,7 +58,7 @@ def test_a_key_that_works_is_saved_and_only_ever_shown_masked(
         role_clients["admin"], "embedding_connection", {"openai_api_key": fake_openai.api_key}
     )
 
-    assert "Connection settings saved." in page
+    assert "Connection settings saved for OpenAI." in page
     assert "answered in" in page
     assert saved_values().get("openai_api_key", "") == fake_openai.api_key
     assert fake_openai.api_key not in page
@@ -93,6 +93,49 @@ def test_a_new_ollama_host_is_saved_once_it_answers(
     assert "ollama:nomic-embed-text answered in" in page
     assert saved_values().get("ollama_host", "") == fake_ollama.url
     assert "pulled" in page
+
+
+def test_a_valid_openai_key_is_saved_though_ollamas_model_is_not_pulled(
+    role_clients: dict[str, Client], fake_openai: Any, fake_ollama: Any, settings: Any
+) -> None:
+    settings.OPENAI_API_KEY = ""  # only the key typed into the page can reach the fake
+    settings.OLLAMA_HOST = ""
+    fake_ollama.pulled.clear()
+
+    page = _post(
+        role_clients["admin"],
+        "embedding_connection",
+        {"openai_api_key": fake_openai.api_key, "ollama_host": fake_ollama.url},
+    )
+
+    assert "Connection settings saved for OpenAI." in page
+    assert f"{SMALL} answered in" in page
+    assert "Ollama: connection failed:" in page
+    assert "try pulling it first" in page or "ollama pull" in page
+    assert "Its settings were not saved." in page
+    assert "Nothing was saved." not in page
+    saved = saved_values()
+    assert saved.get("openai_api_key", "") == fake_openai.api_key
+    assert saved.get("ollama_host", "") == ""
+    assert fake_openai.api_key not in page
+
+
+def test_a_malformed_host_does_not_cost_a_valid_key_of_another_provider(
+    role_clients: dict[str, Client], fake_openai: Any, settings: Any
+) -> None:
+    settings.OPENAI_API_KEY = ""
+
+    page = _post(
+        role_clients["admin"],
+        "embedding_connection",
+        {"openai_api_key": fake_openai.api_key, "ollama_host": "not a url"},
+    )
+
+    assert "Ollama host: enter a URL" in page
+    assert "Not saved: Ollama." in page
+    assert "Connection settings saved for OpenAI." in page
+    assert saved_values().get("openai_api_key", "") == fake_openai.api_key
+    assert saved_values().get("ollama_host", "") == ""
 
 
 def test_test_connection_shows_the_latency_and_records_a_health_check(

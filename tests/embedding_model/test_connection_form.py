@@ -57,7 +57,7 @@ def test_a_post_that_leaves_out_the_base_url_keeps_it_and_the_key_goes_there(
 
     page = save(admin_client_, {"openai_api_key": fake_openai.api_key})
 
-    assert "Connection settings saved." in page
+    assert "Connection settings saved for OpenAI." in page
     saved = saved_values()
     assert saved.get("openai_base_url", "") == fake_openai.base_url
     assert saved.get("openai_api_key", "") == fake_openai.api_key

@@ -84,7 +84,9 @@ def test_switch_now_makes_the_partial_set_active(role_clients: dict[str, Client]
     _vector(movie, NEW)
     _settings(active_model_key=OLD, building_model_key=NEW)
 
-    response = role_clients["admin"].post(reverse("embeddings:embedding_switch_now"), follow=True)
+    response = role_clients["admin"].post(
+        reverse("embeddings:embedding_switch_now"), {"confirm": NEW}, follow=True
+    )
 
     assert f"Switched: {NEW} is now the active model." in response.content.decode()
     assert EmbeddingSettings.load().active_key == NEW
@@ -99,7 +101,9 @@ def test_switch_back_is_instant_while_the_previous_set_exists(
     _vector(item, NEW)
     _settings(active_model_key=NEW, previous_model_key=OLD)
 
-    response = role_clients["admin"].post(reverse("embeddings:embedding_switch_back"), follow=True)
+    response = role_clients["admin"].post(
+        reverse("embeddings:embedding_switch_back"), {"confirm": OLD}, follow=True
+    )
 
     assert f"Switched back: {OLD} is the active model again." in response.content.decode()
     config = EmbeddingSettings.load()

@@ -109,7 +109,7 @@ def test_a_key_it_accepts_is_kept_and_only_ever_shown_masked(admin_client_: Clie
     )
     page = response.content.decode()
 
-    assert "Connection settings saved." in page
+    assert "Connection settings saved for" in page
     assert f"{SPEC.key} answered in" in page
     assert saved_values()["parrot_api_key"] == KEY
     page = _page(admin_client_)

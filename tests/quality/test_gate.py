@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.test import Client
 from django.urls import reverse
 from django_q.models import OrmQ
@@ -97,19 +98,36 @@ def test_a_worse_model_being_built_waits_with_both_numbers_shown(
     assert "Switch anyway" not in curator_page
 
 
-def test_switch_anyway_makes_the_worse_model_active(
+def test_switch_anyway_shows_both_numbers_and_needs_the_confirmation(
     franchise_films: dict[str, CatalogItem], role_clients: dict[str, Client]
 ) -> None:
     _measure_both(franchise_films, better=False)
-
     switch = reverse("embeddings:embedding_switch_now")
-    assert role_clients["curator"].post(switch).status_code == 403
-    assert role_clients["admin"].get(switch).status_code == 405
-    response = role_clients["admin"].post(switch, follow=True)
+    assert role_clients["curator"].post(switch, {"confirm": NEW}).status_code == 403
+
+    page = role_clients["admin"].get(switch).content.decode()
+    assert f"Switch anyway: serve <code>{NEW}</code>?" in page
+    assert "The quality gate holds this model: recall@10 0.800 is below" in page
+    assert "recall@10 <strong>0.800</strong>" in page  # hybrid
+    assert "recall@10 <strong>0.600</strong>" in page  # vectors only
+    assert "16 of 16 items (100%)" in page
+
+    refused = role_clients["admin"].post(switch)
+    assert refused.status_code == 400
+    assert "Nothing was changed: confirm the switch below." in refused.content.decode()
+    assert _active() == OLD
+    assert not LogEntry.objects.exists()
+
+    response = role_clients["admin"].post(switch, {"confirm": NEW}, follow=True)
 
     assert f"Switched: {NEW} is now the active model." in response.content.decode()
     config = EmbeddingSettings.load()
     assert (config.active_key, config.building_key, config.previous_model_key) == (NEW, "", OLD)
+    entry = LogEntry.objects.get()
+    assert entry.user.username == "ada"
+    assert entry.change_message.startswith(
+        f"Switched anyway past the held quality gate: {OLD} → {NEW}"
+    )
 
 
 def test_a_better_model_cuts_over_by_itself(franchise_films: dict[str, CatalogItem]) -> None:
