@@ -101,6 +101,18 @@ class TMDbClient:
             f"/3/{PATH_KINDS[kind]}/{tmdb_id}", {"append_to_response": "credits,keywords"}
         )
 
+    def check(self, timeout: float) -> None:
+        """One request that proves the key (`/3/authentication`), within `timeout` and without
+        retries: what the connection form asks before it keeps a key."""
+        if not self.key:
+            raise MissingKey("No TMDb key to test")
+        try:
+            self._read(self._send("/3/authentication", {}, timeout))
+        except requests.Timeout:
+            raise Unreachable(f"TMDb did not answer within {timeout:g} s") from None
+        except requests.RequestException:
+            raise Unreachable(f"cannot connect to TMDb at {self.base_url}") from None
+
     def _get(self, path: str, params: dict[str, Any]) -> Any:
         """The one place this client talks HTTP.
 
@@ -142,7 +154,9 @@ class TMDbClient:
                 raise error
             time.sleep(BACKOFF * 2 ** (failures - 1))
 
-    def _send(self, path: str, params: dict[str, Any]) -> requests.Response:
+    def _send(
+        self, path: str, params: dict[str, Any], timeout: float = TIMEOUT
+    ) -> requests.Response:
         headers = {"Accept": "application/json"}
         if is_read_token(self.key):
             headers["Authorization"] = f"Bearer {self.key}"
@@ -151,7 +165,7 @@ class TMDbClient:
         with self._lock:
             self.requests += 1
         return self._session().get(
-            self.base_url + path, params=params, headers=headers, timeout=TIMEOUT
+            self.base_url + path, params=params, headers=headers, timeout=timeout
         )
 
     def _read(self, response: requests.Response) -> Any:

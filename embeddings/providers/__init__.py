@@ -6,6 +6,7 @@ adding a provider is its module, its line here and its models' lines in `embeddi
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from embeddings.providers.base import (
     AuthenticationFailed,
@@ -27,6 +28,7 @@ from embeddings.providers.local import LocalProvider
 from embeddings.providers.none import NoneProvider
 from embeddings.providers.ollama import OllamaProvider
 from embeddings.providers.openai import OpenAIProvider
+from embeddings.providers.sources import SOURCES
 from embeddings.registry import ResolvedModel, resolve
 
 PROVIDERS: dict[str, type[Provider]] = {
@@ -46,18 +48,20 @@ def get_provider(model: str | ResolvedModel) -> Provider:
 
 
 def provider_label(provider: str) -> str:
-    """How the settings page names a provider (its key, when no class is registered for it)."""
-    found = PROVIDERS.get(provider)
+    """How the settings page names a provider or a content source (its key, when no class is
+    registered for it)."""
+    found = PROVIDERS.get(provider) or SOURCES.get(provider)
     return found.label or provider if found else provider
 
 
 def credential_fields() -> dict[str, tuple[str, CredentialField]]:
     """Every provider's credential fields by name, with the provider each belongs to, in the
-    registry's order: the connection form's fields."""
+    registry's order, then the content sources' (TMDb): the connection form's fields."""
+    owners: dict[str, type[Provider] | type[Any]] = {**PROVIDERS, **SOURCES}
     return {
-        field.name: (provider, field)
-        for provider, provider_class in PROVIDERS.items()
-        for field in provider_class.credentials
+        field.name: (owner, field)
+        for owner, owner_class in owners.items()
+        for field in owner_class.credentials
     }
 
 

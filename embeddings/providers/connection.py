@@ -16,6 +16,7 @@ from embeddings.models import EmbeddingSettings, ProviderCredential
 from embeddings.providers import EmbeddingError, credential_fields, provider_label
 from embeddings.providers.credentials import credential, mask, reading, saved_values
 from embeddings.providers.probe import probe
+from embeddings.providers.sources import SOURCES
 from embeddings.registry import DEPRECATED, LEGACY, MODELS
 
 
@@ -94,9 +95,9 @@ def save_connection(values: Mapping[str, str]) -> ConnectionSave:
         label = provider_label(provider)
         if any(changed.values()):
             try:
-                key = model_to_test(provider, config)
                 with reading(saved | changed):
-                    outcome.answered[key] = probe(key)
+                    name, latency = _tested(provider, config)
+                outcome.answered[name] = latency
             except EmbeddingError as exc:
                 outcome.failed[label] = str(exc)
                 continue
@@ -105,3 +106,12 @@ def save_connection(values: Mapping[str, str]) -> ConnectionSave:
     if kept:
         ProviderCredential.store(kept)
     return outcome
+
+
+def _tested(owner: str, config: EmbeddingSettings) -> tuple[str, float]:
+    """(what answered, its time in ms): a provider's model, or a content source (TMDb) by its
+    label."""
+    if source := SOURCES.get(owner):
+        return source.label, source.probe()
+    key = model_to_test(owner, config)
+    return key, probe(key)

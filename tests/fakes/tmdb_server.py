@@ -1,7 +1,8 @@
 """A loopback TMDb API v3: the change lists (`GET /3/movie/changes`, `/3/tv/changes` with
 `start_date`, `end_date`, `page`), the charts (`/3/movie/popular`, `top_rated`, `now_playing`;
 `/3/tv/popular`, `top_rated`, `on_the_air`, `airing_today`) and a title's details
-(`/3/movie/{id}`, `/3/tv/{id}`, with `append_to_response=credits,keywords`).
+(`/3/movie/{id}`, `/3/tv/{id}`, with `append_to_response=credits,keywords`), and
+`/3/authentication`, which answers success for a good key.
 
 Keys as TMDb takes them: a v3 key in `?api_key=`, or a v4 read token as `Authorization:
 Bearer`; errors in TMDb's shape `{"success": false, "status_code": N, "status_message": …}`
@@ -113,6 +114,12 @@ class FakeTMDb(FakeServer):
     def own_env(self) -> dict[str, str]:
         return {"TMDB_BASE_URL": self.url, "TMDB_API_KEY": self.api_key}
 
+    def save_to_settings_row(self) -> None:
+        """The key as an admin saves it on the connection form."""
+        from embeddings.models import ProviderCredential
+
+        ProviderCredential.store({"tmdb_api_key": self.api_key})
+
     def add(self, body: dict[str, Any], *, changed: date | None = None) -> dict[str, Any]:
         """Serve this title (`movie(…)` or `series(…)`); `changed` lists it in that day's changes."""
         kind = "tv" if "name" in body and "title" not in body else "movie"
@@ -132,6 +139,12 @@ class FakeTMDb(FakeServer):
         if self._over_limit():
             return self._error(429, retry_after="1")
         parts = request.path.strip("/").split("/")
+        if parts == ["3", "authentication"]:
+            return (
+                200,
+                dict(JSON),
+                json_body({"success": True, "status_code": 1, "status_message": "Success."}),
+            )
         if len(parts) != 3 or parts[0] != "3" or parts[1] not in PATH_KINDS:
             return self._error(404)
         kind, leaf = parts[1], parts[2]

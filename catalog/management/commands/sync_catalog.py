@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import URLValidator
@@ -14,8 +13,8 @@ from tqdm import tqdm
 
 from catalog.models import SyncEntry, SyncJob
 from catalog.tmdb import control
-from catalog.tmdb.client import TMDbClient
 from catalog.tmdb.sync import run_sync
+from embeddings.providers.sources import TMDbSource
 
 REPORTED = 20  # titles listed by name at the end; the rest are counted
 
@@ -60,7 +59,7 @@ class Command(BaseCommand):
         rate = options["requests_per_second"]
         if rate is not None and not 0 < rate <= 1000:
             raise CommandError("--requests-per-second must be more than 0 and at most 1000")
-        client = TMDbClient(settings.TMDB_API_KEY, options["base_url"] or "", rate)
+        client = TMDbSource.client(options["base_url"] or "", rate)
         job = self._job(options)
         bar = tqdm(unit="title", disable=options["no_progress"], file=self.stderr._out)
 
