@@ -27,6 +27,7 @@ from embeddings.neighbours.blends import (
     BLEND_LABELS,
     DEFAULT_WEIGHT,
     LEXICAL,
+    VECTOR,
     Ranked,
     blended_neighbours,
     default_blend,
@@ -436,6 +437,25 @@ def _column(
     return Column(model_key, vectors.get(model_key), explain(item, found))
 
 
+def _agreements(
+    item: CatalogItem, columns: list[Column], form: NeighbourForm
+) -> tuple[scores.Agreement | None, scores.Agreement | None]:
+    """How far the two columns agree, and, under a blend with words, how far the two models'
+    vectors alone do: the words are the same for both models, and make any two look alike."""
+    if len(columns) < 2:
+        return None, None
+    shown = scores.agreement(*([n.item.pk for n in column.neighbours] for column in columns))
+    options = _blend_options(item, form)
+    if options["blend"] == VECTOR:
+        return shown, None
+    options["blend"] = VECTOR
+    alone = (
+        [n.item.pk for n in blended_neighbours(item, resolve_stored(c.model_key), **options)]
+        for c in columns
+    )
+    return shown, scores.agreement(*alone)
+
+
 def _text_search(
     item: CatalogItem, model_key: str, form: NeighbourForm
 ) -> tuple[list[Ranked], str]:
@@ -529,15 +549,13 @@ def similar(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     comparison = (
         Comparison(columns[0].neighbours, columns[1].neighbours) if len(columns) == 2 else None
     )
-    agreement = comparison and scores.agreement(
-        *([n.item.pk for n in column.neighbours] for column in columns)
-    )
+    agreement, vector_agreement = _agreements(item, columns, form)
     text = item_text(item)
     context = {
         "item": item, "text": text, "current_hash": source_hash(text), "form": form, "vectors": vectors,
         "active": active, "keep": _keep_query(request),
         "turned_off": _embeddings_turned_off(active), "columns": columns, "comparison": comparison,
-        "agreement": agreement,
+        "agreement": agreement, "vector_agreement": vector_agreement,
         "blend": form.value("blend", default_blend()), "blend_labels": BLEND_LABELS,
         "lexical_row": LexicalVector.objects.filter(item_id=item.pk).first(),
         "metric_label": METRIC_LABELS[form.value("metric", "cosine")],

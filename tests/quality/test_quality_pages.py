@@ -121,6 +121,29 @@ def test_compare_mode_shows_overlap_and_rank_biased_overlap_and_links_the_list(
     assert f'href="{LIST}?{urlencode({"model": OLD, "compare": NEW})}'.replace("&", "&amp;") in page
 
 
+def test_compare_mode_under_a_blend_with_words_shows_the_vectors_overlap_as_well(
+    two_models: dict[str, CatalogItem], role_clients: dict[str, Client]
+) -> None:
+    beta = two_models["beta-1"]
+    url = reverse("embeddings:similar", args=[beta.pk])
+
+    lexical = role_clients["curator"].get(url, {"model": OLD, "compare": NEW, "blend": "lexical"})
+    vector = role_clients["curator"].get(url, {"model": OLD, "compare": NEW, "blend": "vector"})
+
+    # The words are the same for both models: their lexical lists agree entirely, their vectors
+    # do not.
+    left = quality.page_top_ids(Embedding384, OLD, "vector", beta.pk, "movie")
+    right = quality.page_top_ids(Embedding384, NEW, "vector", beta.pk, "movie")
+    alone = quality.agreement(left, right)
+    page = lexical.content.decode()
+    assert "overlap@10 <strong>1.00</strong>" in page
+    found = re.search(r'<span id="vector-agreement">(.*?)</span>', page, re.DOTALL)
+    assert found, "no vector-only agreement under the lexical blend"
+    assert f"overlap@10 <strong>{alone.overlap_at_10:.2f}</strong>" in found.group(1)
+    assert f"rank-biased overlap <strong>{alone.rbo:.3f}</strong>" in found.group(1)
+    assert 'id="vector-agreement"' not in vector.content.decode()
+
+
 def test_the_disagreement_list_ranks_items_by_lowest_overlap_and_links_their_compare_view(
     two_models: dict[str, CatalogItem], role_clients: dict[str, Client]
 ) -> None:
