@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
@@ -14,6 +15,8 @@ admin.site.login_form = LoginForm
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # Browsers ask for /favicon.ico on pages that name no icon (a JSON answer, a plain error).
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("metrics", metrics, name="metrics"),
     # The dashboard pages live under /admin/ beside Django's admin, so they share its login.
     path("admin/", include("embeddings.urls")),
