@@ -86,14 +86,16 @@ class DecadeFilter(admin.SimpleListFilter):
 
 @admin.register(CatalogItem)
 class CatalogItemAdmin(admin.ModelAdmin[CatalogItem]):
+    # The Similar link sits beside the title it belongs to, so it stays in view however many
+    # genres and directors the wider columns hold.
     list_display = [
         "title",
+        "similar_link",
         "year",
         "kind",
         "genre_list",
         "director",
-        "vote_average",
-        "similar_link",
+        "rating",
     ]
     list_filter = ["kind", GenreFilter, DecadeFilter]
     search_fields = ["title", "original_title"]  # shows the search box; see get_search_results
@@ -136,6 +138,10 @@ class CatalogItemAdmin(admin.ModelAdmin[CatalogItem]):
     @admin.display(description="genres")
     def genre_list(self, item: CatalogItem) -> str:
         return ", ".join(item.genres)
+
+    @admin.display(description="rating", ordering="vote_average")
+    def rating(self, item: CatalogItem) -> float | None:
+        return item.vote_average
 
     @admin.display(description="")
     def similar_link(self, item: CatalogItem) -> str:

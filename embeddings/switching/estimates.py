@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Avg
+from django.db.models import F, FloatField, Sum
+from django.db.models.functions import Cast
 
 from catalog.models import CatalogItem
 from embeddings.models import EmbeddingJob, RowTally
@@ -59,34 +60,59 @@ def storage_for(dimensions: int, items: int, sizes: dict[int, tuple[int, int]]) 
     vectors scaled by what another table measures (or a default) for the row and index overhead."""
     rows, size = sizes.get(dimensions, (0, 0))
     if rows >= MEASURE_MIN_ROWS:
-        return Storage(round(size / rows * items), f"measured from embeddings_{dimensions}")
+        return Storage(round(size / rows * items), f"measured on the {dimensions}-dimension table")
     raw = items * vector_bytes(dimensions)
     for dims, (other_rows, other_size) in sizes.items():
         if other_rows >= MEASURE_MIN_ROWS:
             factor = other_size / (other_rows * vector_bytes(dims))
             return Storage(
-                round(raw * factor), f"vectors x {factor:.1f}, as measured on embeddings_{dims}"
+                round(raw * factor),
+                f"estimate: raw vectors times {factor:.1f} (rows and index, as in the "
+                f"{dims}-dimension table)",
             )
-    return Storage(round(raw * DEFAULT_INDEX_FACTOR), f"estimate: vectors x {DEFAULT_INDEX_FACTOR}")
+    return Storage(
+        round(raw * DEFAULT_INDEX_FACTOR),
+        f"estimate: raw vectors times {DEFAULT_INDEX_FACTOR} (rows and index)",
+    )
+
+
+# Jobs whose rate measures a model: they ran to the end, or until someone stopped them.
+_MEASURING = (EmbeddingJob.Status.COMPLETED, EmbeddingJob.Status.CANCELLED)
 
 
 def throughputs() -> dict[str, float]:
-    """Measured items a second of finished jobs, per model key."""
-    done = EmbeddingJob.objects.filter(status=EmbeddingJob.Status.COMPLETED, items_per_second__gt=0)
-    return dict(done.values_list("model_key").annotate(rate=Avg("items_per_second")).order_by())
+    """Items a second per model (its key without a size: a model embeds as fast at any size),
+    over its finished jobs: all the items they embedded over all the time they took, so a job of
+    ten thousand items weighs more than one of three."""
+    finished = EmbeddingJob.objects.filter(
+        status__in=_MEASURING, done__gt=0, items_per_second__gt=0
+    )
+    seconds = Cast("done", FloatField()) / F("items_per_second")
+    totals: dict[str, list[float]] = {}
+    for key, items, spent in (
+        finished.values_list("model_key").annotate(items=Sum("done"), spent=Sum(seconds)).order_by()
+    ):
+        base = _base_key(key)
+        total = totals.setdefault(base, [0.0, 0.0])
+        total[0] += items
+        total[1] += spent
+    return {key: items / spent for key, (items, spent) in totals.items() if spent > 0}
+
+
+def _base_key(key: str) -> str:
+    return key.partition("@")[0]
 
 
 def duration_for(key: str, provider: str, items: int, rates: dict[str, float]) -> Duration:
-    if key in rates:
-        return Duration(items / rates[key], f"at {rates[key]:.0f} items/s measured")
-    same_provider = [rate for other, rate in rates.items() if other.startswith(f"{provider}:")]
-    if same_provider:
-        rate = sum(same_provider) / len(same_provider)
-        return Duration(items / rate, f"at {rate:.0f} items/s measured on {provider}")
-    # No job of the model or its provider has finished yet: the provider's own guess, so labelled.
+    """From the model's own measured rate; never from another model's, which runs elsewhere or
+    at another speed (a self-hosted model behind OPENAI_BASE_URL is not OpenAI's). Before a job
+    of it finishes, the provider's own guess, so labelled."""
+    rate = rates.get(_base_key(key))
+    if rate:
+        return Duration(items / rate, f"at {rate:.0f} items/s, measured on its jobs")
     guess = PROVIDERS[provider].throughput if provider in PROVIDERS else None
     if guess:
-        return Duration(items / guess, f"guess: {guess:.0f} items/s, no job measured yet")
+        return Duration(items / guess, f"guess: {guess:.0f} items/s, until a job of it finishes")
     return Duration(None, "")
 
 

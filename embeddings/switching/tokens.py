@@ -126,6 +126,8 @@ class TokenTotal:
     counted_items: int
     total_items: int
     exact_tokenizer: bool
+    # Texts longer than the model reads: the provider embeds only their first max tokens.
+    cut_items: int = 0
 
     @property
     def complete(self) -> bool:
@@ -147,7 +149,8 @@ class TokenTotal:
 def catalog_tokens(specs: list[ModelSpec], total_items: int) -> dict[str, TokenTotal]:
     """Tokens per model key in one aggregate query over the tally of cached counts (rows per
     tokenizer and size, not per item): each count capped at the model's max tokens (providers
-    truncate longer texts), uncounted items extrapolated from the counted ones."""
+    truncate longer texts), and the texts so cut counted; uncounted items extrapolated from the
+    counted ones."""
     wanted: dict[str, tuple[str, int, bool]] = {}
     for spec in specs:
         if not spec.max_tokens:
@@ -163,12 +166,15 @@ def catalog_tokens(specs: list[ModelSpec], total_items: int) -> dict[str, TokenT
         capped = Least("tokens", Value(limit, output_field=IntegerField()))
         aggregates[f"t{index}"] = Sum(F("items") * capped, filter=only)
         aggregates[f"n{index}"] = Sum("items", filter=only)
+        aggregates[f"c{index}"] = Sum("items", filter=only & Q(tokens__gt=limit))
     sums = TokenTally.objects.aggregate(**aggregates) if aggregates else {}
     totals = {}
     for index, (key, (_, _, exact)) in enumerate(wanted.items()):
         counted = int(sums.get(f"n{index}") or 0)
         tokens = int(sums.get(f"t{index}") or 0)
+        cut = int(sums.get(f"c{index}") or 0)
         if 0 < counted < total_items:
             tokens = round(tokens * total_items / counted)
-        totals[key] = TokenTotal(tokens, counted, total_items, exact)
+            cut = round(cut * total_items / counted)
+        totals[key] = TokenTotal(tokens, counted, total_items, exact, cut)
     return totals

@@ -242,17 +242,33 @@ def _provider_groups(estimates: list[Estimate]) -> list[dict[str, Any]]:
     return [{"provider": provider_label(p), "rows": rows} for p, rows in groups.items()]
 
 
+def _models_context(request: HttpRequest, active_key: str) -> dict[str, Any]:
+    """The model table: every model but the one that turns embeddings off (a line of its own),
+    polled while the catalog's tokens are still being counted."""
+    estimates = estimate_models()
+    counting = any(e.tokens and not e.tokens.complete for e in estimates)
+    keep_counts_fresh(counting)
+    models = [e for e in estimates if e.spec.provider != "none"]
+    return {
+        "groups": _provider_groups(models),
+        "catalog_items": estimates[0].items if estimates else 0,
+        "tokens_pending": counting,
+        "turned_off": _embeddings_turned_off(active_key),
+        "can_change": request.user.has_perm(CHANGE_SETTINGS),
+        "can_measure": request.user.has_perm(RUN_JOBS),
+    }
+
+
 @role_required(VIEW)
 def embedding_model(request: HtmxHttpRequest) -> HttpResponse:
     context = _switch_context()
+    if request.htmx and request.htmx.target == "model-table":
+        context |= _models_context(request, context["active_key"])
+        return render(request, "embeddings/embedding_model.html#models", context)
     if request.htmx:
         return render(request, "embeddings/embedding_model.html#switch", context)
-    estimates = estimate_models()
-    keep_counts_fresh(any(e.tokens and not e.tokens.complete for e in estimates))
     context |= _admin_context(request, "Embedding model") | {
-        "groups": _provider_groups(estimates),
-        "can_change": request.user.has_perm(CHANGE_SETTINGS),
-        "can_measure": request.user.has_perm(RUN_JOBS),
+        **_models_context(request, context["active_key"]),
         "connection": connection_fields(),
         "test_models": [spec.key for spec in MODELS],
     }

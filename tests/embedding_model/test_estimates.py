@@ -122,26 +122,59 @@ def test_storage_is_measured_from_the_table_once_it_holds_enough_rows() -> None:
 
     # 1,200 items at the measured bytes of each of the 1,000 stored rows.
     assert local.storage.bytes == round(size / 1_000 * 1_200)
-    assert local.storage.basis == "measured from embeddings_384"
+    assert local.storage.basis == "measured on the 384-dimension table"
     # The empty 1536 table borrows the overhead measured on the 384 one: its halfvec vectors
     # (2 bytes a number) are 2x bigger.
     factor = size / (1_000 * 384 * 4)
     assert small.storage.bytes == round(1_200 * 1536 * 2 * factor)
-    assert small.storage.basis == f"vectors x {factor:.1f}, as measured on embeddings_384"
+    assert small.storage.basis == (
+        f"estimate: raw vectors times {factor:.1f} (rows and index, as in the 384-dimension table)"
+    )
+
+
+def _finished(model_key: str, done: int, rate: float, status: str = "completed") -> None:
+    EmbeddingJob.objects.create(
+        kind="movie", model_key=model_key, status=status, done=done, items_per_second=rate
+    )
 
 
 def test_time_comes_from_the_measured_throughput_of_finished_jobs() -> None:
     for n in range(3):
         make_item(title=f"Item {n}")
-    EmbeddingJob.objects.create(
-        kind="movie", model_key=LOCAL, status=EmbeddingJob.Status.COMPLETED, items_per_second=20
-    )
+    _finished(LOCAL, 300, 20)
 
     local = estimate_models([LOCAL])[0]
 
     # 3 items at 20 items a second.
     assert local.duration.seconds == pytest.approx(0.15)
-    assert local.duration.basis == "at 20 items/s measured"
+    assert local.duration.basis == "at 20 items/s, measured on its jobs"
+
+
+def test_a_long_job_weighs_more_in_the_measured_rate_than_short_ones() -> None:
+    make_item()
+    _finished(LOCAL, 10_000, 118.7)  # the whole catalog
+    _finished(LOCAL, 261, 300)  # the demo catalog's films, first run
+    _finished(LOCAL, 3, 600)  # three changed items
+    _finished(LOCAL, 500, 150, status="cancelled")  # stopped half-way: still a measurement
+
+    local = estimate_models([LOCAL])[0]
+
+    # 10,764 items over 84.25 + 0.87 + 0.005 + 3.33 = 88.45 s: 121.7 items/s, not the mean 292.
+    assert local.duration.basis == "at 122 items/s, measured on its jobs"
+    assert local.duration.seconds == pytest.approx(1 / 121.7, rel=1e-3)
+
+
+def test_a_model_is_timed_by_its_own_jobs_never_by_another_models(fake_openai: object) -> None:
+    make_item()
+    # A self-hosted model behind OPENAI_BASE_URL was fast; OpenAI's own models never ran here.
+    _finished("openai:all-MiniLM-L6-v2@384", 5_000, 900)
+    _finished(f"{LARGE}@1024", 5_000, 75)
+
+    small, large = estimate_models([SMALL, LARGE])
+
+    assert small.duration.basis == "guess: 150 items/s, until a job of it finishes"
+    # The same model at another size embeds as fast.
+    assert large.duration.basis == "at 75 items/s, measured on its jobs"
 
 
 def test_time_is_a_labelled_guess_before_any_job_ran() -> None:

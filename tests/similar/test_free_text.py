@@ -5,6 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from embeddings.models import Embedding384
+from embeddings.neighbours import lexical_rows
 from embeddings.providers import get_provider
 from embeddings.text import item_text, source_hash
 from tests.conftest import make_item
@@ -50,3 +51,20 @@ def test_the_free_text_box_finds_films_like_the_words_with_the_real_local_model(
     )
     assert all(f">{title}</a>" in section for title in ranked)
     assert ranked[0] == "Inception"
+
+
+@pytest.mark.django_db
+def test_the_free_text_results_show_no_empty_reasons_column(curator_client: Client) -> None:
+    heat = make_item(title="Heat", overview="A master thief plans one last heist in Los Angeles.")
+    make_item(title="Thief", overview="A safecracker plans a last heist before he quits.")
+    lexical_rows.refresh()
+
+    html = curator_client.get(
+        reverse("embeddings:similar", args=[heat.pk]), {"q": "a last heist", "blend": "lexical"}
+    ).content.decode()
+
+    free_text = html.split('id="text-results"', 1)[1].split("</section>", 1)[0]
+    assert ">Thief</a>" in free_text
+    assert "Why it is there" not in free_text
+    # The item's own neighbours say why each is there.
+    assert "Why it is there" in html.split("</section>", 1)[1]

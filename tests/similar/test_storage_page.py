@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from embeddings.models import Embedding384, Embedding1536, EmbeddingSettings
 from embeddings.storage import model_usage, table_usage
+from embeddings.templatetags.embedding_model import size as size_filter
 from tests.conftest import make_item
 from tests.similar.helpers import at_angle, embed
 
@@ -136,3 +137,12 @@ def test_only_embedding_admins_may_delete_and_only_by_post_with_csrf(
     strict.force_login(admin_user)
     assert strict.post(url, {"model": OLD}).status_code == 403
     assert Embedding1536.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [(512, "512 bytes"), (1_023_999, "1.0 MB"),
+     (1_000 * 1024, "1.0 MB"), (999 * 1024, "999.0 KB"), (5 * 1024**3, "5.0 GB")],
+)  # fmt: skip
+def test_sizes_move_up_a_unit_before_they_would_read_a_thousand(size: int, shown: str) -> None:
+    assert size_filter(size) == shown
