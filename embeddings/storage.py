@@ -1,5 +1,4 @@
-"""What the vectors cover and cost: coverage per model and kind, sizes per table, and the
-cut-over that coverage decides."""
+"""What the vectors cover and cost: coverage per model and kind, and sizes per table."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ from django.db import connection, transaction
 from django.db.models import Count
 
 from catalog.models import CatalogItem
-from embeddings import quality
 from embeddings.models import EMBEDDING_TABLES, EmbeddingJob, EmbeddingSettings, RowTally
 from embeddings.registry import ResolvedModel, UnknownModel, resolve, storage_type, vector_bytes
 
@@ -70,31 +68,6 @@ def stored_set_exists(model_key: str) -> bool:
         return set_exists(resolve(model_key))
     except UnknownModel:
         return False
-
-
-def maybe_cut_over() -> bool:
-    """Make the model being built active once its set covers the whole catalog and its measured
-    quality passes the gate (a measurement still missing is queued; its task comes back here)."""
-    with transaction.atomic():
-        config = EmbeddingSettings.locked()
-        if not config.building_key:
-            return False
-        if not total_coverage(resolve(config.building_key)).complete:
-            return False
-        verdict = quality.gate(config.building_key, config.active_key)
-        for key in verdict.to_measure:
-            quality.measure_soon(key)
-        if not verdict.passes:
-            return False
-        config.cut_over()
-        config.save()
-        return True
-
-
-def measure_then_cut_over(run_id: int) -> None:
-    """The quality task: measure a model, then try the cut-over the measurement may be holding."""
-    quality.run_measurement(run_id)
-    maybe_cut_over()
 
 
 @dataclass(frozen=True)

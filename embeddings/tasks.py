@@ -1,9 +1,21 @@
-"""What the worker runs by the clock, and what the first start queues.
+"""The one map of what the worker runs, and when.
 
-The daily content sync (03:00, local time) refreshes the active model's set with what is new or
-changed; the hourly upkeep probes the active model's provider, with the same probe as the
-settings page, and records the jobs a dead worker left behind. On the very first start the
-active model gets the jobs that fill its set.
+Every task django-q runs is a function here, queued or scheduled by its dotted path
+`embeddings.tasks.<name>` (the packages below queue these paths as strings and never import this
+module). Each takes primary keys and hands over to the package that does the work:
+
+- `run_job(job_id)`: work on a regeneration job (queued when a job starts or resumes, and again
+  to spread it); when this worker completes it, `after_job_completed` follows;
+- `recover_jobs()`: every minute, the watchdog that queues jobs whose workers died again;
+- `measure_then_cut_over(run_id)`: a quality measurement, then the cut-over it may be holding;
+- `compute_disagreements(run_id)`: two models' top 10s compared over the whole catalog;
+- `refresh_token_counts()`: the catalog's token counts, for the cost estimates;
+- `start_content_sync()`: daily at 03:00 (local time), the active model's set refreshed with
+  what is new or changed;
+- `health_check()`: hourly, the active model's provider probed (the settings page's probe) and
+  the jobs a dead worker left behind recorded.
+
+On the very first start the active model gets the jobs that fill its set (`first_run_jobs`).
 """
 
 from __future__ import annotations
@@ -17,11 +29,23 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from catalog.models import CatalogItem
-from embeddings.jobs import TASK_NAMES, JobRefused, mark_interrupted, start_job
-from embeddings.models import EmbeddingJob, EmbeddingSettings, HealthCheck
+from embeddings import jobs, quality
+from embeddings.jobs import (
+    TASK_NAMES,
+    JobRefused,
+    ProgressCallback,
+    WorkerReport,
+    mark_interrupted,
+    start_job,
+)
+from embeddings.models import DisagreementRun, EmbeddingJob, EmbeddingSettings, HealthCheck
+from embeddings.neighbours import lexical_rows
+from embeddings.providers import Provider
 from embeddings.providers.probe import check
 from embeddings.registry import UnknownModel, resolve
 from embeddings.storage import set_exists
+from embeddings.switching import cutover, tokens
+from reclio_admin.logs import log_context
 
 logger = logging.getLogger(__name__)
 
@@ -30,19 +54,104 @@ SCHEDULE_HEALTH = "Hourly provider health check"
 SCHEDULE_WATCHDOG = "Job watchdog"
 
 
+# --- Regeneration jobs --------------------------------------------------------------------------
+
+
+def run_job(
+    job_id: int,
+    *,
+    spread: bool = False,
+    provider: Provider | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> str:
+    """The worker's task for a job (`embeddings.jobs.run_job`), then what follows its
+    completion; returns the job's status."""
+    return work_on_job(job_id, spread=spread, provider=provider, on_progress=on_progress).status
+
+
+def work_on_job(
+    job_id: int,
+    *,
+    spread: bool = False,
+    provider: Provider | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> WorkerReport:
+    """`run_job`, reporting what this worker did itself (a foreground run's summary)."""
+    report = jobs.work_on_job(job_id, provider=provider, on_progress=on_progress, spread=spread)
+    if report.completed:
+        after_job_completed(job_id)
+    return report
+
+
+def after_job_completed(job_id: int) -> None:
+    """What follows a job this worker completed, in this order:
+
+    1. Bring the items' lexical rows up to date: after the vectors, so the first batch never
+       waits for it; before the quality measurement, which scores the lexical and hybrid blends
+       too. A failure is logged and the job stays completed: its vectors are stored.
+    2. Queue a measurement of the job's model.
+    3. Try the automatic cut-over: the set being built may now cover the whole catalog.
+    """
+    model_key = EmbeddingJob.objects.values_list("model_key", flat=True).get(pk=job_id)
+    with log_context(job_id=job_id, model_key=model_key):
+        try:
+            lexical_rows.refresh()
+        except Exception:
+            logger.exception("Refreshing the lexical rows failed; the job goes on")
+        try:
+            quality.measure_soon(model_key)
+            cut_over = cutover.maybe_cut_over()
+        except Exception:
+            logger.exception("Job #%s completed, but what follows it failed", job_id)
+            raise
+        if cut_over:
+            logger.info(
+                "Embedding job #%s completed the set of %s; it now serves",
+                job_id,
+                model_key,
+                extra={"event": "model_cut_over"},
+            )
+
+
+def recover_jobs() -> list[int]:
+    """Every minute: queue again the jobs whose workers died (`embeddings.jobs.recover_jobs`)."""
+    return jobs.recover_jobs()
+
+
+# --- Quality and estimates ----------------------------------------------------------------------
+
+
+def measure_then_cut_over(run_id: int) -> None:
+    """A queued quality measurement, then the cut-over it may be holding."""
+    cutover.measure_then_cut_over(run_id)
+
+
+def compute_disagreements(run_id: int) -> DisagreementRun | None:
+    """A queued comparison of two models' top 10s over every item they share."""
+    return quality.compute_disagreements(run_id)
+
+
+def refresh_token_counts() -> int:
+    """The token counts of texts that changed since they were counted, for the estimates."""
+    return tokens.refresh_token_counts()
+
+
+# --- By the clock -------------------------------------------------------------------------------
+
+
 def start_content_sync(user: Any = None) -> list[EmbeddingJob]:
     """The daily sync: a `stale` job per kind for the active model; one already running is kept."""
     key = EmbeddingSettings.load().active_key
-    jobs = []
+    started = []
     for kind in TASK_NAMES:
         try:
-            jobs.append(start_job(kind, key, EmbeddingJob.Mode.STALE, user=user))
+            started.append(start_job(kind, key, EmbeddingJob.Mode.STALE, user=user))
         except JobRefused:
             if running := EmbeddingJob.objects.active().filter(kind=kind, model_key=key).first():
-                jobs.append(running)
+                started.append(running)
             else:
                 raise
-    return jobs
+    return started
 
 
 def health_check() -> HealthCheck:
@@ -78,7 +187,7 @@ def ensure_schedules() -> None:
             now + timedelta(minutes=1),
         ),
         # A job whose workers all died is recorded and queued again within a minute.
-        SCHEDULE_WATCHDOG: ("embeddings.jobs.recover_jobs", Schedule.MINUTES, now),
+        SCHEDULE_WATCHDOG: ("embeddings.tasks.recover_jobs", Schedule.MINUTES, now),
     }
     for name, (func, kind, first_run) in specs.items():
         schedule, created = Schedule.objects.get_or_create(
@@ -102,11 +211,11 @@ def first_run_jobs() -> list[EmbeddingJob]:
         return []
     if model.provider == "none" or set_exists(model):
         return []
-    jobs = []
+    started = []
     for kind in TASK_NAMES:
         if CatalogItem.objects.filter(kind=kind).exists():
             try:
-                jobs.append(start_job(kind, model, EmbeddingJob.Mode.STALE))
+                started.append(start_job(kind, model, EmbeddingJob.Mode.STALE))
             except JobRefused:
                 continue  # already queued by an earlier start
-    return jobs
+    return started

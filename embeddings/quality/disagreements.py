@@ -17,7 +17,7 @@ from embeddings.quality.ranking import Signals, in_chunks
 
 logger = logging.getLogger(__name__)
 
-DISAGREEMENT_TASK = "embeddings.quality.compute_disagreements"
+DISAGREEMENT_TASK = "embeddings.tasks.compute_disagreements"
 
 
 def disagreements_soon(left_key: str, right_key: str, blend: str = "vector") -> DisagreementRun:

@@ -63,7 +63,7 @@ INDEX_SAMPLE = 100
 SEED = 10
 BLENDS = blends.BLENDS
 # The task that measures, then tries the cut-over the measurement may be holding.
-MEASURE_TASK = "embeddings.storage.measure_then_cut_over"
+MEASURE_TASK = "embeddings.tasks.measure_then_cut_over"
 # Items whose top 10 one statement of index walks reads.
 BATCH_QUERIES = 200
 # Keys of the synthetic sets `bench_similar` makes: not models anyone serves.

@@ -1,7 +1,7 @@
 """The admin's switch actions: the active set keeps answering while a new one is built beside it.
 
 A switch goes: `begin_switch` (the new model becomes the building one and its movie and
-series jobs start) → the jobs fill its table → `storage.maybe_cut_over` makes it active once it
+series jobs start) → the jobs fill its table → `cutover.maybe_cut_over` makes it active once it
 covers the whole catalog (or an admin calls `switch_now`). The old set stays in its table, so
 `switch_back` is instant until someone deletes it on the storage page.
 
@@ -25,12 +25,12 @@ from embeddings.models import EmbeddingJob, EmbeddingSettings
 from embeddings.registry import ResolvedModel
 from embeddings.storage import (
     delete_model_set,
-    maybe_cut_over,
     set_coverage,
     set_exists,
     stored_set_exists,
 )
 from embeddings.switching import audit
+from embeddings.switching.cutover import maybe_cut_over
 
 
 class SwitchRefused(Exception):

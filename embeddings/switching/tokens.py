@@ -102,7 +102,7 @@ def queue_token_count() -> bool:
     """Ask a worker to count the catalog's tokens, once at a time; returns whether it queued."""
     if not cache.add(QUEUED_KEY, True, timeout=60):
         return False
-    async_task("embeddings.switching.tokens.refresh_token_counts", task_name="Count catalog tokens")
+    async_task("embeddings.tasks.refresh_token_counts", task_name="Count catalog tokens")
     return True
 
 

@@ -6,7 +6,7 @@ baseline. Each run fills an empty table, as a model's first regeneration does (r
 without the HNSW index, which is built once at the end).
 
 The job is started as the jobs page starts it, with one task, and spreads itself to the free
-workers one queue poll apart (`jobs._spread`). Throughput is read while every worker is on the
+workers one queue poll apart (`embeddings.jobs.queue.spread_job`). Throughput is read while every worker is on the
 job, from 10 % to 90 % of its items; the whole job's rate (first item to last, the spreading
 included) and how long the spreading took are reported beside it.
 """

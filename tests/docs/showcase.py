@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from catalog.models import CatalogItem
-from embeddings import jobs, quality
+from embeddings import jobs, quality, tasks
 from embeddings.models import (
     Embedding384,
     EmbeddingJob,
@@ -127,7 +127,7 @@ def embed_with(model_key: str) -> None:
     """Every item of the catalog through real jobs with this model."""
     for kind in ("movie", "series"):
         job = jobs.create_job(kind, model_key, "all")
-        assert jobs.run_job(job.pk) == EmbeddingJob.Status.COMPLETED, job.last_error
+        assert tasks.run_job(job.pk) == EmbeddingJob.Status.COMPLETED, job.last_error
 
 
 @contextmanager
@@ -142,7 +142,7 @@ def running_job(batch_size: int = 8, until: float = 0.3) -> Iterator[EmbeddingJo
 
     def work() -> None:
         try:
-            jobs.run_job(job.pk)
+            tasks.run_job(job.pk)
         finally:
             connection.close()
 

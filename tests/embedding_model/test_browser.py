@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 
-from embeddings.jobs import run_job
 from embeddings.models import Embedding384, EmbeddingJob, EmbeddingSettings, TokenCount
 from embeddings.providers import get_provider
+from embeddings.tasks import run_job
 from tests.conftest import make_item
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

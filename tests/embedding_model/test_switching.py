@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from catalog.models import CatalogItem
 from embeddings.models import Embedding384, EmbeddingJob, EmbeddingSettings
-from embeddings.storage import maybe_cut_over
+from embeddings.switching.cutover import maybe_cut_over
 from tests.conftest import make_item
 
 pytestmark = pytest.mark.django_db

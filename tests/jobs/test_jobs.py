@@ -9,7 +9,7 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
 from catalog.models import CatalogItem
-from embeddings import jobs
+from embeddings import jobs, tasks
 from embeddings.models import Embedding384, EmbeddingJob, EmbeddingSettings, HealthCheck
 from embeddings.providers import get_provider
 from embeddings.startup import prepare
@@ -222,7 +222,7 @@ def test_a_completed_job_makes_the_model_being_built_active_once_it_covers_the_c
         pk=1, defaults={"active_model_key": "none:disabled", "building_model_key": LOCAL_MODEL}
     )
 
-    jobs.run_job(jobs.create_job("movie", LOCAL_MODEL).pk)
+    tasks.run_job(jobs.create_job("movie", LOCAL_MODEL).pk)
 
     config = EmbeddingSettings.load()
     assert (config.active_model_key, config.building_model_key, config.previous_model_key) == (
@@ -262,7 +262,7 @@ def test_the_first_run_creates_the_schedules_and_queues_the_movie_and_series_job
     assert schedules == {
         SCHEDULE_SYNC: "embeddings.tasks.start_content_sync",
         SCHEDULE_HEALTH: "embeddings.tasks.health_check",
-        SCHEDULE_WATCHDOG: "embeddings.jobs.recover_jobs",
+        SCHEDULE_WATCHDOG: "embeddings.tasks.recover_jobs",
     }
     sync = Schedule.objects.get(name=SCHEDULE_SYNC)
     assert sync.schedule_type == Schedule.DAILY

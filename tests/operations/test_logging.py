@@ -14,7 +14,7 @@ import requests
 from django.conf import settings
 from pythonjsonlogger.json import JsonFormatter
 
-from embeddings import jobs
+from embeddings import jobs, tasks
 from embeddings.models import EmbeddingJob, EmbeddingSettings
 from embeddings.tasks import health_check
 from reclio_admin.logs import ContextFilter, gunicorn_logging_config, logging_config
@@ -84,14 +84,18 @@ def test_every_line_a_job_logs_carries_its_id_and_model_key(
     caplog.handler.setFormatter(JsonFormatter(**{k: v for k, v in options.items() if k != "()"}))
 
     with caplog.at_level(logging.INFO, logger="embeddings"):
-        assert jobs.run_job(job.pk) == EmbeddingJob.Status.COMPLETED
+        assert tasks.run_job(job.pk) == EmbeddingJob.Status.COMPLETED
 
     lines = [json.loads(line) for line in caplog.text.splitlines()]
     ended = [line for line in lines if line.get("event") == "job_completed"]
     assert ended, caplog.text
     assert ended[0]["job_id"] == job.pk and ended[0]["model_key"] == LOCAL_MODEL
     assert "3 done" in ended[0]["message"]
-    assert all(line["job_id"] == job.pk for line in lines if line["logger"] == "embeddings.jobs")
+    assert all(
+        line["job_id"] == job.pk
+        for line in lines
+        if line["logger"] in ("embeddings.jobs", "embeddings.tasks")
+    )
 
 
 @pytest.mark.django_db

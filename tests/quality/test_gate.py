@@ -18,9 +18,9 @@ from django.urls import reverse
 from django_q.models import OrmQ
 
 from catalog.models import CatalogItem
-from embeddings import jobs
+from embeddings import jobs, tasks
 from embeddings.models import Embedding384, EmbeddingSettings, QualityRun
-from embeddings.storage import maybe_cut_over, measure_then_cut_over
+from embeddings.switching.cutover import maybe_cut_over, measure_then_cut_over
 from tests.conftest import make_item
 from tests.quality.conftest import NEW, OLD, building, place
 from tests.similar.helpers import at_angle, embed
@@ -176,7 +176,7 @@ def test_a_completed_job_queues_a_measurement_of_its_model() -> None:
     make_item(title="Heat", overview="A thief and a detective in Los Angeles.")
     job = jobs.create_job("movie", OLD, "all")
 
-    assert jobs.run_job(job.pk) == "completed"
+    assert tasks.run_job(job.pk) == "completed"
 
     queued = QualityRun.objects.get()
     assert (queued.model_key, queued.status) == (OLD, "queued")

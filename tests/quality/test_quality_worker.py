@@ -10,7 +10,7 @@ import pytest
 
 from catalog.models import CatalogItem
 from embeddings.models import EmbeddingSettings, QualityRun
-from embeddings.storage import maybe_cut_over
+from embeddings.switching.cutover import maybe_cut_over
 from tests.jobs.conftest import spawn, wait_for, worker_env
 from tests.quality.conftest import NEW, OLD, building, place
 

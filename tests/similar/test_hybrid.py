@@ -13,7 +13,7 @@ from django.utils import timezone
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from catalog.models import CatalogItem
-from embeddings import jobs
+from embeddings import jobs, tasks
 from embeddings.models import (
     Embedding384,
     LexicalCorpus,
@@ -342,7 +342,7 @@ def test_an_import_followed_by_a_job_leaves_every_lexical_row_in_place(tmp_path:
     assert not LexicalVector.objects.exists()  # a bulk import sends no signals
 
     job = jobs.create_job("movie", LOCAL_MODEL, "stale")
-    jobs.run_job(job.pk)
+    tasks.run_job(job.pk)
 
     assert LexicalVector.objects.count() == 3
     hashes = dict(LexicalVector.objects.values_list("item__title", "source_hash"))

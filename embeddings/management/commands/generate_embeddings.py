@@ -11,7 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from embeddings import jobs
+from embeddings import jobs, tasks
 from embeddings.models import EmbeddingJob, EmbeddingSettings
 
 
@@ -40,7 +40,7 @@ class Command(BaseCommand):
             bar.refresh()
 
         try:
-            mine = jobs.work_on_job(job_id, on_progress=show)
+            mine = tasks.work_on_job(job_id, on_progress=show)
         finally:
             bar.close()
         job = EmbeddingJob.objects.get(pk=job_id)

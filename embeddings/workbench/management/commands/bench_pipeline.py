@@ -1,7 +1,7 @@
 """`python manage.py bench_pipeline [--catalog CSV] [--json]`: items per second of the whole
 pipeline (select, text, hash, embed, upsert), measured in a throwaway database.
 
-The phases, in order, the jobs all through `embeddings.jobs.run_job`:
+The phases, in order, the jobs all through `embeddings.tasks.run_job`:
 1. the lexical rows of the whole catalog (`lexical_rows.refresh()`), timed on their own with the
    memory they add, so the jobs after them find those rows current;
 2. the free provider (vectors computed before the clock starts) over the whole catalog, so the
@@ -41,7 +41,7 @@ from django.db import connection, connections
 
 from catalog.importer import CatalogFileError, import_catalog
 from catalog.models import CatalogItem
-from embeddings import jobs, registry
+from embeddings import registry, tasks
 from embeddings.models import EmbeddingJob, has_hnsw_index
 from embeddings.neighbours import lexical_rows
 from embeddings.providers import get_provider
@@ -252,7 +252,7 @@ def _timed_job(
         for thread in threads:
             thread.join()
     else:
-        jobs.run_job(job.pk, provider=provider)
+        tasks.run_job(job.pk, provider=provider)
     seconds = time.perf_counter() - started
     job.refresh_from_db()
     if job.status != EmbeddingJob.Status.COMPLETED or job.failed:
@@ -271,7 +271,7 @@ def _until_last_batch(job: EmbeddingJob) -> float:
 
 def _worker(job_id: int, provider: Provider) -> None:
     try:
-        jobs.run_job(job_id, provider=provider)
+        tasks.run_job(job_id, provider=provider)
     finally:
         connections.close_all()
 
