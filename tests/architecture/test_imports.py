@@ -146,3 +146,86 @@ def test_no_module_imports_a_product_module_inside_a_function() -> None:
         for line, target in in_functions
     ]
     assert hidden == []
+
+
+# The order the embeddings code is built in, from the edge down: a module may import its own
+# package and the layers below its own, never one above. Modules outside these prefixes
+# (reclio_admin's settings and infrastructure) are held by the circle test alone.
+LAYERS: list[tuple[str, ...]] = [
+    (
+        "embeddings.views", "embeddings.urls", "embeddings.forms", "embeddings.metrics",
+        "embeddings.templatetags", "embeddings.management", "embeddings.workbench",
+        "embeddings.startup", "embeddings.apps", "catalog.admin", "catalog.management",
+    ),
+    ("embeddings.tasks",),
+    ("embeddings.switching",),
+    ("embeddings.storage",),
+    ("embeddings.quality",),
+    ("embeddings.neighbours",),
+    ("embeddings.jobs",),
+    ("embeddings.providers",),
+    ("embeddings.models",),
+    ("embeddings.registry", "embeddings.checks"),
+    (
+        "embeddings.worker_locks", "embeddings.local_models", "embeddings.permissions",
+        "embeddings.text", "embeddings", "catalog",
+    ),
+]  # fmt: skip
+
+
+def _layer(module: str) -> int | None:
+    """The layer a module belongs to: the one with the longest prefix that names it."""
+    best: tuple[int, int] | None = None
+    for number, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            named = module == prefix or module.startswith(f"{prefix}.")
+            if named and (best is None or len(prefix) > best[1]):
+                best = (number, len(prefix))
+    return None if best is None else best[0]
+
+
+def _upward_imports(graph: Graph) -> list[str]:
+    found = []
+    for module, (targets, _) in sorted(graph.items()):
+        own = _layer(module)
+        if own is None:
+            continue
+        for target in sorted(targets):
+            theirs = _layer(target)
+            if theirs is not None and theirs < own:
+                found.append(f"{module} imports {target}, a layer above it")
+    return found
+
+
+def test_every_embeddings_module_has_a_place_in_the_order() -> None:
+    placeless = [m for m in MODULES if m.startswith("embeddings") and _layer(m) is None]
+    assert placeless == []
+
+
+def test_an_import_against_the_order_is_found() -> None:
+    graph: Graph = {
+        "embeddings.jobs.runner": ({"embeddings.quality.measure", "embeddings.models"}, []),
+        "embeddings.quality.measure": ({"embeddings.neighbours.blends"}, []),
+    }
+    assert _upward_imports(graph) == [
+        "embeddings.jobs.runner imports embeddings.quality.measure, a layer above it"
+    ]
+
+
+def test_the_packages_import_only_downwards() -> None:
+    assert _upward_imports(GRAPH) == []
+
+
+def test_the_worker_runs_only_what_tasks_names() -> None:
+    """Every dotted path the product enqueues or schedules is an entry point of
+    `embeddings.tasks`, the one map of what the worker runs."""
+    paths = set()
+    for path in MODULES.values():
+        for node in ast.walk(ast.parse(path.read_text())):
+            value = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(value, str) and value.startswith("embeddings.") and value.count(".") > 1:
+                head, _, name = value.rpartition(".")
+                if head in MODULES and not name.startswith("_") and name[:1].islower():
+                    paths.add(value)
+    assert paths, "no enqueued path found: the walk is broken"
+    assert sorted(p for p in paths if not p.startswith("embeddings.tasks.")) == []
