@@ -155,7 +155,8 @@ LAYERS: list[tuple[str, ...]] = [
     (
         "embeddings.views", "embeddings.urls", "embeddings.forms", "embeddings.metrics",
         "embeddings.templatetags", "embeddings.management", "embeddings.workbench",
-        "embeddings.startup", "embeddings.apps", "catalog.admin", "catalog.management",
+        "embeddings.startup", "embeddings.apps", "embeddings.checks", "catalog.admin",
+        "catalog.management",
     ),
     ("embeddings.tasks",),
     ("embeddings.switching",),
@@ -165,7 +166,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("embeddings.jobs",),
     ("embeddings.providers",),
     ("embeddings.models",),
-    ("embeddings.registry", "embeddings.checks"),
+    ("embeddings.registry",),
     (
         "embeddings.worker_locks", "embeddings.local_models", "embeddings.permissions",
         "embeddings.text", "embeddings", "catalog",
@@ -214,18 +215,3 @@ def test_an_import_against_the_order_is_found() -> None:
 
 def test_the_packages_import_only_downwards() -> None:
     assert _upward_imports(GRAPH) == []
-
-
-def test_the_worker_runs_only_what_tasks_names() -> None:
-    """Every dotted path the product enqueues or schedules is an entry point of
-    `embeddings.tasks`, the one map of what the worker runs."""
-    paths = set()
-    for path in MODULES.values():
-        for node in ast.walk(ast.parse(path.read_text())):
-            value = node.value if isinstance(node, ast.Constant) else None
-            if isinstance(value, str) and value.startswith("embeddings.") and value.count(".") > 1:
-                head, _, name = value.rpartition(".")
-                if head in MODULES and not name.startswith("_") and name[:1].islower():
-                    paths.add(value)
-    assert paths, "no enqueued path found: the walk is broken"
-    assert sorted(p for p in paths if not p.startswith("embeddings.tasks.")) == []
