@@ -18,21 +18,25 @@ from django.urls import reverse
 VIEW = "embeddings.view_neighbours"
 RUN_JOBS = "embeddings.run_jobs"
 CHANGE_SETTINGS = "embeddings.change_embeddingsettings"
+CURATE = "embeddings.curate_neighbours"
 
 ROLES: dict[str, list[str]] = {
     "Curators": [
         "embeddings.view_neighbours",
+        "embeddings.curate_neighbours",
         "catalog.view_catalogitem",
         "embeddings.view_embeddingjob",
     ],
     "Embedding staff": [
         "embeddings.view_neighbours",
+        "embeddings.curate_neighbours",
         "embeddings.run_jobs",
         "catalog.view_catalogitem",
         "embeddings.view_embeddingjob",
     ],
     "Embedding admins": [
         "embeddings.view_neighbours",
+        "embeddings.curate_neighbours",
         "embeddings.run_jobs",
         "embeddings.change_embeddingsettings",
         "embeddings.view_embeddingsettings",

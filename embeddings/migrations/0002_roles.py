@@ -3,10 +3,32 @@
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
+# The roles as they were first made; later migrations add the permissions of later models.
+ROLES = {
+    "Curators": [
+        "embeddings.view_neighbours",
+        "catalog.view_catalogitem",
+        "embeddings.view_embeddingjob",
+    ],
+    "Embedding staff": [
+        "embeddings.view_neighbours",
+        "embeddings.run_jobs",
+        "catalog.view_catalogitem",
+        "embeddings.view_embeddingjob",
+    ],
+    "Embedding admins": [
+        "embeddings.view_neighbours",
+        "embeddings.run_jobs",
+        "embeddings.change_embeddingsettings",
+        "embeddings.view_embeddingsettings",
+        "catalog.view_catalogitem",
+        "catalog.change_catalogitem",
+        "embeddings.view_embeddingjob",
+    ],
+}
+
 
 def create_roles(apps, schema_editor):
-    from embeddings.permissions import ROLES
-
     # Permissions are normally created after all migrations; the groups need them now.
     for app_config in apps.get_app_configs():
         app_config.models_module = True
@@ -25,8 +47,6 @@ def create_roles(apps, schema_editor):
 
 
 def remove_roles(apps, schema_editor):
-    from embeddings.permissions import ROLES
-
     apps.get_model("auth", "Group").objects.filter(name__in=list(ROLES)).delete()
 
 

@@ -3,6 +3,10 @@ migrations import them from `embeddings.models`."""
 
 from __future__ import annotations
 
+from embeddings.models.curation import Curation as Curation
+from embeddings.models.curation import Grade as Grade
+from embeddings.models.curation import Judgment as Judgment
+from embeddings.models.curation import PairQuerySet as PairQuerySet
 from embeddings.models.health import HealthCheck as HealthCheck
 from embeddings.models.jobs import EmbeddingJob as EmbeddingJob
 from embeddings.models.jobs import EmbeddingJobQuerySet as EmbeddingJobQuerySet

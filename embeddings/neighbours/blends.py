@@ -53,13 +53,15 @@ class Query:
 
 @dataclass(frozen=True)
 class Ranked:
-    """One neighbour: its blended score and the parts it is made of (None: no such row)."""
+    """One neighbour: its blended score and the parts it is made of (None: no such row; a
+    pinned item the blend did not rank has no score), and whether a curator pinned it there."""
 
     item: CatalogItem
-    score: float
+    score: float | None
     vector_score: float | None = None
     lexical_score: float | None = None
     why: Why | None = None
+    pinned: bool = False
 
 
 def has_lexical_data() -> bool:

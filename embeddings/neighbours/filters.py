@@ -1,7 +1,8 @@
 """What neighbours are narrowed to: a curator's kind, years and genre, and the item asked about
-left out. One class holds the rule in both the forms it is read in: a `Q` over any table keyed by
-`item` (vectors, lexical rows), and SQL over a catalog row (the lexical postings walk). A new
-filter is a field here and a line in each form."""
+left out. One class holds the rule in the three forms it is read in: a `Q` over any table keyed
+by `item` (vectors, lexical rows), SQL over a catalog row (the lexical postings walk), and a test
+of one catalog item in hand (a pinned neighbour). A new filter is a field here and a line in
+each form."""
 
 from __future__ import annotations
 
@@ -41,6 +42,16 @@ class Filters:
         if self.genre:
             passing &= Q(item__genres__contains=[self.genre])
         return passing
+
+    def admits(self, item: CatalogItem) -> bool:
+        """Whether this catalog item passes."""
+        return (
+            item.pk != self.exclude_item_id
+            and (not self.kind or item.kind == self.kind)
+            and (self.year_min is None or (item.year is not None and item.year >= self.year_min))
+            and (self.year_max is None or (item.year is not None and item.year <= self.year_max))
+            and (not self.genre or self.genre in item.genres)
+        )
 
     def as_sql(self) -> tuple[str, dict[str, Any]]:
         """The filters as SQL over the catalog row `c` ("" when none applies there), and the

@@ -16,36 +16,26 @@ have a vector of the measured model count, queries and relevant films alike, so 
 mid-build is not charged for films it has not reached and every blend is asked the same films.
 
 Judgments come from the database or from a CSV file
-(`query_tmdb_id,relevant_tmdb_id,grade[,kind]`); `parse_judgments` reads the file's rows and
-names each bad line.
+(`query_tmdb_id,relevant_tmdb_id,grade[,kind]`); `parse_judgments`
+(`embeddings.models.judgment_files`, shared with the import and export commands) reads the
+file's rows and names each bad line.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from catalog.models import CatalogItem
 from embeddings.models import EmbeddingBase
+from embeddings.models.judgment_files import BadLine as BadLine
+from embeddings.models.judgment_files import Judged as Judged
+from embeddings.models.judgment_files import JudgmentsFileError as JudgmentsFileError
+from embeddings.models.judgment_files import parse_judgments as parse_judgments
 
 K = 10
-GRADES = (0, 1, 2)
-COLUMNS = ("query_tmdb_id", "relevant_tmdb_id", "grade")
-DEFAULT_KIND = CatalogItem.Kind.MOVIE.value
-
-
-@dataclass(frozen=True)
-class Judged:
-    """One graded pair: `relevant` is a `grade` match for `query` (TMDb ids of one kind)."""
-
-    query: int
-    relevant: int
-    grade: int
-    kind: str = DEFAULT_KIND
 
 
 @dataclass(frozen=True)
@@ -135,58 +125,3 @@ def judged_items(
             if j.query in item_of and j.relevant in item_of and j.query != j.relevant:
                 found[item_of[j.query]][item_of[j.relevant]] = j.grade
     return dict(found)
-
-
-# --- A judgments file -------------------------------------------------------------------------
-
-
-class JudgmentsFileError(Exception):
-    """The file cannot be read as judgments at all (missing, unreadable, wrong header)."""
-
-
-@dataclass(frozen=True)
-class BadLine:
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}"
-
-
-def parse_judgments(path: Path) -> tuple[list[Judged], list[BadLine]]:
-    """The file's good rows, and each bad line with its reason (the header is line 1)."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            missing = [c for c in COLUMNS if c not in (reader.fieldnames or ())]
-            if missing:
-                raise JudgmentsFileError(
-                    f"{path} lacks the column{'s' if len(missing) > 1 else ''} "
-                    f"{', '.join(missing)} (expected {','.join(COLUMNS)}[,kind])"
-                )
-            rows, bad = [], []
-            for row in reader:
-                parsed = _parse_row(row)
-                if isinstance(parsed, str):
-                    bad.append(BadLine(reader.line_num, parsed))
-                else:
-                    rows.append(parsed)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise JudgmentsFileError(f"cannot read {path}: {exc}") from None
-    return rows, bad
-
-
-def _parse_row(row: dict[str, str | None]) -> Judged | str:
-    """A row as a judgment, or why it is not one."""
-    values = {}
-    for column in COLUMNS:
-        raw = (row.get(column) or "").strip()
-        if not raw.isdigit():
-            return f"{column} must be a whole number, got {raw!r}" if raw else f"{column} is empty"
-        values[column] = int(raw)
-    if values["grade"] not in GRADES:
-        return f"grade must be 0, 1 or 2, got {values['grade']}"
-    kind = (row.get("kind") or "").strip() or DEFAULT_KIND
-    if kind not in CatalogItem.Kind.values:
-        return f"kind must be one of {', '.join(CatalogItem.Kind.values)}, got {kind!r}"
-    return Judged(values["query_tmdb_id"], values["relevant_tmdb_id"], values["grade"], kind)

@@ -13,6 +13,7 @@ from catalog.models import CatalogItem
 from embeddings import quality
 from embeddings.models import Embedding384
 from embeddings.neighbours import blends, lexical_rows
+from embeddings.neighbours.blends import Ranked
 from embeddings.neighbours.filters import Filters
 from embeddings.quality import ranking
 from embeddings.registry import resolve
@@ -56,6 +57,11 @@ def _batched(blend: str, items: list[CatalogItem]) -> dict[int, list[tuple[int, 
     return ranking.top(signals, [item.pk for item in items])
 
 
+def _score(found: Ranked) -> float:
+    assert found.score is not None  # a blend scores every item it ranks
+    return found.score
+
+
 def test_the_batched_hybrid_ranking_is_the_similar_pages(catalog: list[CatalogItem]) -> None:
     batched = quality.blend_top_ids(Embedding384, MODEL, "hybrid", [item.pk for item in catalog])
 
@@ -64,7 +70,7 @@ def test_the_batched_hybrid_ranking_is_the_similar_pages(catalog: list[CatalogIt
         # sharing as many equally weighted words) may come back 1e-8 apart, and the page then
         # orders them by that. Equal to 6 decimals is a tie here, the lower id first, as the
         # page orders exact ties; 20 neighbours show which ties the 10th place cuts.
-        page = sorted(_page(item, "hybrid", k=20), key=lambda r: (-round(r.score, 6), r.item.pk))
+        page = sorted(_page(item, "hybrid", k=20), key=lambda r: (-round(_score(r), 6), r.item.pk))
         assert batched[item.pk] == [r.item.pk for r in page[:10]], item.title
     film_3, twin, no_vector = catalog[3], catalog[-2], catalog[-1]
     both = [ids for ids in batched.values() if film_3.pk in ids and twin.pk in ids]
@@ -84,7 +90,7 @@ def test_every_blend_scores_as_the_page_does(catalog: list[CatalogItem], blend: 
     batched = _batched(blend, catalog)
 
     for item in catalog:
-        page = [(r.item.pk, r.score) for r in _page(item, blend)]
+        page = [(r.item.pk, _score(r)) for r in _page(item, blend)]
         found = batched[item.pk]
         assert [s for _, s in found] == pytest.approx([s for _, s in page], abs=1e-6)
         # The page leaves the order of exact ties to PostgreSQL (its vector and lexical
