@@ -11,9 +11,10 @@ def _perms(group: str) -> set[str]:
     return {f"{p.content_type.app_label}.{p.codename}" for p in permissions}
 
 
-def test_curators_may_look_at_neighbours_jobs_and_the_catalog_and_nothing_more() -> None:
+def test_curators_may_look_at_neighbours_jobs_and_the_catalog_and_curate_neighbours() -> None:
     assert _perms("Curators") == {
         "embeddings.view_neighbours",
+        "embeddings.curate_neighbours",
         "catalog.view_catalogitem",
         "embeddings.view_embeddingjob",
     }
@@ -22,6 +23,7 @@ def test_curators_may_look_at_neighbours_jobs_and_the_catalog_and_nothing_more()
 def test_embedding_staff_may_also_run_jobs_but_not_change_settings() -> None:
     assert _perms("Embedding staff") == {
         "embeddings.view_neighbours",
+        "embeddings.curate_neighbours",
         "embeddings.run_jobs",
         "catalog.view_catalogitem",
         "embeddings.view_embeddingjob",
@@ -31,6 +33,7 @@ def test_embedding_staff_may_also_run_jobs_but_not_change_settings() -> None:
 def test_embedding_admins_may_change_the_settings_and_edit_catalog_items() -> None:
     assert _perms("Embedding admins") == {
         "embeddings.view_neighbours",
+        "embeddings.curate_neighbours",
         "embeddings.run_jobs",
         "embeddings.change_embeddingsettings",
         "embeddings.view_embeddingsettings",
@@ -51,7 +54,12 @@ def test_a_user_gets_the_permissions_of_their_group_only(
         user.username: user.has_perm("embeddings.change_embeddingsettings")
         for user in (admin_user, staff_user, curator_user, outsider_user)
     }
+    can_curate = {
+        user.username: user.has_perm("embeddings.curate_neighbours")
+        for user in (admin_user, staff_user, curator_user, outsider_user)
+    }
     assert can_run == {"ada": True, "sam": True, "cleo": False, "otto": False}
+    assert can_curate == {"ada": True, "sam": True, "cleo": True, "otto": False}
     assert can_configure == {"ada": True, "sam": False, "cleo": False, "otto": False}
     assert not any(
         user.has_perm("catalog.delete_catalogitem")
