@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from embeddings import quality
 from embeddings.models import Disagreement
 from embeddings.permissions import RUN_JOBS, VIEW, role_required
-from embeddings.views import HtmxHttpRequest, _admin_context
+from embeddings.views.common import HtmxHttpRequest, admin_context
 
 PAGE_SIZE = 50
 BACK = {"settings": "embeddings:embedding_model", "storage": "embeddings:storage"}
@@ -58,7 +58,7 @@ def disagreements(request: HtmxHttpRequest) -> HttpResponse:
     """The items whose top 10 differ most between two models, lowest overlap first; while the
     list is computed, htmx polls its part of the page (how far it has got, then the list)."""
     form = PairForm(request.GET)
-    context = _admin_context(request, "Where two models disagree") | {"form": form}
+    context = admin_context(request, "Where two models disagree") | {"form": form}
     if not form.is_valid():
         return render(request, "embeddings/disagreements.html", context, status=400)
     left, right = form.cleaned_data["model"], form.cleaned_data["compare"]

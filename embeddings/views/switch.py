@@ -4,7 +4,7 @@ confirmation."""
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,6 +14,7 @@ from embeddings.forms import SwitchConfirmForm
 from embeddings.permissions import CHANGE_SETTINGS, role_required
 from embeddings.switching.actions import SwitchRefused, switch_back, switch_now
 from embeddings.switching.preview import ANYWAY, BACK, NOW, SwitchPreview, preview
+from embeddings.views.common import admin_context
 
 HEADINGS = {NOW: "Switch now", ANYWAY: "Switch anyway", BACK: "Switch back"}
 DONE = {
@@ -26,7 +27,7 @@ URL_NAMES = {NOW: "embeddings:embedding_switch_now", BACK: "embeddings:embedding
 def _confirmation(
     request: HttpRequest, action: str, shown: SwitchPreview, refusal: str = "", status: int = 200
 ) -> HttpResponse:
-    context = admin.site.each_context(request) | {
+    context = admin_context(request) | {
         "shown": shown,
         "heading": HEADINGS[shown.action],
         "action_url": reverse(URL_NAMES[action]),

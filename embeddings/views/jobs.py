@@ -1,0 +1,131 @@
+"""The jobs page: every regeneration job with its progress, and the actions on a job (start,
+cancel, resume, retry its failed items) and on the catalog (a content sync now)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from embeddings import jobs as job_runner
+from embeddings import registry
+from embeddings.forms import JobStartForm, errors_of
+from embeddings.jobs import JobRefused
+from embeddings.models import EmbeddingJob, EmbeddingSettings
+from embeddings.permissions import RUN_JOBS, VIEW, role_required
+from embeddings.tasks import start_content_sync
+from embeddings.views.common import HtmxHttpRequest, admin_context, listed_jobs
+
+JOB_ROW = "embeddings/jobs.html#job_row"
+
+
+def _get_job(job_id: int) -> EmbeddingJob:
+    return get_object_or_404(listed_jobs(), pk=job_id)
+
+
+def _after_action(
+    request: HtmxHttpRequest, job_id: int, action: Callable[[int], EmbeddingJob]
+) -> HttpResponse:
+    """Run a job action; htmx gets the refreshed row (with the refusal, if any), a plain form
+    goes back to the page with a message."""
+    error = ""
+    try:
+        action(job_id)
+    except JobRefused as exc:
+        error = str(exc)
+    if request.htmx:
+        return render(request, JOB_ROW, {"job": _get_job(job_id), "row_error": error})
+    if error:
+        messages.error(request, error)
+    return redirect(f"{reverse('embeddings:jobs')}#job-{job_id}")
+
+
+def _model_keys(active: str, building: str) -> list[str]:
+    keys = [spec.key for spec in registry.MODELS if spec.provider != "none"]
+    return [*dict.fromkeys([active, *([building] if building else []), *keys])]
+
+
+@role_required(VIEW)
+def jobs(request: HtmxHttpRequest) -> HttpResponse:
+    config = EmbeddingSettings.load()
+    context = {
+        "jobs": listed_jobs()[:30],
+        "active_model": config.active_key,
+        "building_model": config.building_key,
+        "model_keys": _model_keys(config.active_key, config.building_key),
+        "modes": EmbeddingJob.Mode.choices,
+        "default_batch_size": settings.EMBEDDING_BATCH_SIZE,
+    }
+    return render(request, "embeddings/jobs.html", context | admin_context(request))
+
+
+@role_required(VIEW)
+def job_row(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
+    job = _get_job(job_id)
+    if not request.htmx:
+        return redirect(f"{reverse('embeddings:jobs')}#job-{job.pk}")
+    return render(request, JOB_ROW, {"job": job})
+
+
+@require_POST
+@role_required(RUN_JOBS)
+def job_start(request: HtmxHttpRequest) -> HttpResponse:
+    form = JobStartForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, errors_of(form))
+        return redirect("embeddings:jobs")
+    data = form.cleaned_data
+    for kind in form.kinds():
+        try:
+            job = job_runner.start_job(
+                kind,
+                data["model_key"] or EmbeddingSettings.load().active_key,
+                data["mode"] or EmbeddingJob.Mode.STALE,
+                user=request.user,
+                batch_size=data["batch_size"],
+                spending_cap_usd=data["spending_cap_usd"],
+            )
+        except JobRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                f"Started job #{job.pk}: {job.get_kind_display().lower()} → {job.model_key}.",
+            )
+    return redirect("embeddings:jobs")
+
+
+@require_POST
+@role_required(RUN_JOBS)
+def job_cancel(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
+    return _after_action(request, job_id, job_runner.cancel_job)
+
+
+@require_POST
+@role_required(RUN_JOBS)
+def job_resume(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
+    return _after_action(request, job_id, job_runner.resume_job)
+
+
+@require_POST
+@role_required(RUN_JOBS)
+def job_retry_failed(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
+    return _after_action(request, job_id, job_runner.retry_failed)
+
+
+@require_POST
+@role_required(RUN_JOBS)
+def sync_content(request: HtmxHttpRequest) -> HttpResponse:
+    try:
+        started = start_content_sync(user=request.user)
+    except JobRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        numbers = ", ".join(f"#{job.pk}" for job in started)
+        messages.success(request, f"Content sync started: jobs {numbers}.")
+    return redirect("embeddings:jobs")
