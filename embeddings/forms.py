@@ -12,7 +12,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from catalog.models import catalog_genres
-from embeddings.models import EmbeddingJob
+from embeddings import quality
+from embeddings.models import EmbeddingJob, EmbeddingSettings
 from embeddings.neighbours.blends import BLEND_LABELS, MAX_WEIGHT
 from embeddings.neighbours.stored import resolve_stored
 from embeddings.neighbours.vector import MAX_K
@@ -20,6 +21,10 @@ from embeddings.providers import credential_fields, provider_label
 from embeddings.providers.addresses import AddressRefused, check_provider_url
 from embeddings.providers.connection import MAX_VALUE_LENGTH
 from embeddings.registry import ResolvedModel, UnknownModel, resolve
+from embeddings.storage import ModelUsage, model_usage
+
+# The pages a "Measure" button sits on, by the name its form sends; any other goes to settings.
+MEASURE_BACK = {"settings": "embeddings:embedding_model", "storage": "embeddings:storage"}
 
 
 def errors_of(form: forms.Form) -> str:
@@ -217,3 +222,95 @@ def _shown_model_key(key: str) -> str:
         if resolve_stored(key) is None:
             raise ValidationError(str(exc)) from None
     return key
+
+
+class EmbedNowForm(forms.Form):
+    """The similar page's "Embed now": the model to embed the item with (the active one when the
+    form names none), resolved into the registry's model."""
+
+    model = forms.CharField(required=False)
+
+    def clean_model(self) -> str:
+        return self.cleaned_data["model"] or EmbeddingSettings.load().active_key
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "model" in data:
+            try:
+                data["resolved"] = resolve(data["model"])
+            except UnknownModel as exc:
+                # Not a field error: that would drop the key, which the page goes back to.
+                raise ValidationError(str(exc)) from None
+        return data
+
+    @property
+    def key(self) -> str:
+        """The key as sent (or the active model's), valid or not: the page goes back to it."""
+        key: str = self.cleaned_data.get("model", "")
+        return key
+
+    @property
+    def resolved(self) -> ResolvedModel:
+        model: ResolvedModel = self.cleaned_data["resolved"]
+        return model
+
+
+class StoredSetForm(forms.Form):
+    """The model whose stored set the storage page deletes: one with vectors stored, found in
+    the page's own usage rows, never a key taken on trust."""
+
+    model = forms.CharField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        key = data.get("model", "")
+        usage = next((m for m in model_usage() if m.model_key == key), None)
+        if usage is None:
+            raise ValidationError(f"No vectors are stored for the model {key!r}.")
+        data["usage"] = usage
+        return data
+
+    @property
+    def usage(self) -> ModelUsage:
+        usage: ModelUsage = self.cleaned_data["usage"]
+        return usage
+
+
+class MeasureForm(forms.Form):
+    """The "Measure" button of the settings and storage pages: a model with stored vectors, and
+    the page the button was on."""
+
+    model = forms.CharField(required=False)
+    back = forms.CharField(required=False)
+
+    def clean_model(self) -> str:
+        key: str = self.cleaned_data["model"]
+        if key not in quality.stored_model_keys():
+            raise ValidationError(
+                f"No vectors are stored for the model {key!r}: nothing to measure."
+            )
+        return key
+
+    @property
+    def back_to(self) -> str:
+        """The URL name of the page to go back to, valid form or not."""
+        return MEASURE_BACK.get(self.cleaned_data.get("back", ""), "embeddings:embedding_model")
+
+
+class PairForm(forms.Form):
+    """Two stored models to compare; keys are checked against what is stored, never trusted."""
+
+    model = forms.CharField(max_length=200)
+    compare = forms.CharField(max_length=200)
+    blend = forms.ChoiceField(required=False, choices=[(b, b) for b in quality.BLENDS])
+    page = forms.IntegerField(required=False, min_value=1)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        stored = quality.stored_model_keys()
+        for name in ("model", "compare"):
+            if name in data and data[name] not in stored:
+                self.add_error(name, f"No vectors are stored for {data[name]!r}.")
+        if data.get("model") and data.get("model") == data.get("compare"):
+            self.add_error("compare", "Choose two different models.")
+        return data

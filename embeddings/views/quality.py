@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -12,45 +11,26 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from embeddings import quality
+from embeddings.forms import MeasureForm, PairForm, errors_of
 from embeddings.models import Disagreement
 from embeddings.permissions import RUN_JOBS, VIEW, role_required
 from embeddings.views.common import HtmxHttpRequest, admin_context
 
 PAGE_SIZE = 50
-BACK = {"settings": "embeddings:embedding_model", "storage": "embeddings:storage"}
 
 
 @require_POST
 @role_required(RUN_JOBS)
 def quality_measure(request: HttpRequest) -> HttpResponse:
     """Queue a measurement of one stored model; back to the page the button was on."""
-    key = request.POST.get("model", "").strip()
-    back = BACK.get(request.POST.get("back", ""), "embeddings:embedding_model")
-    if key not in quality.stored_model_keys():
-        messages.error(request, f"No vectors are stored for the model {key!r}: nothing to measure.")
-    else:
+    form = MeasureForm(request.POST)
+    if form.is_valid():
+        key = form.cleaned_data["model"]
         quality.measure_soon(key)
         messages.success(request, f"Measuring {key}: the result shows here when it is done.")
-    return redirect(back)
-
-
-class PairForm(forms.Form):
-    """Two stored models to compare; keys are checked against what is stored, never trusted."""
-
-    model = forms.CharField(max_length=200)
-    compare = forms.CharField(max_length=200)
-    blend = forms.ChoiceField(required=False, choices=[(b, b) for b in quality.BLENDS])
-    page = forms.IntegerField(required=False, min_value=1)
-
-    def clean(self) -> dict[str, object]:
-        data = super().clean() or {}
-        stored = quality.stored_model_keys()
-        for name in ("model", "compare"):
-            if name in data and data[name] not in stored:
-                self.add_error(name, f"No vectors are stored for {data[name]!r}.")
-        if data.get("model") and data.get("model") == data.get("compare"):
-            self.add_error("compare", "Choose two different models.")
-        return data
+    else:
+        messages.error(request, errors_of(form))
+    return redirect(form.back_to)
 
 
 @role_required(VIEW)

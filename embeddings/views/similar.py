@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from catalog.models import CatalogItem
 from embeddings import jobs as job_runner
 from embeddings import quality as scores
-from embeddings.forms import NeighbourForm
+from embeddings.forms import EmbedNowForm, NeighbourForm, errors_of
 from embeddings.jobs import JobRefused
 from embeddings.models import EmbeddingSettings, LexicalVector
 from embeddings.neighbours.blends import (
@@ -40,7 +40,7 @@ from embeddings.neighbours.titles import find_titles
 from embeddings.neighbours.vector import METRIC_LABELS
 from embeddings.permissions import RUN_JOBS, VIEW, role_required, wants_json
 from embeddings.providers import EmbeddingError, get_provider
-from embeddings.registry import UnknownModel
+from embeddings.registry import ResolvedModel, UnknownModel
 from embeddings.text import item_text, source_hash
 from embeddings.views.common import HtmxHttpRequest, admin_context, embeddings_turned_off
 
@@ -236,6 +236,21 @@ def similar_tmdb(request: HttpRequest, tmdb_id: int) -> HttpResponse:
     return redirect(f"{url}?{query.urlencode()}" if query else url)
 
 
+def _embed_now(request: HttpRequest, item: CatalogItem, model: ResolvedModel, key: str) -> None:
+    """Embed the item with the model in this request, and say how it went."""
+    try:
+        result = job_runner.embed_items([item.pk], model)
+    except (JobRefused, EmbeddingError) as exc:
+        messages.error(request, f"{key} could not embed {item}: {exc}")
+        return
+    if result.failed:
+        messages.error(request, f"{key} could not embed {item}: {'; '.join(result.errors)}")
+    elif result.done:
+        messages.success(request, f"Embedded {item} with {key}.")
+    else:
+        messages.info(request, f"{item} has no text to embed, or its vector is up to date.")
+
+
 @require_POST
 @role_required(RUN_JOBS)
 def similar_embed(request: HttpRequest, item_id: int) -> HttpResponse:
@@ -243,19 +258,10 @@ def similar_embed(request: HttpRequest, item_id: int) -> HttpResponse:
     item = _get_item(item_id)
     if item is None:
         return _item_not_found(request, f"No catalog item has the id {item_id}.")
-    model_key = request.POST.get("model", "").strip() or EmbeddingSettings.load().active_key
-    try:
-        result = job_runner.embed_items([item.pk], model_key)
-    except (JobRefused, EmbeddingError) as exc:
-        messages.error(request, f"{model_key} could not embed {item}: {exc}")
+    form = EmbedNowForm(request.POST)
+    if form.is_valid():
+        _embed_now(request, item, form.resolved, form.key)
     else:
-        if result.failed:
-            messages.error(
-                request, f"{model_key} could not embed {item}: {'; '.join(result.errors)}"
-            )
-        elif result.done:
-            messages.success(request, f"Embedded {item} with {model_key}.")
-        else:
-            messages.info(request, f"{item} has no text to embed, or its vector is up to date.")
+        messages.error(request, f"{form.key} could not embed {item}: {errors_of(form)}")
     url = reverse("embeddings:similar", args=[item.pk])
-    return redirect(f"{url}?{urlencode({'model': model_key})}")
+    return redirect(f"{url}?{urlencode({'model': form.key})}")

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from embeddings import quality as scores
+from embeddings.forms import StoredSetForm, errors_of
 from embeddings.permissions import CHANGE_SETTINGS, RUN_JOBS, VIEW, role_required
 from embeddings.storage import ProtectedModel, database_bytes, model_usage, table_usage
 from embeddings.switching.actions import delete_stored_set
@@ -34,18 +35,18 @@ def storage(request: HttpRequest) -> HttpResponse:
 @role_required(CHANGE_SETTINGS)
 def storage_delete(request: HttpRequest) -> HttpResponse:
     """GET asks for confirmation; POST deletes the model's set, unless it serves or is building."""
-    model_key = (request.POST if request.method == "POST" else request.GET).get("model", "").strip()
-    usage = next((m for m in model_usage() if m.model_key == model_key), None)
-    if usage is None:
-        messages.error(request, f"No vectors are stored for the model {model_key!r}.")
+    form = StoredSetForm(request.POST if request.method == "POST" else request.GET)
+    if not form.is_valid():
+        messages.error(request, errors_of(form))
         return redirect("embeddings:storage")
+    usage = form.usage
     if request.method == "POST":
         try:
-            deleted = delete_stored_set(model_key, request.user)
+            deleted = delete_stored_set(usage.model_key, request.user)
         except ProtectedModel as exc:
             messages.error(request, f"Not deleted: {exc}.")
         else:
-            messages.success(request, f"Deleted {deleted:,} vectors of {model_key}.")
+            messages.success(request, f"Deleted {deleted:,} vectors of {usage.model_key}.")
         return redirect("embeddings:storage")
     return render(
         request, "embeddings/storage_delete.html", {"usage": usage} | admin_context(request)

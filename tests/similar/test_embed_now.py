@@ -38,3 +38,19 @@ def test_embed_now_with_a_model_that_embeds_nothing_names_the_reason(staff_clien
     assert response.status_code == 200
     assert "could not embed Heat (2000): embeddings are turned off" in response.content.decode()
     assert Embedding384.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_embed_now_with_an_unknown_model_names_it_and_goes_back_to_the_page(
+    staff_client: Client,
+) -> None:
+    item = make_item(title="Heat")
+    response = staff_client.post(
+        reverse("embeddings:similar_embed", args=[item.pk]), {"model": "nope:model"}, follow=True
+    )
+    assert response.redirect_chain[-1][0].endswith("?model=nope%3Amodel")
+    assert (
+        "could not embed Heat (2000): unknown embedding model &#x27;nope:model&#x27;"
+        in response.content.decode()
+    )
+    assert Embedding384.objects.count() == 0
