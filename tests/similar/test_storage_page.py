@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from embeddings.models import Embedding384, Embedding1536, EmbeddingSettings
 from embeddings.storage import model_usage, table_usage
-from embeddings.templatetags.embedding_model import size as size_filter
+from embeddings.templatetags.formats import size as size_filter
 from tests.conftest import make_item
 from tests.similar.helpers import at_angle, embed
 
