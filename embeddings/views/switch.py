@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from embeddings.forms import SwitchConfirmForm
+from embeddings.forms import SwitchConfirmForm, errors_of
 from embeddings.permissions import CHANGE_SETTINGS, role_required
 from embeddings.switching.actions import SwitchRefused, switch_back, switch_now
 from embeddings.switching.preview import ANYWAY, BACK, NOW, SwitchPreview, preview
@@ -50,8 +50,7 @@ def embedding_switch_confirm(request: HttpRequest, action: str) -> HttpResponse:
         return _confirmation(request, action, shown)
     form = SwitchConfirmForm(request.POST)
     if not form.is_valid():
-        refusal = " ".join(str(e) for errors in form.errors.values() for e in errors)
-        return _confirmation(request, action, shown, refusal, status=400)
+        return _confirmation(request, action, shown, errors_of(form), status=400)
     act = switch_now if action == NOW else switch_back
     try:
         key = act(request.user, expect=form.cleaned_data["confirm"])
