@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from catalog.models import catalog_genres
+from catalog.tmdb.control import MAX_CHART_PAGES, chart_choices
 from embeddings import quality
 from embeddings.models import EmbeddingJob, EmbeddingSettings
 from embeddings.neighbours.blends import BLEND_LABELS, MAX_WEIGHT
@@ -53,6 +54,31 @@ class JobStartForm(forms.Form):
     def kinds(self) -> list[str]:
         kind = self.cleaned_data["kind"] or "both"
         return [k for k, _ in EmbeddingJob.Kind.choices] if kind == "both" else [kind]
+
+
+class SyncStartForm(forms.Form):
+    """The jobs page's "Sync from TMDb" form: the first day of changes (default: where the last
+    sync ended) and the charts to add new titles from, with how many pages of each."""
+
+    since = forms.DateField(
+        required=False,
+        error_messages={"invalid": "The first day must be a date such as 2026-11-01."},
+    )
+    charts = forms.MultipleChoiceField(
+        required=False,
+        choices=chart_choices,
+        error_messages={"invalid_choice": "The sync reads no TMDb chart %(value)s."},
+    )
+    pages = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_CHART_PAGES,
+        error_messages={
+            "invalid": "The pages of each chart must be a whole number.",
+            "min_value": "The pages of each chart must be 0 or more.",
+            "max_value": f"The pages of each chart must be at most {MAX_CHART_PAGES}.",
+        },
+    )
 
 
 class ConnectionForm(forms.Form):

@@ -10,7 +10,9 @@ module). Each takes primary keys and hands over to the package that does the wor
 - `measure_then_cut_over(run_id)`: a quality measurement, then the cut-over it may be holding;
 - `compute_disagreements(run_id)`: two models' top 10s compared over the whole catalog;
 - `refresh_token_counts()`: the catalog's token counts, for the cost estimates;
-- `start_content_sync()`: daily at 03:00 (local time), the active model's set refreshed with
+- `run_content_sync(sync_id)`: a content sync from TMDb the jobs page started or resumed;
+- `daily_content_sync()`: daily at 03:00 (local time), TMDb's changes into the catalog first
+  when a TMDb key is set, then `start_content_sync()`: the active model's set refreshed with
   what is new or changed;
 - `health_check()`: hourly, the active model's provider probed (the settings page's probe) and
   the jobs a dead worker left behind recorded.
@@ -28,7 +30,9 @@ from django.conf import settings
 from django.utils import timezone
 from django_q.models import Schedule
 
-from catalog.models import CatalogItem
+from catalog.models import CatalogItem, SyncJob
+from catalog.tmdb import control as syncs
+from catalog.tmdb.sync import run_sync
 from embeddings import jobs, quality
 from embeddings.jobs import (
     TASK_NAMES,
@@ -42,6 +46,7 @@ from embeddings.models import DisagreementRun, EmbeddingJob, EmbeddingSettings, 
 from embeddings.neighbours import lexical_rows
 from embeddings.providers import Provider
 from embeddings.providers.probe import check
+from embeddings.providers.sources import TMDbSource
 from embeddings.registry import UnknownModel, resolve
 from embeddings.storage import set_exists
 from embeddings.switching import cutover, tokens
@@ -139,6 +144,38 @@ def refresh_token_counts() -> int:
 # --- By the clock -------------------------------------------------------------------------------
 
 
+def run_content_sync(sync_id: int) -> str:
+    """The worker's task for a content sync from TMDb queued by the jobs page (started or
+    resumed); returns its status."""
+    return run_sync(sync_id, TMDbSource.client())
+
+
+def daily_content_sync() -> list[EmbeddingJob]:
+    """Daily at 03:00: TMDb's changes into the catalog first, when a TMDb key is set, then the
+    `stale` jobs that embed what they changed (and anything else new or changed)."""
+    if TMDbSource.configured():
+        _sync_from_tmdb()
+    return start_content_sync()
+
+
+def _sync_from_tmdb() -> None:
+    """A sync in this worker: the one a dead worker left interrupted, else a new one from where
+    the last completed sync ended. Whatever becomes of it, the embedding goes on after."""
+    try:
+        sync = syncs.take_over() or syncs.create_sync()
+    except syncs.SyncRefused as exc:
+        logger.info("Daily content sync: %s; embedding what changed so far", exc)
+        return
+    status = run_sync(sync.pk, TMDbSource.client())
+    if status != SyncJob.Status.COMPLETED:
+        logger.warning(
+            "Daily content sync: TMDb sync #%s ended %s; embedding what changed so far",
+            sync.pk,
+            status,
+            extra={"event": "content_sync_incomplete"},
+        )
+
+
 def start_content_sync(user: Any = None) -> list[EmbeddingJob]:
     """The daily sync: a `stale` job per kind for the active model; one already running is kept."""
     key = EmbeddingSettings.load().active_key
@@ -177,7 +214,7 @@ def ensure_schedules() -> None:
     three = now.replace(hour=3, minute=0, second=0, microsecond=0)
     specs = {
         SCHEDULE_SYNC: (
-            "embeddings.tasks.start_content_sync",
+            "embeddings.tasks.daily_content_sync",
             Schedule.DAILY,
             three if three > now else three + timedelta(days=1),
         ),

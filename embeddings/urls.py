@@ -15,6 +15,10 @@ urlpatterns = [
     path("jobs/<int:job_id>/resume/", jobs.job_resume, name="job_resume"),
     path("jobs/<int:job_id>/retry-failed/", jobs.job_retry_failed, name="job_retry_failed"),
     path("sync/content", jobs.sync_content, name="sync_content"),
+    path("jobs/syncs/start/", jobs.sync_start, name="sync_start"),
+    path("jobs/syncs/<int:sync_id>/", jobs.sync_row, name="sync_row"),
+    path("jobs/syncs/<int:sync_id>/cancel/", jobs.sync_cancel, name="sync_cancel"),
+    path("jobs/syncs/<int:sync_id>/resume/", jobs.sync_resume, name="sync_resume"),
     # Settings → AI / LLM → Embedding Model
     path("settings/embedding-model/", settings.embedding_model, name="embedding_model"),
     path(

@@ -14,12 +14,14 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from catalog.models import SyncJob
 from catalog.tmdb.client import CHARTS
 
 Status = SyncJob.Status
 MAX_CHART_PAGES = 500  # TMDb serves no page of a chart past 500
+RUN_SYNC = "embeddings.tasks.run_content_sync"  # the worker's entry point for a queued sync
 WORKER_GONE = "Its worker stopped (the process ended before the sync did); resume to go on."
 
 
@@ -84,6 +86,13 @@ def create_sync(
             )  # fmt: skip
     except IntegrityError:
         raise SyncRefused(_already_running()) from None
+
+
+def queue_sync(job: SyncJob) -> SyncJob:
+    """Hand a created or resumed sync to the workers."""
+    task_id = async_task(RUN_SYNC, job.pk, task_name=f"sync-catalog-{job.pk}")
+    SyncJob.objects.filter(pk=job.pk).update(task_id=str(task_id or ""))
+    return job
 
 
 def cancel_sync(job_id: int) -> SyncJob:

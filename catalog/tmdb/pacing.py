@@ -7,26 +7,40 @@ process keeps it below; a 429 that still comes is waited out by the client.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections import deque
 
 
 class Pacer:
-    """Hands out one start time per request, `1 / rate` seconds apart, and sleeps the caller
-    until its own: requests may overlap, but no more than `rate` start in any second."""
+    """Starts requests `1 / rate` seconds apart, and never more than `rate` in any second.
+
+    The spacing alone would do on an idle machine; on a busy one, threads that woke late would
+    send their requests together, and TMDb counts what arrives. So each start is recorded when it
+    is granted, and a request waits while the last second already holds `rate` of them."""
 
     def __init__(self, requests_per_second: float) -> None:
         self.interval = 1.0 / requests_per_second
+        self.per_second = max(1, math.floor(requests_per_second))
         self._next = 0.0
+        self._started: deque[float] = deque()
         self._lock = threading.Lock()
 
     def wait(self) -> None:
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self.interval
-        if start > now:
-            time.sleep(start - now)
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                while self._started and self._started[0] <= now - 1.0:
+                    self._started.popleft()
+                ready = max(self._next, now)
+                if len(self._started) >= self.per_second:
+                    ready = max(ready, self._started[0] + 1.0)
+                if ready <= now:
+                    self._started.append(now)
+                    self._next = now + self.interval
+                    return
+            time.sleep(ready - now)
 
     def hold_off(self, seconds: float) -> None:
         """After a 429: no request of this process starts before `seconds` from now."""

@@ -1,27 +1,36 @@
 """The jobs page: every regeneration job with its progress, and the actions on a job (start,
-cancel, resume, retry its failed items) and on the catalog (a content sync now)."""
+cancel, resume, retry its failed items) and on the catalog (a content sync now); the content
+syncs from TMDb, with theirs (start one, watch its row, cancel or resume it)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from catalog.models import SyncEntry, SyncJob
+from catalog.tmdb import control as syncs
 from embeddings import jobs as job_runner
 from embeddings import registry
-from embeddings.forms import JobStartForm, errors_of
+from embeddings.forms import JobStartForm, SyncStartForm, errors_of
 from embeddings.jobs import JobRefused
 from embeddings.models import EmbeddingJob, EmbeddingSettings
 from embeddings.permissions import RUN_JOBS, VIEW, role_required
+from embeddings.providers.sources import TMDbSource
 from embeddings.tasks import start_content_sync
 from embeddings.views.common import HtmxHttpRequest, admin_context, listed_jobs
 
 JOB_ROW = "embeddings/jobs.html#job_row"
+SYNC_ROW = "embeddings/jobs.html#sync_row"
+SHOWN_SYNCS = 5
+SHOWN_REPORTED = 20  # titles a sync's row names (404s, malformed answers); the rest are counted
 
 
 def _get_job(job_id: int) -> EmbeddingJob:
@@ -61,6 +70,7 @@ def jobs(request: HtmxHttpRequest) -> HttpResponse:
         "modes": EmbeddingJob.Mode.choices,
         "default_batch_size": settings.EMBEDDING_BATCH_SIZE,
     }
+    context |= _sync_context()
     return render(request, "embeddings/jobs.html", context | admin_context(request))
 
 
@@ -129,3 +139,96 @@ def sync_content(request: HtmxHttpRequest) -> HttpResponse:
         numbers = ", ".join(f"#{job.pk}" for job in started)
         messages.success(request, f"Content sync started: jobs {numbers}.")
     return redirect("embeddings:jobs")
+
+
+# --- Content syncs from TMDb ----------------------------------------------------------------------
+
+
+def _syncs() -> QuerySet[SyncJob]:
+    """Syncs as the page shows them: whether a live worker holds each, who started it, and the
+    titles it reported, read in one query for all."""
+    reported = SyncEntry.objects.filter(
+        outcome__in=[SyncEntry.Outcome.MISSING, SyncEntry.Outcome.SKIPPED]
+    ).order_by("id")
+    return (
+        SyncJob.objects.with_workers()
+        .select_related("created_by")
+        .prefetch_related(Prefetch("entries", queryset=reported, to_attr="reported"))
+    )
+
+
+def _get_sync(sync_id: int) -> SyncJob:
+    sync = get_object_or_404(_syncs(), pk=sync_id)
+    sync.reported = sync.reported[:SHOWN_REPORTED]  # type: ignore[attr-defined]
+    return sync
+
+
+def _sync_context() -> dict[str, Any]:
+    shown = list(_syncs()[:SHOWN_SYNCS])
+    for sync in shown:
+        sync.reported = sync.reported[:SHOWN_REPORTED]  # type: ignore[attr-defined]
+    return {
+        "syncs": shown,
+        "tmdb_configured": TMDbSource.configured(),
+        "charts": syncs.chart_choices(),
+        "default_since": syncs.default_since(),
+    }
+
+
+@role_required(VIEW)
+def sync_row(request: HtmxHttpRequest, sync_id: int) -> HttpResponse:
+    sync = _get_sync(sync_id)
+    if not request.htmx:
+        return redirect(f"{reverse('embeddings:jobs')}#sync-{sync.pk}")
+    return render(request, SYNC_ROW, {"sync": sync})
+
+
+@require_POST
+@role_required(RUN_JOBS)
+def sync_start(request: HtmxHttpRequest) -> HttpResponse:
+    form = SyncStartForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, errors_of(form))
+        return redirect("embeddings:jobs")
+    data = form.cleaned_data
+    try:
+        sync = syncs.create_sync(
+            since=data["since"],
+            charts=data["charts"],
+            chart_pages=data["pages"] or 0,
+            user=request.user,
+        )
+    except syncs.SyncRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("embeddings:jobs")
+    syncs.queue_sync(sync)
+    messages.success(request, f"Started sync #{sync.pk}: TMDb's changes from {sync.since}.")
+    return redirect(f"{reverse('embeddings:jobs')}#sync-{sync.pk}")
+
+
+def _after_sync_action(
+    request: HtmxHttpRequest, sync_id: int, action: Callable[[int], Any]
+) -> HttpResponse:
+    """As `_after_action`, for a sync."""
+    error = ""
+    try:
+        action(sync_id)
+    except syncs.SyncRefused as exc:
+        error = str(exc)
+    if request.htmx:
+        return render(request, SYNC_ROW, {"sync": _get_sync(sync_id), "row_error": error})
+    if error:
+        messages.error(request, error)
+    return redirect(f"{reverse('embeddings:jobs')}#sync-{sync_id}")
+
+
+@require_POST
+@role_required(RUN_JOBS)
+def sync_cancel(request: HtmxHttpRequest, sync_id: int) -> HttpResponse:
+    return _after_sync_action(request, sync_id, syncs.cancel_sync)
+
+
+@require_POST
+@role_required(RUN_JOBS)
+def sync_resume(request: HtmxHttpRequest, sync_id: int) -> HttpResponse:
+    return _after_sync_action(request, sync_id, lambda pk: syncs.queue_sync(syncs.resume_sync(pk)))

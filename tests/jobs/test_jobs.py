@@ -260,7 +260,7 @@ def test_the_first_run_creates_the_schedules_and_queues_the_movie_and_series_job
     assert set(queued.values_list("mode", flat=True)) == {"stale"}
     schedules = dict(Schedule.objects.values_list("name", "func"))
     assert schedules == {
-        SCHEDULE_SYNC: "embeddings.tasks.start_content_sync",
+        SCHEDULE_SYNC: "embeddings.tasks.daily_content_sync",
         SCHEDULE_HEALTH: "embeddings.tasks.health_check",
         SCHEDULE_WATCHDOG: "embeddings.tasks.recover_jobs",
     }
