@@ -12,9 +12,12 @@ import threading
 import time
 from collections import deque
 
+CATCH_UP = 0.1  # seconds of missed slots a late start may still use
+
 
 class Pacer:
-    """Starts requests `1 / rate` seconds apart, and never more than `rate` in any second.
+    """Starts requests `1 / rate` seconds apart on average, and never more than `rate` in any
+    second.
 
     The spacing alone would do on an idle machine; on a busy one, threads that woke late would
     send their requests together, and TMDb counts what arrives. So each start is recorded when it
@@ -33,12 +36,16 @@ class Pacer:
                 now = time.monotonic()
                 while self._started and self._started[0] <= now - 1.0:
                     self._started.popleft()
-                ready = max(self._next, now)
+                # Slots follow each other `interval` apart whoever takes them, so a thread that
+                # woke late does not push the rest back; a slot missed in the last CATCH_UP
+                # seconds may still be taken (a few at once, never a second's worth).
+                slot = max(self._next, now - CATCH_UP)
+                ready = slot
                 if len(self._started) >= self.per_second:
                     ready = max(ready, self._started[0] + 1.0)
                 if ready <= now:
                     self._started.append(now)
-                    self._next = now + self.interval
+                    self._next = slot + self.interval
                     return
             time.sleep(ready - now)
 
