@@ -208,6 +208,9 @@ EMBEDDING_RETRY_BACKOFF = env_float("EMBEDDING_RETRY_BACKOFF", 1.0, minimum=0.0)
 EMBEDDING_RATE_LIMIT_WAIT = env_float("EMBEDDING_RATE_LIMIT_WAIT", 600.0, minimum=0.0)
 # Seconds a web request waits for a provider in all (test connection, free-text search).
 PROVIDER_DEADLINE = env_float("PROVIDER_DEADLINE", 5.0, minimum=0.5)
+# Provider calls one web server process makes for pages at once; one more answers "busy" at once,
+# so a slow provider never holds every thread (gunicorn runs 4 a process).
+PROVIDER_PAGE_CALLS = env_int("PROVIDER_PAGE_CALLS", 2, minimum=1, maximum=64)
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 128, minimum=1, maximum=2048)
 JOB_MAX_FAILED_BATCHES = env_int("JOB_MAX_FAILED_BATCHES", 3, minimum=1)
 # A job at least this large into an empty table loads without the HNSW index, then builds it.

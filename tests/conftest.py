@@ -15,7 +15,7 @@ from django.test import Client
 from catalog.models import CatalogItem
 from embeddings.models import EMBEDDING_TABLES, Embedding384, drop_hnsw_index, ensure_hnsw_index
 
-pytest_plugins = ["tests.fakes.fixtures"]
+pytest_plugins = ["tests.fakes.fixtures", "tests.fakes.listener"]
 
 PASSWORD = "correct-horse-battery"
 CHROMIUM = "/usr/bin/chromium"

@@ -8,21 +8,23 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from embeddings.providers.base import (
+from embeddings.providers.base import Provider, Readiness
+from embeddings.providers.credentials import CredentialField, credential, mask, page_values
+from embeddings.providers.errors import (
+    AddressNotAllowed,
     AuthenticationFailed,
     EmbeddingError,
     EmbeddingsDisabled,
     InvalidResponse,
     MissingCredentials,
     ModelNotAvailable,
-    Provider,
+    ProviderBusy,
     ProviderTimeout,
     ProviderUnreachable,
     RateLimited,
-    Readiness,
+    Redirected,
     ServerError,
 )
-from embeddings.providers.credentials import CredentialField, credential, mask, page_values
 from embeddings.providers.google import GoogleProvider
 from embeddings.providers.local import LocalProvider
 from embeddings.providers.none import NoneProvider
@@ -77,6 +79,7 @@ def scrub(message: str) -> str:
 
 __all__ = [
     "PROVIDERS",
+    "AddressNotAllowed",
     "AuthenticationFailed",
     "EmbeddingError",
     "EmbeddingsDisabled",
@@ -85,10 +88,12 @@ __all__ = [
     "ModelNotAvailable",
     "OllamaProvider",
     "Provider",
+    "ProviderBusy",
     "ProviderTimeout",
     "ProviderUnreachable",
     "RateLimited",
     "Readiness",
+    "Redirected",
     "ServerError",
     "credential_fields",
     "get_provider",

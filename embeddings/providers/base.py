@@ -1,182 +1,122 @@
 """What every provider shares: batching by count and by tokens, concurrent requests, bounded
-retries with back-off, truncation, L2 normalisation and the dimension check. A provider module
+retries with back-off (`retries`), truncation, the check of every answer before it is used (`check_answer`),
+the address rule, deadlines and the cap on calls made for pages (`on_the_wire`). A provider module
 only says how one batch goes over its wire (`_embed_batch`) and how it counts tokens."""
 
 from __future__ import annotations
 
 import logging
 import math
-import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Self, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Self
+from urllib.parse import urlsplit
 
 import numpy as np
-import requests
 from django.conf import settings
 
+import embeddings.providers.wire as wire
+from embeddings.providers.addresses import AddressRefused, Unresolved, check_provider_url
 from embeddings.providers.credentials import CredentialField, credential
+from embeddings.providers.errors import (
+    AddressNotAllowed,
+    EmbeddingError,
+    InvalidResponse,
+    ProviderBusy,
+    ProviderTimeout,
+    ProviderUnreachable,
+    Redirected,
+)
+from embeddings.providers.retries import Deadline, WaitHook, with_retries
 
 if TYPE_CHECKING:
     from embeddings.registry import ResolvedModel
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 # What `_embed_batch` may return: one list of floats per text, or a matrix with a row per text
 # (a provider that decodes binary vectors or runs a model keeps them as an array).
 Vectors = list[list[float]] | np.ndarray
 
-# A server may ask for a long pause; past this we would rather fail the batch and let the job retry.
-MAX_RETRY_AFTER = 120.0
+
+@dataclass(frozen=True)
+class Answer:
+    """What one request brought back: the vectors, and the index each one says it belongs to
+    when the wire format numbers them (OpenAI's does)."""
+
+    vectors: Vectors
+    indexes: list[object] | None = None
 
 
-class EmbeddingError(Exception):
-    """A provider failure, named for a person to read. Never carries a secret."""
+def check_answer(answer: Answer, *, texts: int, dimensions: int, who: str) -> np.ndarray:
+    """The answer to `texts` texts as a float64 matrix of unit rows in input order, or the named
+    InvalidResponse; nothing is stored from an answer that fails here.
 
-    retryable = False
-
-    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if retryable is not None:
-            self.retryable = retryable
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class EmbeddingsDisabled(EmbeddingError):
-    pass
-
-
-class MissingCredentials(EmbeddingError):
-    """No API key configured: nothing was sent."""
-
-
-class AuthenticationFailed(EmbeddingError):
-    """The provider refused the key (401/403). Retrying will not help."""
-
-
-class ModelNotAvailable(EmbeddingError):
-    """The model does not exist there, or is not pulled (404)."""
-
-
-class ProviderUnreachable(EmbeddingError):
-    """Nothing answered at the configured address (connection refused, DNS)."""
-
-    retryable = True
-
-
-class ProviderTimeout(EmbeddingError):
-    retryable = True
-
-
-class RateLimited(EmbeddingError):
-    """429: wait `retry_after` seconds (when the server said) and try again."""
-
-    retryable = True
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class ServerError(EmbeddingError):
-    """5xx or an unreadable answer: worth another try, a bounded number of times."""
-
-    retryable = True
-
-
-class InvalidResponse(EmbeddingError):
-    """The answer arrived but is unusable: wrong count, wrong dimension, not a vector."""
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (the seconds form; the date form is rare for APIs)."""
-    try:
-        seconds = float(value) if value else None
-    except ValueError:
-        return None
-    return max(0.0, seconds) if seconds is not None and math.isfinite(seconds) else None
-
-
-def with_retries(
-    call: Callable[[], T],
-    *,
-    what: str,
-    deadline: Deadline | None = None,
-    on_wait: WaitHook | None = None,
-) -> T:
-    """Run `call`, retrying retryable EmbeddingErrors.
-
-    1. A 429 that says how long to wait (Retry-After) is back-pressure, not failure: it waits
-       that long (plus up to a tenth, so concurrent requests spread out) and uses up no retry,
-       until EMBEDDING_RATE_LIMIT_WAIT seconds of such waits in one call.
-    2. Any other retryable error waits EMBEDDING_RETRY_BACKOFF doubled each attempt, with full
-       jitter, up to EMBEDDING_MAX_RETRIES times.
-    3. Anything not retryable (400/401/403/404, a wrong dimension) is raised at once.
-    4. With a deadline, a wait that would end past it is not started: the caller gets a
-       ProviderTimeout that names the deadline and the provider's last error.
-    5. `on_wait(error, seconds)` hears of every wait before it starts (a job writes its heartbeat
-       and the provider's error there, and may raise to stop waiting).
+    1. Numbered answers: every index a whole number below `texts`, each once, every text's there;
+       rows are put in index order.
+    2. One vector per text, each of `dimensions` numbers, all finite, none of length zero.
     """
-    attempt = 0
-    rate_limited_for = 0.0
-    while True:
-        try:
-            return call()
-        except EmbeddingError as error:
-            if not error.retryable:
-                raise
-            asked = getattr(error, "retry_after", None) or 0.0
-            if asked > 0 and rate_limited_for + asked <= settings.EMBEDDING_RATE_LIMIT_WAIT:
-                wait = min(asked, MAX_RETRY_AFTER) * random.uniform(1.0, 1.1)
-                rate_limited_for += wait
-            elif attempt < settings.EMBEDDING_MAX_RETRIES:
-                backoff = settings.EMBEDDING_RETRY_BACKOFF * (2**attempt)
-                wait = random.uniform(backoff / 2, backoff)
-                attempt += 1
-            else:
-                raise
-            if deadline is not None and deadline.remaining() < wait:
-                raise deadline.expired(error) from None
-            log.warning("%s: %s; retrying in %.2fs", what, error, wait)
-            if on_wait is not None:
-                on_wait(error, wait)
-            time.sleep(wait)
-
-
-class Deadline:
-    """The total time a caller (a web request) gives a provider, retries and waits included."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.ends = time.monotonic() + seconds
-
-    def remaining(self) -> float:
-        return self.ends - time.monotonic()
-
-    def request_timeout(self, timeout: float) -> float:
-        """One request's timeout: the provider's own, cut to what is left of the deadline."""
-        left = self.remaining()
-        if left <= 0:
-            raise self.expired(None)
-        return min(timeout, left)
-
-    def expired(self, error: EmbeddingError | None) -> ProviderTimeout:
-        last = f" (last answer: {error})" if error is not None else ""
-        return ProviderTimeout(
-            f"no answer within the {self.seconds:g} s a page waits for a provider{last}",
-            retryable=False,
+    vectors = answer.vectors
+    if answer.indexes is not None:
+        vectors = _in_index_order(answer, texts, who)
+    if len(vectors) != texts:
+        raise InvalidResponse(
+            f"{who} answered {_count(len(vectors), 'vector')} for {_count(texts, 'text')}"
         )
+    not_vectors = InvalidResponse(f"{who} answered something that is not a vector")
+    try:
+        if isinstance(vectors, np.ndarray) and vectors.ndim != 2:
+            raise TypeError
+        wrong = next((len(v) for v in vectors if len(v) != dimensions), None)
+    except TypeError:
+        raise not_vectors from None
+    if wrong is not None:
+        raise InvalidResponse(
+            f"{who} answered a vector of {wrong} dimensions, expected {dimensions}"
+        )
+    try:
+        matrix = np.asarray(vectors, dtype=np.float64).reshape(-1, dimensions)
+    except (TypeError, ValueError):
+        raise not_vectors from None
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    if not (np.isfinite(norms).all() and norms.all()):
+        raise InvalidResponse(f"{who} answered an empty or invalid vector")
+    normalised: np.ndarray = matrix / norms
+    return normalised
 
 
-WaitHook = Callable[[EmbeddingError, float], None]
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}{'es' if noun.endswith('x') else 's'}"
+
+
+def _in_index_order(answer: Answer, texts: int, who: str) -> Vectors:
+    indexes = answer.indexes or []
+    if len(indexes) != len(answer.vectors):
+        raise InvalidResponse(
+            f"{who} answered {len(indexes)} indexes for {len(answer.vectors)} vectors"
+        )
+    seen: set[int] = set()
+    for index in indexes:
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < texts:
+            raise InvalidResponse(f"{who} answered a vector for index {index!r} of {texts} texts")
+        if index in seen:
+            raise InvalidResponse(f"{who} answered index {index} twice")
+        seen.add(index)
+    if len(seen) != texts:
+        missing = min(set(range(texts)) - seen)
+        raise InvalidResponse(
+            f"{who} answered {_count(len(seen), 'vector')} for {_count(texts, 'text')} "
+            f"(none for index {missing})"
+        )
+    order = np.argsort(np.asarray(indexes, dtype=np.int64), kind="stable")
+    if isinstance(answer.vectors, np.ndarray):
+        return answer.vectors[order]
+    return [answer.vectors[i] for i in order]
 
 
 @dataclass(frozen=True)
@@ -207,6 +147,8 @@ class Provider:
     max_batch_tokens = 0  # 0: no token budget per request
     remote = False
     exact_tokens = False
+    # The base URL or host a remote provider sends its requests to (set by its __init__).
+    address = ""
 
     def __init__(self, model: ResolvedModel) -> None:
         self.model = model
@@ -216,7 +158,7 @@ class Provider:
         self.tokenizer_key = model.spec.tokenizer or "estimate:chars/4"
         self.tokens_used = 0  # as reported by the provider, when it reports usage
         self._lock = threading.Lock()
-        self._local = threading.local()
+        self._approved = ""  # the address the outbound-address rule last approved
         self.deadline: Deadline | None = None
         self.on_wait: WaitHook | None = None
 
@@ -241,6 +183,44 @@ class Provider:
         """The timeout of one HTTP request: EMBEDDING_TIMEOUT, or less when a deadline is near."""
         timeout = float(settings.EMBEDDING_TIMEOUT)
         return self.deadline.request_timeout(timeout) if self.deadline else timeout
+
+    @contextmanager
+    def on_the_wire(self) -> Iterator[None]:
+        """Around a provider's one HTTP call site.
+
+        1. The provider's address passes the outbound-address rule before anything is sent
+           (once per address; every connection is checked again as it is dialled).
+        2. A call for a page (one with a deadline) takes one of PROVIDER_PAGE_CALLS places in
+           this process, or is refused at once with ProviderBusy: a slow provider holds at most
+           that many of the web server's threads.
+        3. Everything the HTTP client does inside ends within `request_timeout()` in all.
+        """
+        if self.address and self._approved != self.address:
+            try:
+                check_provider_url(self.address)
+            except Unresolved as unresolved:
+                # DNS may answer on the next try: a batch waits and retries as for a refused
+                # connection.
+                raise ProviderUnreachable(f"cannot reach {self.label}: {unresolved}") from None
+            except AddressRefused as refused:
+                # The reason names the host; the URL itself may hold what does not belong in a
+                # message (a password before an @).
+                raise AddressNotAllowed(
+                    f"{self.label or self.key}'s address is not allowed: {refused}"
+                ) from None
+            self._approved = self.address
+        place = _page_call(self) if self.deadline is not None else nullcontext()
+        with place, wire.deadline(self.request_timeout()):
+            yield
+
+    def redirected(self, status: int, location: str, setting: str) -> Redirected:
+        """A 3xx, named: where it pointed (scheme and host only) and what to change instead."""
+        target = urlsplit(location)
+        where = f" to {target.scheme}://{target.hostname}" if target.hostname else ""
+        return Redirected(
+            f"{self.label} answered with a redirect (HTTP {status}){where}; redirects are not "
+            f"followed: set the {setting} to the address it points at"
+        )
 
     def timed_out(self, who: str) -> ProviderTimeout:
         """A request's timeout, named: the deadline's when that is what ran out."""
@@ -289,20 +269,12 @@ class Provider:
         limit = self.max_tokens * 4
         return text[:limit] if self.max_tokens and len(text) > limit else text
 
-    def _embed_batch(self, texts: list[str], *, query: bool) -> Vectors:
+    def _embed_batch(self, texts: list[str], *, query: bool) -> Vectors | Answer:
         raise NotImplementedError
 
     def _add_tokens(self, count: int) -> None:
         with self._lock:  # batches report from several threads
             self.tokens_used += count
-
-    def _session(self) -> requests.Session:
-        """One HTTP session per thread: connections are reused, and no session is shared
-        between the concurrent requests of one embed call."""
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-        return session
 
     def _batches(self, texts: list[str]) -> Iterator[list[str]]:
         """Consecutive slices within max_batch_inputs and max_batch_tokens (order kept)."""
@@ -329,32 +301,26 @@ class Provider:
             deadline=self.deadline,
             on_wait=self.on_wait,
         )
-        if len(vectors) != len(texts):
-            raise InvalidResponse(
-                f"{self.key} returned {len(vectors)} vectors for {len(texts)} texts"
-            )
-        return self._checked(vectors)
+        answer = vectors if isinstance(vectors, Answer) else Answer(vectors)
+        return check_answer(answer, texts=len(texts), dimensions=self.dimensions, who=self.key)
 
-    def _checked(self, vectors: Vectors) -> np.ndarray:
-        """The batch as a float64 matrix of unit rows, once each row has the model's dimension
-        and a finite, non-zero length."""
-        not_vectors = InvalidResponse(f"{self.key} returned something that is not a vector")
-        try:
-            if isinstance(vectors, np.ndarray) and vectors.ndim != 2:
-                raise TypeError
-            wrong = next((len(v) for v in vectors if len(v) != self.dimensions), None)
-        except TypeError:
-            raise not_vectors from None
-        if wrong is not None:
-            raise InvalidResponse(
-                f"{self.key} returned a vector of {wrong} dimensions, expected {self.dimensions}"
-            )
-        try:
-            matrix = np.asarray(vectors, dtype=np.float64).reshape(-1, self.dimensions)
-        except (TypeError, ValueError):
-            raise not_vectors from None
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        if not (np.isfinite(norms).all() and norms.all()):
-            raise InvalidResponse(f"{self.key} returned an empty or invalid vector")
-        normalised: np.ndarray = matrix / norms
-        return normalised
+
+_page_places: dict[int, threading.BoundedSemaphore] = {}
+_page_places_lock = threading.Lock()
+
+
+@contextmanager
+def _page_call(provider: Provider) -> Iterator[None]:
+    """One of PROVIDER_PAGE_CALLS places for a provider call made for a page, or ProviderBusy."""
+    size = settings.PROVIDER_PAGE_CALLS
+    with _page_places_lock:
+        places = _page_places.setdefault(size, threading.BoundedSemaphore(size))
+    if not places.acquire(blocking=False):
+        raise ProviderBusy(
+            f"{provider.label or provider.key} not asked: {size} page requests of this server "
+            "are already waiting on providers; try again in a few seconds"
+        )
+    try:
+        yield
+    finally:
+        places.release()

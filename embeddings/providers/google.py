@@ -1,26 +1,27 @@
-"""Google's Generative Language API (Gemini API) with `requests`: the batch embedding call,
+"""Google's Generative Language API (Gemini API): the batch embedding call,
 up to 100 texts a request. The key goes in a header, never in a URL that could be logged."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import requests
+import httpx2
 from django.conf import settings
 
-from embeddings.providers.base import (
+import embeddings.providers.wire as wire
+from embeddings.providers.base import Provider
+from embeddings.providers.credentials import CredentialField, credential
+from embeddings.providers.errors import (
     AuthenticationFailed,
     EmbeddingError,
     InvalidResponse,
     MissingCredentials,
     ModelNotAvailable,
-    Provider,
     ProviderUnreachable,
     RateLimited,
     ServerError,
-    parse_retry_after,
 )
-from embeddings.providers.credentials import CredentialField, credential
+from embeddings.providers.retries import parse_retry_after
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 
@@ -39,6 +40,7 @@ class GoogleProvider(Provider):
         super().__init__(model)
         self.api_key = credential(API_KEY).value
         self.base_url = (settings.GOOGLE_BASE_URL or DEFAULT_BASE_URL).rstrip("/")
+        self.address = self.base_url
 
     def _embed_batch(self, texts: list[str], *, query: bool) -> list[list[float]]:
         name = self.model.spec.name
@@ -69,16 +71,20 @@ class GoogleProvider(Provider):
                 "Google API key is not set: enter it on the settings page or set GOOGLE_API_KEY"
             )
         try:
-            response = self._session().post(
-                self.base_url + path,
-                json=payload,
-                headers={"x-goog-api-key": self.api_key},
-                timeout=self.request_timeout(),
-            )
-        except requests.Timeout:
+            with self.on_the_wire():
+                response = wire.client().post(
+                    self.base_url + path,
+                    json=payload,
+                    headers={"x-goog-api-key": self.api_key},
+                    timeout=self.request_timeout(),
+                )
+        except httpx2.TimeoutException:
             raise self.timed_out("Google") from None
-        except requests.RequestException:
+        except httpx2.HTTPError:
             raise ProviderUnreachable(f"cannot connect to Google at {self.base_url}") from None
+        if 300 <= response.status_code < 400:
+            location = response.headers.get("location", "")
+            raise self.redirected(response.status_code, location, "GOOGLE_BASE_URL")
         try:
             body = response.json()
         except ValueError:

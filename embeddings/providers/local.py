@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from embeddings import local_models
-from embeddings.providers.base import EmbeddingError, Provider, Readiness, Vectors
+from embeddings.providers.base import Provider, Readiness, Vectors
+from embeddings.providers.errors import EmbeddingError
 from embeddings.providers.tokenizers import count_with, load_tokenizer, truncate_with
 
 _lock = threading.Lock()

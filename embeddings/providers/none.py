@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from embeddings.providers.base import EmbeddingsDisabled, Provider
+from embeddings.providers.base import Provider
+from embeddings.providers.errors import EmbeddingsDisabled
 
 
 class NoneProvider(Provider):

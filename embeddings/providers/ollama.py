@@ -1,4 +1,4 @@
-"""Ollama over its HTTP API with `requests`: `POST /api/embed` with a list input, and
+"""Ollama over its HTTP API: `POST /api/embed` with a list input, and
 `GET /api/tags` to tell a model that is not pulled from a server that is down. The settings
 page and a job read OLLAMA_HOST the same way: through this provider."""
 
@@ -6,21 +6,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
+import httpx2
 from django.core.cache import cache
 
-from embeddings.providers.base import (
+import embeddings.providers.wire as wire
+from embeddings.providers.base import Provider, Readiness
+from embeddings.providers.credentials import CredentialField, credential
+from embeddings.providers.errors import (
     EmbeddingError,
     InvalidResponse,
     ModelNotAvailable,
-    Provider,
+    ProviderBusy,
     ProviderUnreachable,
     RateLimited,
-    Readiness,
     ServerError,
-    parse_retry_after,
 )
-from embeddings.providers.credentials import CredentialField, credential
+from embeddings.providers.retries import parse_retry_after
 from embeddings.providers.tokenizers import (
     BERT_UNCASED,
     count_with,
@@ -51,7 +52,7 @@ class OllamaProvider(Provider):
 
     def __init__(self, model: Any) -> None:
         super().__init__(model)
-        self.host = ollama_host()
+        self.host = self.address = ollama_host()
         self.exact_tokens = self.tokenizer_key == "wordpiece:bert-base-uncased"
 
     def count_tokens(self, text: str) -> int:
@@ -79,7 +80,10 @@ class OllamaProvider(Provider):
 
     def readiness(self) -> Readiness:
         """Pulled into the server, as its list of models said within the last minute."""
-        pulled = self._cached_pulled_models()
+        try:
+            pulled = self._cached_pulled_models()
+        except ProviderBusy:
+            return Readiness(False, "not checked: the server is busy with other provider calls")
         if pulled is None:
             return Readiness(False, f"Ollama not reachable at {self.host}")
         if self.is_pulled(pulled):
@@ -95,6 +99,8 @@ class OllamaProvider(Provider):
             return None if cached == "down" else set(cached)
         try:
             names = self.within(READINESS_TIMEOUT).pulled_models()
+        except ProviderBusy:
+            raise
         except EmbeddingError:
             cache.set(key, "down", READINESS_CACHE_SECONDS)
             return None
@@ -119,13 +125,17 @@ class OllamaProvider(Provider):
     def _request(self, method: str, path: str, payload: Any = None) -> dict[str, Any]:
         """The one place this provider talks HTTP; every failure leaves as a named error."""
         try:
-            response = self._session().request(
-                method, self.host + path, json=payload, timeout=self.request_timeout()
-            )
-        except requests.Timeout:
+            with self.on_the_wire():
+                response = wire.client().request(
+                    method, self.host + path, json=payload, timeout=self.request_timeout()
+                )
+        except httpx2.TimeoutException:
             raise self.timed_out(f"Ollama at {self.host}") from None
-        except requests.RequestException:
+        except httpx2.HTTPError:
             raise ProviderUnreachable(f"cannot connect to Ollama at {self.host}") from None
+        if 300 <= response.status_code < 400:
+            location = response.headers.get("location", "")
+            raise self.redirected(response.status_code, location, "Ollama host")
         if response.status_code == 404:
             raise self._not_pulled()
         try:

@@ -1,6 +1,6 @@
 """OpenAI, and any OpenAI-compatible server (vLLM, LM Studio, text-embeddings-inference) when
 OPENAI_BASE_URL points elsewhere. Uses the official client with its own retries off, so that
-retries follow the one bounded policy in `base.with_retries`."""
+retries follow the one bounded policy in `retries.with_retries`."""
 
 from __future__ import annotations
 
@@ -12,20 +12,20 @@ import numpy as np
 import openai
 from django.conf import settings
 
-from embeddings.providers.base import (
+import embeddings.providers.wire as wire
+from embeddings.providers.base import Answer, Provider, Vectors
+from embeddings.providers.credentials import CredentialField, credential
+from embeddings.providers.errors import (
     AuthenticationFailed,
     EmbeddingError,
     InvalidResponse,
     MissingCredentials,
     ModelNotAvailable,
-    Provider,
     ProviderUnreachable,
     RateLimited,
     ServerError,
-    Vectors,
-    parse_retry_after,
 )
-from embeddings.providers.credentials import CredentialField, credential
+from embeddings.providers.retries import parse_retry_after
 from embeddings.providers.tokenizers import count_openai, truncate_openai
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -48,7 +48,7 @@ class OpenAIProvider(Provider):
         # own tokenizer, which only that server knows, so its counts are estimates.
         self.exact_tokens = self.tokenizer_key == "tiktoken:cl100k_base"
         self.api_key = credential(API_KEY).value
-        self.base_url = credential(BASE_URL).value
+        self.base_url = self.address = credential(BASE_URL).value
         self._client: openai.OpenAI | None = None
 
     def count_tokens(self, text: str) -> int:
@@ -75,29 +75,32 @@ class OpenAIProvider(Provider):
                 base_url=self.base_url,
                 timeout=settings.EMBEDDING_TIMEOUT,
                 max_retries=0,
+                http_client=wire.client(),
             )
         return self._client
 
-    def _embed_batch(self, texts: list[str], *, query: bool) -> Vectors:
+    def _embed_batch(self, texts: list[str], *, query: bool) -> Answer:
         options: dict[str, Any] = {}
         if self.model.spec.dimensions and self.dimensions != self.model.spec.dimensions:
             options["dimensions"] = self.dimensions
+        client = self.client
         try:
             # The raw answer, read here: the client's own parsing builds a model object and a
             # list of Python floats per vector, which cost more CPU than the rest of a batch.
-            response = self.client.embeddings.with_raw_response.create(
-                model=self.model.spec.name,
-                input=texts,
-                encoding_format="base64",
-                timeout=self.request_timeout(),
-                **options,
-            )
+            with self.on_the_wire():
+                response = client.embeddings.with_raw_response.create(
+                    model=self.model.spec.name,
+                    input=texts,
+                    encoding_format="base64",
+                    timeout=self.request_timeout(),
+                    **options,
+                )
         except openai.APIError as error:
             raise self._named(error) from None
-        vectors, tokens = _read_answer(response.content)
+        answer, tokens = _read_answer(response.content)
         if tokens is not None:
             self._add_tokens(tokens)
-        return vectors
+        return answer
 
     def _named(self, error: openai.APIError) -> EmbeddingError:
         """The client's exception as a named error. The server's own message is only passed on
@@ -121,6 +124,9 @@ class OpenAIProvider(Provider):
                 f"OpenAI is rate limiting requests: {_message(error, self.api_key)}",
                 retry_after=retry_after,
             )
+        if isinstance(error, openai.APIStatusError) and 300 <= error.status_code < 400:
+            location = error.response.headers.get("location", "")
+            return self.redirected(error.status_code, location, "OpenAI base URL")
         if isinstance(error, openai.BadRequestError):
             return EmbeddingError(f"OpenAI refused the request: {_message(error, self.api_key)}")
         if isinstance(error, openai.APIStatusError):
@@ -129,17 +135,19 @@ class OpenAIProvider(Provider):
         return ServerError("OpenAI sent an answer that is not valid embeddings JSON")
 
 
-def _read_answer(body: bytes) -> tuple[Vectors, int | None]:
-    """The vectors of an embeddings answer in input order, and the tokens it says it counted.
+def _read_answer(body: bytes) -> tuple[Answer, int | None]:
+    """The vectors of an embeddings answer with the index each names (`check_answer` puts them
+    in input order), and the tokens it says it counted.
 
     Vectors come as base64 of little-endian float32 (what was asked for), or as lists of
     floats from a compatible server that ignores `encoding_format`."""
     try:
         answer = json.loads(body)
-        data = sorted(answer["data"], key=lambda item: item["index"])
-        if not data:
-            raise ValueError("no embeddings in the answer")
+        data = answer["data"]
+        if not isinstance(data, list):
+            raise TypeError
         embeddings = [item["embedding"] for item in data]
+        indexes: list[object] = [item["index"] for item in data]
         if all(isinstance(embedding, str) for embedding in embeddings):
             rows = [np.frombuffer(base64.b64decode(e), dtype="<f4") for e in embeddings]
             vectors: Vectors = _stacked(rows)
@@ -151,7 +159,7 @@ def _read_answer(body: bytes) -> tuple[Vectors, int | None]:
         tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
     except (ValueError, KeyError, TypeError):  # not JSON, or not the embeddings shape
         raise ServerError("OpenAI sent an answer that is not valid embeddings JSON") from None
-    return vectors, tokens if isinstance(tokens, int) else None
+    return Answer(vectors, indexes), tokens if isinstance(tokens, int) else None
 
 
 def _stacked(rows: list[np.ndarray]) -> Vectors:

@@ -62,3 +62,50 @@ def test_a_free_text_search_against_a_hung_provider_answers_within_the_deadline(
     assert response.status_code == 200
     assert elapsed < 2.5, f"the page waited {elapsed:.1f} s"
     assert "no answer within the 1 s a page waits for a provider" in response.content.decode()
+
+
+@pytest.fixture
+def dripping_openai(fake_openai: Any, settings: Any) -> Any:
+    """A provider that answers at once, then sends its body a byte every quarter second: no gap
+    between bytes is long enough for a per-read timeout to notice."""
+    settings.PROVIDER_DEADLINE = 1.0
+    settings.EMBEDDING_TIMEOUT = 60.0
+    fake_openai.fail_forever("drip:0.25")
+    get_provider(SMALL)
+    return fake_openai
+
+
+def test_test_connection_against_a_dripping_provider_answers_within_the_deadline(
+    admin_client_: Client, dripping_openai: Any
+) -> None:
+    started = time.perf_counter()
+    response = admin_client_.post(reverse("embeddings:embedding_test_connection"), {"model": SMALL})
+    elapsed = time.perf_counter() - started
+
+    print(f"\ntest connection against a dripping provider: {elapsed:.2f} s (deadline 1 s)")
+    assert elapsed < 2, f"the request waited {elapsed:.1f} s"
+    page = admin_client_.get(response["Location"]).content.decode()
+    assert f"Connection to {SMALL} failed" in page
+    assert "no answer within the 1 s a page waits for a provider" in page
+    assert HealthCheck.objects.get().ok is False
+
+
+def test_a_free_text_search_against_a_dripping_provider_answers_within_the_deadline(
+    curator_client: Client, dripping_openai: Any
+) -> None:
+    item = make_item(title="Heat")
+    Embedding768.objects.create(
+        item=item, model_key=f"{SMALL}@768", embedding=[0.1] * 768, source_hash="x"
+    )
+
+    started = time.perf_counter()
+    response = curator_client.get(
+        reverse("embeddings:similar", args=[item.pk]),
+        {"model": f"{SMALL}@768", "q": "a heist in Los Angeles"},
+    )
+    elapsed = time.perf_counter() - started
+
+    print(f"\nfree-text search against a dripping provider: {elapsed:.2f} s (deadline 1 s)")
+    assert response.status_code == 200
+    assert elapsed < 2.5, f"the page waited {elapsed:.1f} s"
+    assert "no answer within the 1 s a page waits for a provider" in response.content.decode()

@@ -9,6 +9,12 @@ A script entry is a string:
   "malformed"                  a 200 whose body is not JSON
   "wrong-dimension"            a 200 whose vectors have one dimension too few
   "slow" / "slow:3"            answer "ok" only after that many seconds (default 30): a timeout
+  "drip" / "drip:0.5"          answer "ok" at once, then its body one byte every that many
+                               seconds (default 1) for up to DRIP_SECONDS, then the rest: only
+                               a total deadline cuts it off
+  "short"                      a 200 with one vector fewer than the texts
+  "duplicate-index"            (OpenAI) a 200 whose last vector claims the first one's index
+  "redirect:http://host:port/path"   a 307 to that address
 When the script runs out, every call gets `default` ("ok" unless `fail_forever` changed it).
 """
 
@@ -33,6 +39,11 @@ FAST_NETWORK: dict[str, float | int] = {
 }
 
 
+# How long a dripping answer drips before it sends the rest: longer than any deadline a test
+# sets, short enough that a client without one fails the test instead of hanging it.
+DRIP_SECONDS = 12.0
+
+
 def fake_vector(text: str, dimensions: int) -> list[float]:
     """A unit vector seeded by the text: the same text always gets the same vector."""
     seed = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
@@ -42,20 +53,27 @@ def fake_vector(text: str, dimensions: int) -> list[float]:
 
 @dataclass
 class Action:
-    kind: str  # "ok", "status", "malformed", "wrong-dimension", "slow"
+    # "ok", "status", "malformed", "wrong-dimension", "slow", "drip", "short", "duplicate-index",
+    # "redirect"
+    kind: str
     status: int = 200
     retry_after: str = ""
     code: str = ""  # a provider-specific error code, e.g. insufficient_quota
     delay: float = 0.0
+    location: str = ""
 
     @classmethod
     def parse(cls, entry: str | int) -> Action:
         text = str(entry).strip().lower()
         head, _, arg = text.partition(":")
-        if head in ("ok", "malformed", "wrong-dimension"):
+        if head in ("ok", "malformed", "wrong-dimension", "short", "duplicate-index"):
             return cls(head)
         if head == "slow":
             return cls("slow", delay=float(arg) if arg else 30.0)
+        if head == "drip":
+            return cls("drip", delay=float(arg) if arg else 1.0)
+        if head == "redirect":
+            return cls("redirect", status=307, location=arg)
         if head.isdigit():
             if arg.startswith("retry-after="):
                 return cls("status", status=int(head), retry_after=arg.removeprefix("retry-after="))
@@ -193,6 +211,8 @@ class FakeServer:
                 {"Content-Type": "application/json"},
                 b'{"data": [ {"emb',
             )
+        elif action.kind == "redirect":
+            status, headers, payload = 307, {"Location": action.location}, b""
         else:
             status, headers, payload = self.handle(request, action)
         if action.retry_after and self.retry_after_header:
@@ -203,9 +223,23 @@ class FakeServer:
                 handler.send_header(name, value)
             handler.send_header("Content-Length", str(len(payload)))
             handler.end_headers()
-            handler.wfile.write(payload)
+            if action.kind == "drip":
+                self._drip(handler, payload, action.delay)
+            else:
+                handler.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test): nothing left to tell it
+
+    def _drip(self, handler: BaseHTTPRequestHandler, payload: bytes, every: float) -> None:
+        """The body a byte at a time, `every` seconds apart, until the client hangs up, the fake
+        stops or DRIP_SECONDS have passed (then the rest at once)."""
+        sent = 0
+        for sent in range(min(len(payload), int(DRIP_SECONDS / every))):
+            handler.wfile.write(payload[sent : sent + 1])
+            handler.wfile.flush()
+            if self._stopping.wait(every):
+                return
+        handler.wfile.write(payload[sent + 1 :])
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self

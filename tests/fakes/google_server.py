@@ -78,6 +78,8 @@ class FakeGoogle(FakeServer):
             if action.kind == "wrong-dimension":
                 dimensions -= 1
             embeddings.append({"values": fake_vector(text, dimensions)})
+        if action.kind == "short":
+            embeddings.pop()
         return 200, dict(JSON), json_body({"embeddings": embeddings})
 
     def _error(

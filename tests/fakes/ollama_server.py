@@ -58,9 +58,10 @@ class FakeOllama(FakeServer):
         if model not in self.pulled or model not in self.models:
             return self._not_found(model)
         dimensions = self.models[model] - (1 if action.kind == "wrong-dimension" else 0)
+        vectors = [fake_vector(text, dimensions) for text in request.inputs]
         payload = {
             "model": model,
-            "embeddings": [fake_vector(text, dimensions) for text in request.inputs],
+            "embeddings": vectors[:-1] if action.kind == "short" else vectors,
             "total_duration": 14143917,
             "load_duration": 1019500,
             "prompt_eval_count": sum(len(text.split()) + 2 for text in request.inputs),

@@ -96,10 +96,10 @@ class FakeOpenAI(FakeServer):
         if model not in self.models:
             kind, code, message = _ERRORS[404]
             return self._error(404, kind, code, message.format(model=model))
-        return self._embeddings(request.inputs, body, model, wrong=action.kind == "wrong-dimension")
+        return self._embeddings(request.inputs, body, model, action.kind)
 
     def _embeddings(
-        self, texts: list[str], body: dict[str, Any], model: str, *, wrong: bool
+        self, texts: list[str], body: dict[str, Any], model: str, kind: str
     ) -> tuple[int, dict[str, str], bytes]:
         if not texts or any(not text for text in texts):
             return self._error(400, "invalid_request_error", None, "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.")  # fmt: skip
@@ -111,7 +111,7 @@ class FakeOpenAI(FakeServer):
         if sum(counts) > MAX_REQUEST_TOKENS:
             return self._error(400, "max_tokens_per_request", None, f"Requested {sum(counts)} tokens, max {MAX_REQUEST_TOKENS} tokens per request")  # fmt: skip
         dimensions = int(body.get("dimensions") or self.models[model])
-        if wrong:
+        if kind == "wrong-dimension":
             dimensions -= 1
         base64_wanted = body.get("encoding_format") == "base64" and not self.ignores_encoding_format
         data = []
@@ -122,6 +122,12 @@ class FakeOpenAI(FakeServer):
                 else vector
             )
             data.append({"object": "embedding", "index": index, "embedding": encoded})
+        if kind == "short":
+            data.pop()
+        elif kind == "duplicate-index" and len(data) > 1:
+            data[-1]["index"] = data[0]["index"]
+        elif kind == "duplicate-index":
+            data.append(dict(data[0]))
         usage = {"prompt_tokens": sum(counts), "total_tokens": sum(counts)}
         payload = {"object": "list", "data": data, "model": model, "usage": usage}
         return 200, dict(JSON), json_body(payload)

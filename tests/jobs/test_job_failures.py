@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -21,25 +22,34 @@ def films(n: int, overview: str = "A lighthouse keeper finds a message in a bott
         make_item(title=f"Film {i}", overview=f"{overview} ({i})")
 
 
-def test_a_provider_that_answers_429_for_a_while_still_finishes_the_job(
+def test_a_burst_of_429s_without_retry_after_backs_off_and_the_job_completes(
     fake_openai, settings
 ) -> None:
     films(6)
-    # Rate limited twice within one call's retries, then a whole call's worth: one batch fails.
-    fake_openai.script(["429:retry-after=0", "429", "ok", "429", "429", "429"])
+    # More 429s in a row than EMBEDDING_MAX_RETRIES (2 here), none saying how long to wait.
+    fake_openai.script(["429"] * 8 + ["ok", "429", "429", "429", "429"])
     job = jobs.create_job("movie", SMALL, "stale", batch_size=2)
 
     assert jobs.run_job(job.pk) == Status.COMPLETED
     job.refresh_from_db()
-    assert (job.done, job.failed) == (4, 2)
-    assert "rate limiting" in job.last_error
-
-    jobs.retry_failed(job.pk)
-    assert jobs.run_job(job.pk) == Status.COMPLETED
-    job.refresh_from_db()
     assert (job.done, job.failed, job.skipped) == (6, 0, 0)
+    assert job.failed_batches_in_row == 0
     assert Embedding768.objects.for_model(SMALL).count() == 6
     assert not JobFailure.objects.exists()
+
+
+def test_429s_without_end_fail_the_batch_once_the_waits_reach_their_bound(
+    fake_openai, settings
+) -> None:
+    settings.EMBEDDING_RATE_LIMIT_WAIT = 0.5
+    films(2)
+    fake_openai.fail_forever(429)
+    job = jobs.create_job("movie", SMALL, "stale", batch_size=2)
+
+    assert jobs.run_job(job.pk) == Status.COMPLETED
+    job.refresh_from_db()
+    assert (job.done, job.failed) == (0, 2)
+    assert "rate limiting" in job.last_error
 
 
 def test_a_provider_that_fails_forever_stops_the_job_as_failed_within_the_bound(
@@ -75,3 +85,24 @@ def test_the_spending_cap_stops_a_paid_job_before_it_spends_more(fake_openai) ->
     assert len(fake_openai.inputs) == job.done
     assert job.tokens_used > 4000 * job.done
     assert Embedding3072.objects.for_model(LARGE).count() == job.done
+
+
+def test_a_batch_whose_answer_drips_fails_at_the_timeout_with_a_named_message(
+    fake_openai, settings
+) -> None:
+    settings.EMBEDDING_TIMEOUT = 1.0
+    films(2)
+    fake_openai.fail_forever("drip:0.2")
+    job = jobs.create_job("movie", SMALL, "stale", batch_size=2)
+
+    started = time.perf_counter()
+    jobs.run_job(job.pk)
+    elapsed = time.perf_counter() - started
+
+    job.refresh_from_db()
+    attempts = 1 + settings.EMBEDDING_MAX_RETRIES
+    print(f"\na dripping batch, {attempts} attempts of 1 s: failed after {elapsed:.1f} s")
+    assert (job.done, job.failed) == (0, 2)
+    assert "OpenAI did not answer within 1 s" in job.last_error
+    assert fake_openai.calls == attempts
+    assert elapsed < attempts * 1.0 + 3

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def test_a_scripted_answer_is_used_once_then_the_default_returns(fake_openai, settings):
     settings.EMBEDDING_MAX_RETRIES = 0
+    settings.EMBEDDING_RATE_LIMIT_WAIT = 0
     fake_openai.script(["429"])
     provider = get_provider("openai:text-embedding-3-small")
 

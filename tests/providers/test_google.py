@@ -17,7 +17,7 @@ from embeddings.providers import (
     ServerError,
     get_provider,
 )
-from embeddings.providers.base import InvalidResponse
+from embeddings.providers.errors import InvalidResponse
 from tests.fakes._server import fake_vector
 
 pytestmark = pytest.mark.django_db

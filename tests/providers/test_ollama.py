@@ -15,7 +15,7 @@ from embeddings.providers import (
     ServerError,
     get_provider,
 )
-from embeddings.providers.base import InvalidResponse
+from embeddings.providers.errors import InvalidResponse
 from tests.fakes._server import fake_vector
 
 pytestmark = pytest.mark.django_db
@@ -112,14 +112,18 @@ def test_a_server_error_is_retried_then_succeeds(fake_ollama):
     assert fake_ollama.calls == 2
 
 
-def test_a_busy_server_is_retried_a_bounded_number_of_times(fake_ollama, settings):
+def test_a_busy_server_is_waited_for_within_the_rate_limit_bound_then_given_up(
+    fake_ollama, settings
+):
     settings.EMBEDDING_MAX_RETRIES = 2
+    settings.EMBEDDING_RATE_LIMIT_WAIT = 0.5
     fake_ollama.fail_forever("429:retry-after=0")
 
     with pytest.raises(RateLimited):
         get_provider(NOMIC).embed(["Heat (1995)."])
 
-    assert fake_ollama.calls == 3
+    # Backed off past the two retries a failure gets, and stopped once the waits reached 0.5 s.
+    assert 3 < fake_ollama.calls < 20
 
 
 def test_a_server_failing_forever_gives_up_with_its_message(fake_ollama):
