@@ -10,8 +10,8 @@ from typing import ClassVar
 from django.conf import settings
 
 from catalog.tmdb.client import TMDbClient, TMDbError
-from embeddings.providers.base import EmbeddingError
 from embeddings.providers.credentials import CredentialField, credential
+from embeddings.providers.errors import EmbeddingError
 
 API_KEY = CredentialField(
     "tmdb_api_key", "TMDb API key or read access token", secret=True, env="TMDB_API_KEY"
