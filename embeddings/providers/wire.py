@@ -124,12 +124,14 @@ class _Backend(httpcore2.SyncBackend):
 
 class _Transport(httpx2.HTTPTransport):
     def __init__(self) -> None:
-        super().__init__(trust_env=False)
+        # One TLS context for both pools below: loading the CA bundle costs about 0.1 s.
+        ssl_context = httpx2.create_ssl_context(trust_env=False)
+        super().__init__(verify=ssl_context, trust_env=False)
         # httpx builds its pool without a way to name the network backend; this is the same
         # pool with the guarded one. No proxy from the environment: the rule checks the
         # provider's own address, which a proxy would hide.
         self._pool = httpcore2.ConnectionPool(
-            ssl_context=httpx2.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context,
             max_connections=MAX_CONNECTIONS,
             max_keepalive_connections=MAX_CONNECTIONS,
             keepalive_expiry=5.0,
