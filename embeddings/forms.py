@@ -11,10 +11,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from catalog.models import catalog_genres
+from catalog.models import CatalogItem, catalog_genres
 from catalog.tmdb.control import MAX_CHART_PAGES, chart_choices
 from embeddings import quality
-from embeddings.models import EmbeddingJob, EmbeddingSettings
+from embeddings.models import EmbeddingJob, EmbeddingSettings, Grade
 from embeddings.neighbours.blends import BLEND_LABELS, MAX_WEIGHT
 from embeddings.neighbours.stored import resolve_stored
 from embeddings.neighbours.vector import MAX_K
@@ -340,3 +340,79 @@ class PairForm(forms.Form):
         if data.get("model") and data.get("model") == data.get("compare"):
             self.add_error("compare", "Choose two different models.")
         return data
+
+
+CURATE_ACTIONS = {
+    "good": "Good",
+    "acceptable": "Acceptable",
+    "bad": "Bad",
+    "pin": "Pin",
+    "hide": "Hide",
+    "clear": "Clear",
+}
+GRADE_OF = {"good": Grade.GOOD, "acceptable": Grade.ACCEPTABLE, "bad": Grade.BAD}
+
+
+class CurateForm(forms.Form):
+    """A curator's click on one of an item's neighbours: judge it, pin it at a rank, hide it, or
+    clear what was said. The neighbour is resolved into its catalog item, of the item's kind."""
+
+    neighbour = forms.IntegerField(
+        min_value=1,
+        error_messages={
+            "required": "Say which neighbour: neighbour=<catalog id>.",
+            "invalid": "The neighbour must be a catalog id (a whole number).",
+        },
+    )
+    action = forms.ChoiceField(
+        choices=list(CURATE_ACTIONS.items()),
+        error_messages={
+            "required": f"Say what to do: action={'|'.join(CURATE_ACTIONS)}.",
+            "invalid_choice": f"Unknown action %(value)r: use one of {', '.join(CURATE_ACTIONS)}.",
+        },
+    )
+    rank = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_K,
+        error_messages={"invalid": "The rank must be a whole number."},
+    )  # fmt: skip
+
+    def __init__(self, *args: Any, item: CatalogItem, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.item = item
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("action") == "pin" and data.get("rank") is None and "rank" not in self.errors:
+            self.add_error("rank", f"A pin needs a rank from 1 to {MAX_K}.")
+        if "neighbour" not in data:
+            return data
+        neighbour = CatalogItem.objects.filter(pk=data["neighbour"]).first()
+        if neighbour is None:
+            self.add_error("neighbour", f"No catalog item has the id {data['neighbour']}.")
+        elif neighbour.pk == self.item.pk:
+            self.add_error("neighbour", f"{neighbour} cannot be its own neighbour.")
+        elif neighbour.kind != self.item.kind:
+            self.add_error(
+                "neighbour",
+                f"{neighbour} is a {neighbour.get_kind_display().lower()}: curation pairs "
+                f"titles of one kind, and {self.item} is a {self.item.get_kind_display().lower()}.",
+            )
+        else:
+            data["resolved"] = neighbour
+        return data
+
+    @property
+    def resolved(self) -> CatalogItem:
+        resolved: CatalogItem = self.cleaned_data["resolved"]
+        return resolved
+
+
+class JudgmentFilterForm(forms.Form):
+    """The judgments page's filters; a value that does not parse filters nothing."""
+
+    grade = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None,
+        choices=[("", "Any grade"), *((str(v), label) for v, label in Grade.choices)],
+    )  # fmt: skip
+    curator = forms.CharField(required=False, max_length=150, label="Curator (user name)")
+    title = forms.CharField(required=False, max_length=300, label="Query title")

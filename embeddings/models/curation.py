@@ -18,6 +18,7 @@ from django.conf import settings
 from django.contrib.admin.models import ADDITION, DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from catalog.models import CatalogItem
@@ -32,6 +33,11 @@ class Grade(models.IntegerChoices):
     GOOD = 2, "Good"
 
 
+def _catalog(tmdb_field: str) -> models.QuerySet[CatalogItem]:
+    """The catalog item a row names in `tmdb_field`, as a subquery."""
+    return CatalogItem.objects.filter(kind=OuterRef("kind"), tmdb_id=OuterRef(tmdb_field))
+
+
 class PairQuerySet(models.QuerySet[Any]):
     def about(self, item: CatalogItem) -> PairQuerySet:
         """The rows whose query is this item."""
@@ -39,6 +45,20 @@ class PairQuerySet(models.QuerySet[Any]):
 
     def pair(self, item: CatalogItem, neighbour: CatalogItem) -> PairQuerySet:
         return self.about(item).filter(neighbour_tmdb_id=neighbour.tmdb_id)
+
+    def with_titles(self) -> PairQuerySet:
+        """Each row with its two titles as the catalog holds them today: `query_id`,
+        `query_title`, `query_year`, `neighbour_id`, … (None for a title it does not hold)."""
+        fields = {}
+        for side in ("query", "neighbour"):
+            for name in ("id", "title", "year"):
+                fields[f"{side}_{name}"] = Subquery(_catalog(f"{side}_tmdb_id").values(name)[:1])
+        titled: PairQuerySet = self.select_related("set_by").annotate(**fields)
+        return titled
+
+    def query_titled(self, words: str) -> PairQuerySet:
+        """The rows whose query title contains these words."""
+        return self.filter(Exists(_catalog("query_tmdb_id").filter(title__icontains=words)))
 
 
 class CuratedPair(models.Model):

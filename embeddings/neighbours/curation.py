@@ -13,11 +13,12 @@ here as the catalog items those ids are today.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from django.db.models import OuterRef, Subquery
 
 from catalog.models import CatalogItem
-from embeddings.models import Curation
+from embeddings.models import Curation, Judgment
 from embeddings.neighbours.blends import DEFAULT_WEIGHT, HYBRID, Ranked, blended_neighbours
 from embeddings.neighbours.filters import NO_FILTERS, Filters
 from embeddings.registry import ResolvedModel
@@ -107,3 +108,49 @@ def curated_neighbours(
         metric=metric,
     )  # fmt: skip
     return apply_curation(found, curated, k, filters.excluding(item.pk))
+
+
+# --- What curators said, as the similar page lists it ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Note:
+    """What curators said about one neighbour of an item: its judgment, its pin or hide, and the
+    neighbour's catalog id today (None: the catalog does not hold that title now)."""
+
+    neighbour_id: int | None
+    title: str
+    year: int | None
+    tmdb_id: int
+    judgment: Judgment | None = None
+    curation: Curation | None = None
+
+
+def notes_about(item: CatalogItem) -> list[Note]:
+    """Every neighbour curators judged, pinned or hid for this item: pins by rank, then hides,
+    then judgments alone, newest first."""
+    found: dict[int, Note] = {}
+    for judgment in Judgment.objects.about(item).with_titles():
+        found[judgment.neighbour_tmdb_id] = _note(judgment, judgment=judgment)
+    for curation in Curation.objects.about(item).with_titles():
+        earlier = found.get(curation.neighbour_tmdb_id)
+        found[curation.neighbour_tmdb_id] = (
+            replace(earlier, curation=curation) if earlier else _note(curation, curation=curation)
+        )
+
+    def order(note: Note) -> tuple[int, int, float]:
+        curation, judged = note.curation, note.judgment
+        if curation is not None:
+            pinned = curation.action == Curation.Action.PIN
+            return (0, curation.rank or 0, 0.0) if pinned else (1, 0, -curation.set_at.timestamp())
+        return (2, 0, -judged.set_at.timestamp() if judged else 0.0)
+
+    return sorted(found.values(), key=order)
+
+
+def _note(row: Any, judgment: Judgment | None = None, curation: Curation | None = None) -> Note:
+    """A row read `with_titles()`, as a note about its neighbour."""
+    title = row.neighbour_title or f"TMDb {row.neighbour_tmdb_id} (not in the catalog)"
+    return Note(
+        row.neighbour_id, title, row.neighbour_year, row.neighbour_tmdb_id, judgment, curation
+    )
