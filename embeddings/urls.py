@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from embeddings.views import jobs, quality, settings, similar, storage, switch
+from embeddings.views import curation, jobs, quality, settings, similar, storage, switch
 
 app_name = "embeddings"
 
@@ -65,6 +65,9 @@ urlpatterns = [
     path("similar/<int:item_id>/", similar.similar, name="similar"),
     path("similar/tmdb/<int:tmdb_id>/", similar.similar_tmdb, name="similar_tmdb"),
     path("similar/<int:item_id>/embed/", similar.similar_embed, name="similar_embed"),
+    # Curation
+    path("similar/<int:item_id>/curate/", curation.curate, name="similar_curate"),
+    path("similar/judgments/", curation.judgments, name="judgments"),
     # Quality
     path("quality/measure/", quality.quality_measure, name="quality_measure"),
     path("similar/disagreements/", quality.disagreements, name="disagreements"),

@@ -33,12 +33,13 @@ from embeddings.neighbours.blends import (
     ranked,
     text_query,
 )
+from embeddings.neighbours.curation import Curated, curated_neighbours, curation_of, notes_about
 from embeddings.neighbours.filters import Filters
 from embeddings.neighbours.overlap import Comparison
 from embeddings.neighbours.stored import StoredVector, resolve_stored, stored_vectors
 from embeddings.neighbours.titles import find_titles
 from embeddings.neighbours.vector import METRIC_LABELS
-from embeddings.permissions import RUN_JOBS, VIEW, role_required, wants_json
+from embeddings.permissions import CURATE, RUN_JOBS, VIEW, role_required, wants_json
 from embeddings.providers import EmbeddingError, get_provider
 from embeddings.registry import ResolvedModel, UnknownModel
 from embeddings.text import item_text, source_hash
@@ -55,11 +56,11 @@ class Column:
     neighbours: list[Ranked] = dataclass_field(default_factory=list)
 
 
-def _get_item(item_id: int) -> CatalogItem | None:
+def get_item(item_id: int) -> CatalogItem | None:
     return CatalogItem.objects.filter(pk=item_id).first()
 
 
-def _item_not_found(request: HttpRequest, message: str) -> HttpResponse:
+def item_not_found(request: HttpRequest, message: str) -> HttpResponse:
     if wants_json(request):
         return JsonResponse({"error": message}, status=404)
     return render(
@@ -84,9 +85,15 @@ def _blend_options(item: CatalogItem, form: NeighbourForm) -> dict[str, Any]:
 
 
 def _column(
-    item: CatalogItem, vectors: dict[str, StoredVector], model_key: str, form: NeighbourForm
+    item: CatalogItem,
+    vectors: dict[str, StoredVector],
+    model_key: str,
+    form: NeighbourForm,
+    curated: Curated,
 ) -> Column:
-    found = blended_neighbours(item, resolve_stored(model_key), **_blend_options(item, form))
+    """The model's neighbours as the page serves them: curators' pins and hides applied."""
+    model = resolve_stored(model_key)
+    found = curated_neighbours(item, model, curated=curated, **_blend_options(item, form))
     return Column(model_key, vectors.get(model_key), explain(item, found))
 
 
@@ -113,10 +120,11 @@ def _columns(
     item: CatalogItem, vectors: dict[str, StoredVector], model_key: str, form: NeighbourForm
 ) -> dict[str, Any]:
     """The model's column, and beside it the compared model's with how far the two agree."""
-    columns = [_column(item, vectors, model_key, form)]
+    curated = curation_of(item)
+    columns = [_column(item, vectors, model_key, form, curated)]
     compare_key = form.value("compare", "")
     if compare_key and compare_key != model_key:
-        columns.append(_column(item, vectors, compare_key, form))
+        columns.append(_column(item, vectors, compare_key, form, curated))
     comparison = (
         Comparison(columns[0].neighbours, columns[1].neighbours) if len(columns) == 2 else None
     )
@@ -175,9 +183,10 @@ def _similar_json(item: CatalogItem, form: NeighbourForm) -> JsonResponse:
         if error:
             return JsonResponse({"error": error}, status=400)
     else:
-        found = _column(item, stored_vectors(item.pk), model_key, form).neighbours
+        vectors, curated = stored_vectors(item.pk), curation_of(item)
+        found = _column(item, vectors, model_key, form, curated).neighbours
     rows = [
-        _as_json(r.item) | {"score": r.score, "vector_score": r.vector_score, "lexical_score": r.lexical_score}
+        _as_json(r.item) | {"score": r.score, "vector_score": r.vector_score, "lexical_score": r.lexical_score, "pinned": r.pinned}
         for r in found
     ]  # fmt: skip
     blend = form.value("blend", default_blend())
@@ -186,37 +195,84 @@ def _similar_json(item: CatalogItem, form: NeighbourForm) -> JsonResponse:
     )
 
 
+def neighbour_lists(request: HttpRequest, item: CatalogItem, form: NeighbourForm) -> dict[str, Any]:
+    """What the page's neighbour lists show (every column, how far two agree, what curators
+    said with their controls): the whole page has it, and a curator's click gets it alone."""
+    active = EmbeddingSettings.load().active_key
+    vectors = stored_vectors(item.pk)
+    notes = notes_about(item)
+    return {
+        "active": active, "vectors": vectors, "keep": _keep_query(request),
+        "blend": form.value("blend", default_blend()),
+        "metric_label": METRIC_LABELS[form.value("metric", "cosine")],
+        "can_embed": request.user.has_perm(RUN_JOBS), "can_curate": request.user.has_perm(CURATE),
+        "notes": notes, "notes_by_id": {n.neighbour_id: n for n in notes if n.neighbour_id},
+        "options": _options(form), "belonging": _belonging(request, item),
+    } | _columns(item, vectors, form.value("model", active), form)  # fmt: skip
+
+
+# What a curator's click carries back, so the lists come back as they were shown.
+LIST_OPTIONS = (
+    "model", "compare", "blend", "weight", "k", "metric", "scope", "year_min", "year_max", "genre",
+)  # fmt: skip
+
+
+def _options(form: NeighbourForm) -> str:
+    """The lists' options as a query string: the valid ones only (a refused value is not
+    echoed back into the page)."""
+    form.is_valid()
+    return urlencode({name: form.value(name) for name in LIST_OPTIONS if form.value(name)})
+
+
+def _belonging(request: HttpRequest, item: CatalogItem) -> list[CatalogItem] | None:
+    """Titles a curator searched for to add as good neighbours: of the item's kind, not the
+    item itself (None: no search)."""
+    if "belongs" not in request.GET:
+        return None
+    found = find_titles(request.GET["belongs"])
+    return [title for title in found if title.kind == item.kind and title.pk != item.pk]
+
+
+def _title_search(request: HtmxHttpRequest, item: CatalogItem) -> HttpResponse | None:
+    """The page's two title searches as htmx asks them: a title to jump to, or a film that
+    belongs among this one's neighbours."""
+    if not request.htmx:
+        return None
+    if "find" in request.GET:
+        found = find_titles(request.GET["find"])
+        context = {"found": found, "searched": True}
+        return render(request, "embeddings/similar.html#title-results", context)
+    if "belongs" in request.GET:
+        context = {"item": item, "belonging": _belonging(request, item)}
+        context["options"] = _options(NeighbourForm(request.GET))
+        return render(request, "embeddings/similar.html#belongs-results", context)
+    return None
+
+
 @role_required(VIEW)
 def similar(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
-    item = _get_item(item_id)
+    item = get_item(item_id)
     if item is None:
-        return _item_not_found(request, f"No catalog item has the id {item_id}.")
+        return item_not_found(request, f"No catalog item has the id {item_id}.")
     form = NeighbourForm(request.GET)
     if wants_json(request):
         return _similar_json(item, form)
-    if request.htmx and "find" in request.GET:
-        found = find_titles(request.GET["find"])
-        return render(
-            request, "embeddings/similar.html#title-results", {"found": found, "searched": True}
-        )
+    if searched := _title_search(request, item):
+        return searched
     form.is_valid()  # fills cleaned_data; the errors are shown beside their fields
-    active = EmbeddingSettings.load().active_key
-    vectors = stored_vectors(item.pk)
-    model_key = form.value("model", active)
+    lists = neighbour_lists(request, item, form)
+    model_key = lists["columns"][0].model_key
     # A refused model is not replaced by another for the search: the field says what is wrong.
     searching = form.value("q") and "model" not in form.errors
     text_results, text_error = _text_search(item, model_key, form) if searching else ([], "")
     text = item_text(item)
-    context = {
-        "item": item, "text": text, "current_hash": source_hash(text), "form": form, "vectors": vectors,
-        "active": active, "keep": _keep_query(request), "turned_off": embeddings_turned_off(active),
-        "blend": form.value("blend", default_blend()), "blend_labels": BLEND_LABELS,
+    context = lists | {
+        "item": item, "text": text, "current_hash": source_hash(text), "form": form,
+        "turned_off": embeddings_turned_off(lists["active"]), "blend_labels": BLEND_LABELS,
         "lexical_row": LexicalVector.objects.filter(item_id=item.pk).first(),
-        "metric_label": METRIC_LABELS[form.value("metric", "cosine")],
         "text_results": text_results, "text_error": text_error,
         "found": find_titles(request.GET.get("find", "")), "searched": "find" in request.GET,
-        "can_embed": request.user.has_perm(RUN_JOBS),
-    } | _columns(item, vectors, model_key, form)  # fmt: skip
+    }  # fmt: skip
     return render(request, "embeddings/similar.html", context | admin_context(request))
 
 
@@ -229,7 +285,7 @@ def similar_tmdb(request: HttpRequest, tmdb_id: int) -> HttpResponse:
         items = items.filter(kind=kind)
     item = items.first()
     if item is None:
-        return _item_not_found(request, f"No catalog item has the TMDB id {tmdb_id}.")
+        return item_not_found(request, f"No catalog item has the TMDB id {tmdb_id}.")
     query = request.GET.copy()
     query.pop("kind", None)
     url = reverse("embeddings:similar", args=[item.pk])
@@ -255,9 +311,9 @@ def _embed_now(request: HttpRequest, item: CatalogItem, model: ResolvedModel, ke
 @role_required(RUN_JOBS)
 def similar_embed(request: HttpRequest, item_id: int) -> HttpResponse:
     """Embed one item now with one model, then show its page again."""
-    item = _get_item(item_id)
+    item = get_item(item_id)
     if item is None:
-        return _item_not_found(request, f"No catalog item has the id {item_id}.")
+        return item_not_found(request, f"No catalog item has the id {item_id}.")
     form = EmbedNowForm(request.POST)
     if form.is_valid():
         _embed_now(request, item, form.resolved, form.key)

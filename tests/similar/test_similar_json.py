@@ -14,7 +14,9 @@ from tests.similar.helpers import item_at
 pytestmark = pytest.mark.django_db
 
 MODEL = "local:all-MiniLM-L6-v2"
-FIELDS = {"id", "tmdb_id", "kind", "title", "year", "score", "vector_score", "lexical_score"}
+FIELDS = {
+    "id", "tmdb_id", "kind", "title", "year", "score", "vector_score", "lexical_score", "pinned",
+}  # fmt: skip
 
 
 @pytest.fixture
