@@ -1,5 +1,6 @@
 """The automatic cut-over: the model being built becomes the active one once its set covers the
-whole catalog and its measured quality passes the gate."""
+whole catalog and its measured quality passes the gate. Like every switch, it is written to the
+admin log, as the system account (no person pressed anything)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from embeddings import quality
 from embeddings.models import EmbeddingSettings
 from embeddings.registry import resolve
 from embeddings.storage import total_coverage
+from embeddings.switching import audit
 
 
 def maybe_cut_over() -> bool:
@@ -18,15 +20,20 @@ def maybe_cut_over() -> bool:
         config = EmbeddingSettings.locked()
         if not config.building_key:
             return False
-        if not total_coverage(resolve(config.building_key)).complete:
+        key, old = config.building_key, config.active_key
+        coverage = total_coverage(resolve(key))
+        if not coverage.complete:
             return False
-        verdict = quality.gate(config.building_key, config.active_key)
-        for key in verdict.to_measure:
-            quality.measure_soon(key)
+        verdict = quality.gate(key, old)
+        for unmeasured in verdict.to_measure:
+            quality.measure_soon(unmeasured)
         if not verdict.passes:
             return False
         config.cut_over()
         config.save()
+        audit.record(
+            None, f"{audit.CUT_OVER}: {old} → {key}, {key} covering {audit.covered(coverage)}", key
+        )
         return True
 
 

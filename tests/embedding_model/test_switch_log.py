@@ -18,6 +18,7 @@ from embeddings.switching.actions import (
     switch_back,
     switch_now,
 )
+from embeddings.switching.cutover import maybe_cut_over
 from tests.conftest import make_item
 
 pytestmark = pytest.mark.django_db
@@ -136,6 +137,35 @@ def test_a_change_without_a_person_is_logged_as_a_system_account_that_cannot_log
     assert not system.has_usable_password()
     [event] = audit.history()
     assert event.automatic
+
+
+def test_the_automatic_cut_over_is_logged_as_the_system_account_with_the_full_coverage() -> None:
+    """No collections in this catalog: the gate is open, and a complete set cuts over."""
+    for title in ("Heat", "Ronin"):
+        _vector(make_item(title=title), NEW)
+    _settings(active_model_key=OLD, building_model_key=NEW)
+
+    assert maybe_cut_over()
+
+    entry = _one_entry()
+    assert (entry.action_flag, entry.object_repr) == (CHANGE, NEW)
+    assert entry.user.username == audit.SYSTEM_USERNAME
+    assert entry.change_message == (
+        f"Automatic cut-over: {OLD} → {NEW}, {NEW} covering 2 of 2 items (100%)"
+    )
+    [event] = audit.history()
+    assert event.automatic
+
+
+def test_a_cut_over_that_waits_for_the_set_to_be_complete_logs_nothing() -> None:
+    _vector(make_item(title="Heat"), NEW)
+    make_item(title="Ronin")
+    _settings(active_model_key=OLD, building_model_key=NEW)
+
+    assert not maybe_cut_over()
+
+    assert not LogEntry.objects.exists()
+    assert EmbeddingSettings.load().active_key == OLD
 
 
 def test_the_history_lists_the_latest_ten_changes_newest_first(admin_user: User) -> None:
