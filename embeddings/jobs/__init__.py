@@ -11,7 +11,8 @@ shows the truth. One module per concern, each importing only those listed before
 - `bulk_load`: an empty table filled without its HNSW index, indexed again at the end;
 - `orphans`: jobs whose workers are gone, found and recorded;
 - `lifecycle`: create, start, cancel, resume, retry (and `JobRefused`);
-- `recovery`: the watchdog that queues orphaned jobs again, and taking over a dead job;
+- `recovery`: the watchdog (and the start-up) that queues orphaned jobs again and mends missing
+  indexes, and taking over a dead job;
 - `embedding`: embedding a batch and storing its vectors;
 - `runner`: running a job, from joining it to stopping or completing it.
 
@@ -32,7 +33,7 @@ from embeddings.jobs.lifecycle import (
 )
 from embeddings.jobs.orphans import WORKER_GONE, mark_interrupted
 from embeddings.jobs.queue import RUN_JOB, TASK_NAMES
-from embeddings.jobs.recovery import CRASH_LOOP, recover_jobs, take_over
+from embeddings.jobs.recovery import CRASH_LOOP, Recovery, recover, recover_jobs, take_over
 from embeddings.jobs.runner import ProgressCallback, WorkerReport, run_job, work_on_job
 from embeddings.jobs.selection import Work, pending_work
 
@@ -45,6 +46,7 @@ __all__ = [
     "EmbedResult",
     "JobRefused",
     "ProgressCallback",
+    "Recovery",
     "Work",
     "WorkerReport",
     "cancel_job",
@@ -53,6 +55,7 @@ __all__ = [
     "embed_items",
     "mark_interrupted",
     "pending_work",
+    "recover",
     "recover_jobs",
     "resume_job",
     "retry_failed",

@@ -1,14 +1,16 @@
 """Jobs brought back after their workers died: the watchdog queues them again within a minute,
-unless one keeps dying at the same point (a crash loop), and a foreground run takes over the
-job its killed shell left behind."""
+and the start-up after the whole app stopped, unless one keeps dying at the same point (a crash
+loop); a foreground run takes over the job its killed shell left behind."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from embeddings.jobs.bulk_load import restore_missing_indexes
 from embeddings.jobs.lifecycle import JobRefused, locked_job, requeue, resolved_model, resume_job
 from embeddings.jobs.orphans import record_orphans
 from embeddings.models import EmbeddingJob
@@ -23,24 +25,47 @@ CRASH_LOOP = (
 )
 
 
-def recover_jobs() -> list[int]:
-    """The schedule's watchdog (every minute): record jobs whose workers died and queue each
-    one again, so a crash costs a minute at most. A job that died again without processing an
-    item since the watchdog last queued it stays interrupted (see CRASH_LOOP). Returns the ids
-    it queued."""
+@dataclass
+class Recovery:
+    """What one pass of `recover` did."""
+
+    resumed: list[EmbeddingJob] = field(default_factory=list)
+    # Crash loops: left interrupted for a person to look at (see CRASH_LOOP).
+    held: list[EmbeddingJob] = field(default_factory=list)
+    # Tables whose missing HNSW index was built again.
+    indexed: list[str] = field(default_factory=list)
+
+
+def recover() -> Recovery:
+    """Bring back what dead workers left, so a crash or a restart costs a minute at most:
+
+    1. Record the jobs whose workers are gone (a killed worker, or the whole app stopped).
+    2. Queue each of them again, except one that died again without processing an item since
+       it was last queued this way: that one stays interrupted (see CRASH_LOOP).
+    3. Build any HNSW index a load left missing (see `restore_missing_indexes`).
+
+    The schedule runs this every minute (`recover_jobs`), and the start-up once, before the
+    worker starts."""
     interrupted, _ = record_orphans()
-    resumed = []
+    recovery = Recovery()
     for job in EmbeddingJob.objects.filter(pk__in=interrupted).order_by("pk"):
         one = EmbeddingJob.objects.filter(pk=job.pk)
         if job.recovered_at == job.processed:
             one.update(last_error=CRASH_LOOP)
             logger.warning("Job #%s stopped twice at the same point; left interrupted", job.pk)
+            recovery.held.append(job)
             continue
         with contextlib.suppress(JobRefused):
             resume_job(job.pk)
             one.update(recovered_at=job.processed)
-            resumed.append(job.pk)
-    return resumed
+            recovery.resumed.append(job)
+    recovery.indexed = restore_missing_indexes()
+    return recovery
+
+
+def recover_jobs() -> list[int]:
+    """The schedule's watchdog (every minute): `recover`; returns the ids it queued again."""
+    return [job.pk for job in recover().resumed]
 
 
 def take_over(kind: str, model_key: str) -> EmbeddingJob | None:

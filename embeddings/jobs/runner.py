@@ -296,11 +296,16 @@ def _stop(job_id: int, status: str, error: str, *, also_queued: bool = False) ->
     if error:
         fields["last_error"] = error
     stoppable = [Status.RUNNING, Status.CANCELLING] + ([Status.QUEUED] if also_queued else [])
-    if EmbeddingJob.objects.filter(pk=job_id).move(status, from_=stoppable, **fields):
-        logger.info(
-            "Embedding job #%s stopped: %s %s", job_id, status, error, extra=_event(f"job_{status}")
-        )
-    restore_index(job_id)
+    try:
+        if EmbeddingJob.objects.filter(pk=job_id).move(status, from_=stoppable, **fields):
+            logger.info(
+                "Embedding job #%s stopped: %s %s",
+                job_id, status, error, extra=_event(f"job_{status}"),
+            )  # fmt: skip
+    finally:
+        # Whether or not the status could be written, the table gets its index back (in a
+        # transaction of its own: every transaction of the run has ended by now).
+        restore_index(job_id)
     return EmbeddingJob.objects.values_list("status", flat=True).get(pk=job_id)
 
 

@@ -1,16 +1,24 @@
 """What the benchmark commands share: synthetic catalog items (plausible lengths, a small
-vocabulary, stable for a seed), a raw connection for COPY, percentiles."""
+vocabulary, stable for a seed), a raw connection for COPY, a bulk load without the HNSW index,
+percentiles."""
 
 from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psycopg
 from django.db import connection
+from pgvector import HalfVector
+from pgvector.django import HnswIndex
 from pgvector.psycopg import register_vector
+
+from embeddings.models import EmbeddingBase
 
 WORDS = [
     "storm", "harbour", "detective", "orphan", "kingdom", "robot", "desert", "heist", "comedy",
@@ -60,13 +68,37 @@ def raw_connection() -> psycopg.Connection[Any]:
     return conn
 
 
-def drop_index_for_load(conn: psycopg.Connection[Any], table: str) -> str:
-    """Drop the table's HNSW index before a bulk load (one build after is many times faster
-    than growing the graph row by row); returns the statement that builds it again."""
-    name = f"{table}_hnsw_cosine"
-    row = conn.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [name]).fetchone()
-    if row is None:
-        raise RuntimeError(f"the index {name} is missing: run migrate")
-    conn.execute(f"DROP INDEX {name}")
+@contextmanager
+def loading_without_index(
+    conn: psycopg.Connection[Any], table: type[EmbeddingBase], build_settings: Mapping[str, str]
+) -> Iterator[None]:
+    """Drop the table's HNSW index for a bulk load on `conn` (one build after is many times
+    faster than growing the graph row by row) and build it again however the load ends, with
+    `build_settings` (`maintenance_work_mem`, …) set for the build.
+
+    A failed COPY leaves `conn`'s transaction aborted, where the build would fail too: the
+    load is rolled back first, and the build runs in a transaction of its own. A load that
+    succeeds commits its rows itself, or with the build."""
+    index = next(index for index in table._meta.indexes if isinstance(index, HnswIndex))
+    with connection.schema_editor(collect_sql=True) as editor:
+        create = str(index.create_sql(table, editor))
+    # The watchdog may build it meanwhile: it mends any table left without its index.
+    create = create.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1)
+    conn.execute(f'DROP INDEX IF EXISTS "{index.name}"')
     conn.commit()
-    return str(row[0])
+    try:
+        yield
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        for setting, value in build_settings.items():
+            conn.execute(f"SET {setting} = '{value}'")
+        conn.execute(create)
+        conn.commit()
+
+
+def copy_vector(vector: np.ndarray, kind: str) -> Any:
+    """One vector as `COPY … WITH (FORMAT BINARY)` takes it for a column of `kind`: pgvector's
+    halfvec dumper writes a `HalfVector`, not a numpy array."""
+    return HalfVector(vector) if kind == "halfvec" else vector

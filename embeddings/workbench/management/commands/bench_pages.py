@@ -42,7 +42,8 @@ from embeddings.registry import resolve, storage_type
 from embeddings.switching.tokens import counting_providers
 from embeddings.workbench.bench import (
     WORDS,
-    drop_index_for_load,
+    copy_vector,
+    loading_without_index,
     percentile,
     raw_connection,
     write_synthetic_catalog,
@@ -197,8 +198,13 @@ def _copy_vectors(model_key: str, table: Any, dims: int) -> None:
     kind = storage_type(dims)
     rng = np.random.default_rng(7)
     now = datetime.now(UTC)
-    with raw_connection() as conn, raw_connection() as reader:
-        build_index = drop_index_for_load(conn, name)
+    # The product's own setting: a graph that outgrows it is built on disk, many times slower.
+    build = {"maintenance_work_mem": settings.HNSW_BUILD_MEMORY}
+    with (
+        raw_connection() as conn,
+        raw_connection() as reader,
+        loading_without_index(conn, table, build),
+    ):
         # A second connection reads on the server, so a million rows never sit in memory.
         items = reader.cursor(name="items")
         items.execute(f"SELECT id, text_hash FROM {CatalogItem._meta.db_table} ORDER BY id")
@@ -211,15 +217,9 @@ def _copy_vectors(model_key: str, table: Any, dims: int) -> None:
             while chunk := items.fetchmany(10_000):
                 vectors = rng.standard_normal((len(chunk), dims), dtype=np.float32)
                 vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-                if kind == "halfvec":
-                    vectors = vectors.astype(np.float16)
                 for (item_id, digest), vector in zip(chunk, vectors, strict=True):
-                    copy.write_row((item_id, model_key, vector, digest, now))
+                    copy.write_row((item_id, model_key, copy_vector(vector, kind), digest, now))
         conn.commit()  # the foreign key checks are deferred to here; the index build waits for them
-        # The product's own setting: a graph that outgrows it is built on disk, many times slower.
-        conn.execute(f"SET maintenance_work_mem = '{settings.HNSW_BUILD_MEMORY}'")
-        conn.execute(build_index)
-        conn.commit()
 
 
 def _count_tokens() -> None:

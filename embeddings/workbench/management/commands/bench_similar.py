@@ -15,6 +15,7 @@ and the query and page are timed under that blend.
 
 Loading drops the table's HNSW index and rebuilds it after the COPY (one bulk build is much
 faster than 100,000 inserts into the graph); other models' rows in that table are re-indexed too.
+A load that fails is rolled back and the index is built all the same.
 """
 
 from __future__ import annotations
@@ -41,7 +42,12 @@ from embeddings.neighbours.stored import StoredVector
 from embeddings.neighbours.vector import Neighbour, exact_neighbour_ids, vector_neighbours
 from embeddings.registry import storage_type, stored_set
 from embeddings.text import ItemFields, text_hash
-from embeddings.workbench.bench import drop_index_for_load, percentile, raw_connection
+from embeddings.workbench.bench import (
+    copy_vector,
+    loading_without_index,
+    percentile,
+    raw_connection,
+)
 
 MODEL_KEY = "bench:synthetic"
 MARKER = "bench:synthetic"  # original_title of the synthetic items, so cleanup finds only them
@@ -161,16 +167,15 @@ class Command(BaseCommand):
         started = time.perf_counter()
         with raw_connection() as conn:
             item_ids = self._copy_items(conn, n, rng)
-            index_sql = drop_index_for_load(conn, table._meta.db_table)
-            try:
+            # The graph must fit in maintenance_work_mem, or the build slows down many times.
+            build = {"maintenance_work_mem": "1GB", "max_parallel_maintenance_workers": "1"}
+            with loading_without_index(conn, table, build):
                 self._copy_vectors(conn, table, item_ids, rng)
                 loaded = time.perf_counter()
                 if not quiet:
                     self.stdout.write(
                         f"loaded {n:,} items and vectors in {loaded - started:.1f} s; building the index…"
                     )
-            finally:
-                self._build_index(conn, index_sql)
             conn.execute(f"ANALYZE {table._meta.db_table}")
             conn.execute(f"ANALYZE {CatalogItem._meta.db_table}")
         return loaded - started, time.perf_counter() - loaded
@@ -232,19 +237,12 @@ class Command(BaseCommand):
             for start in range(0, len(item_ids), 10_000):
                 size = min(10_000, len(item_ids) - start)
                 chunk = _vectors(rng, size, dims, self.distribution, basis)
-                if kind == "halfvec":
-                    chunk = chunk.astype(np.float16)
                 for item_id, vector in zip(
                     item_ids[start : start + len(chunk)], chunk, strict=True
                 ):
-                    copy.write_row((item_id, MODEL_KEY, vector, self._marker(), now))
-        conn.commit()
-
-    def _build_index(self, conn: psycopg.Connection[Any], index_sql: str) -> None:
-        # The graph must fit in maintenance_work_mem, or the build slows down many times.
-        conn.execute("SET maintenance_work_mem = '1GB'")
-        conn.execute("SET max_parallel_maintenance_workers = 1")
-        conn.execute(index_sql.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+                    copy.write_row(
+                        (item_id, MODEL_KEY, copy_vector(vector, kind), self._marker(), now)
+                    )
         conn.commit()
 
     def _time_queries(
