@@ -118,7 +118,7 @@ def test_a_bulk_load_whose_provider_answers_wrong_vectors_fails_and_leaves_the_t
     assert not Embedding768.objects.exists()
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_copy_that_fails_mid_way_is_rolled_back_and_the_index_is_built_again() -> None:
     """The benches' bulk load: a vector of the wrong dimension after a good one aborts the
     COPY's transaction, where the index build used to fail too."""

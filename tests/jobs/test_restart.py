@@ -104,7 +104,7 @@ def answers(port: int) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_job_running_when_the_whole_app_is_killed_completes_after_the_next_start(
     spawn, worker_env, fake_openai, tmp_path
 ) -> None:

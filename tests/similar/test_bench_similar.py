@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from embeddings.models import EMBEDDING_TABLES, has_hnsw_index
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.mark.parametrize("dims", sorted(EMBEDDING_TABLES))
