@@ -385,3 +385,9 @@ class SyncEntry(models.Model):
     def named(self) -> str:
         """How a report names the title: kind, TMDb id and the catalog's title."""
         return f"{self.kind} {self.tmdb_id}" + (f" ({self.title})" if self.title else "")
+
+    @property
+    def report_line(self) -> str:
+        """The report's line: "movie 12 (Heat): not on TMDb any more, TMDb answered 404 …"."""
+        said = str(self.get_outcome_display())
+        return f"{self.named}: {said[:1].lower()}{said[1:]}, {self.reason}"

@@ -115,7 +115,7 @@ def test_a_title_tmdb_answers_404_for_is_reported_and_kept(fake_tmdb: FakeTMDb) 
 
     assert CatalogItem.objects.filter(pk=gone.pk, title="Withdrawn film").exists()
     assert "1 not on TMDb (kept)" in out
-    assert "movie 404404 (Withdrawn film): not on tmdb any more, TMDb answered 404" in out
+    assert "movie 404404 (Withdrawn film): not on TMDb any more, TMDb answered 404" in out
     assert SyncEntry.objects.get(tmdb_id=404404).outcome == "missing"
 
 

@@ -96,7 +96,7 @@ def test_the_page_shows_each_sync_with_its_counts_and_the_titles_it_reported(
     page = curator_client.get(reverse("embeddings:jobs")).content.decode()
 
     assert "4 updated / 3 unchanged / 0 added / 1 not on TMDb / 1 skipped of 10" in page
-    assert "movie 404 (Withdrawn film): not on tmdb any more, TMDb answered 404" in page
+    assert "movie 404 (Withdrawn film): not on TMDb any more, TMDb answered 404" in page
     assert "Completed" in page
     # Curators look; they do not get the buttons.
     assert "Sync from TMDb</button>" not in page

@@ -102,7 +102,7 @@ class Command(BaseCommand):
             job=job, outcome__in=[SyncEntry.Outcome.MISSING, SyncEntry.Outcome.SKIPPED]
         ).order_by("id")
         for entry in reported[:REPORTED]:
-            summary += f"\n  {entry.named}: {entry.get_outcome_display().lower()}, {entry.reason}"
+            summary += f"\n  {entry.report_line}"
         if (more := job.missing + job.skipped - REPORTED) > 0:
             summary += f"\n  … and {more:,} more."
         if status == SyncJob.Status.FAILED:
