@@ -56,6 +56,16 @@ class JobStartForm(forms.Form):
         return [k for k, _ in EmbeddingJob.Kind.choices] if kind == "both" else [kind]
 
 
+class JobResumeForm(forms.Form):
+    """Resume on a job's row; a job stopped by its spending cap sends a higher one with it (its
+    range and the amount spent are the job's own rules, checked where it resumes)."""
+
+    spending_cap_usd = forms.DecimalField(
+        required=False,
+        error_messages={"invalid": "The spending cap must be an amount in dollars."},
+    )
+
+
 class SyncStartForm(forms.Form):
     """The jobs page's "Sync from TMDb" form: the first day of changes (default: where the last
     sync ended) and the charts to add new titles from, with how many pages of each."""

@@ -48,16 +48,7 @@ def create_job(
     size = settings.EMBEDDING_BATCH_SIZE if batch_size is None else batch_size
     if not 1 <= size <= 2048:
         raise JobRefused("The batch size must be between 1 and 2048")
-    try:
-        cap = None if spending_cap_usd in (None, "") else Decimal(str(spending_cap_usd))
-    except InvalidOperation:
-        raise JobRefused(
-            f"The spending cap must be an amount in dollars, not {spending_cap_usd!r}"
-        ) from None
-    if cap is not None and not (cap.is_finite() and 0 < cap <= MAX_SPENDING_CAP):
-        raise JobRefused(f"A spending cap must be more than $0 and at most ${MAX_SPENDING_CAP:,}")
-    if cap is not None and cap != cap.quantize(Decimal("0.01")):
-        raise JobRefused(f"A spending cap is in whole cents, not ${spending_cap_usd}")
+    cap = spending_cap(spending_cap_usd)
     user = user if getattr(user, "is_authenticated", False) else None
     try:
         with transaction.atomic():
@@ -101,8 +92,13 @@ def cancel_job(job_id: int) -> EmbeddingJob:
     return found
 
 
-def resume_job(job_id: int) -> EmbeddingJob:
-    """Queue a stopped job again; it continues with what is still missing."""
+def resume_job(
+    job_id: int, *, spending_cap_usd: Decimal | float | str | None = None
+) -> EmbeddingJob:
+    """Queue a stopped job again; it continues with what is still missing. A new spending cap
+    replaces the job's (validated as at creation, and above what the job has spent); a job
+    stopped by its cap resumes only with a higher one, or it would stop again at once."""
+    cap = spending_cap(spending_cap_usd)
     mark_interrupted()
     with transaction.atomic():
         job = locked_job(job_id)
@@ -110,6 +106,17 @@ def resume_job(job_id: int) -> EmbeddingJob:
             raise JobRefused(
                 f"Job #{job.pk} is {job.get_status_display().lower()}; only stopped jobs resume"
             )
+        if cap is not None and cap <= job.cost_usd:
+            raise JobRefused(
+                f"A new cap must be above the ${job.cost_usd:.4f} job #{job.pk} has spent"
+            )
+        if cap is None and job.stopped_at_cap:
+            raise JobRefused(
+                f"Job #{job.pk} stopped at its spending cap of ${job.spending_cap_usd}: "
+                "give a higher cap to resume it"
+            )
+        if cap is not None:
+            job.spending_cap_usd = cap
         requeue(job)
     enqueue(job)
     return job
@@ -131,6 +138,19 @@ def retry_failed(job_id: int) -> EmbeddingJob:
         requeue(job)
     enqueue(job)
     return job
+
+
+def spending_cap(value: Decimal | float | str | None) -> Decimal | None:
+    """A spending cap from a form or a shell, in whole cents above $0; None for no cap."""
+    try:
+        cap = None if value in (None, "") else Decimal(str(value))
+    except InvalidOperation:
+        raise JobRefused(f"The spending cap must be an amount in dollars, not {value!r}") from None
+    if cap is not None and not (cap.is_finite() and 0 < cap <= MAX_SPENDING_CAP):
+        raise JobRefused(f"A spending cap must be more than $0 and at most ${MAX_SPENDING_CAP:,}")
+    if cap is not None and cap != cap.quantize(Decimal("0.01")):
+        raise JobRefused(f"A spending cap is in whole cents, not ${value}")
+    return cap
 
 
 def resolved_model(model: str | ResolvedModel) -> ResolvedModel:

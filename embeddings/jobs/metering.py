@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from embeddings.jobs.selection import Work
-from embeddings.models import EmbeddingJob
+from embeddings.models import CAP_REACHED, EmbeddingJob
 from embeddings.providers import Provider
 
 
@@ -30,7 +30,7 @@ def over_cap(job: EmbeddingJob, provider: Provider, work: Iterable[Work]) -> str
     _, cost = price(provider, work)
     spent = EmbeddingJob.objects.values_list("cost_usd", flat=True).get(pk=job.pk)
     if spent + cost > job.spending_cap_usd:
-        return f"Stopped at the spending cap of ${job.spending_cap_usd} (spent ${spent:.4f})."
+        return f"{CAP_REACHED} of ${job.spending_cap_usd} (spent ${spent:.4f})."
     return ""
 
 

@@ -8,6 +8,7 @@ from embeddings.models.curation import Grade as Grade
 from embeddings.models.curation import Judgment as Judgment
 from embeddings.models.curation import PairQuerySet as PairQuerySet
 from embeddings.models.health import HealthCheck as HealthCheck
+from embeddings.models.jobs import CAP_REACHED as CAP_REACHED
 from embeddings.models.jobs import EmbeddingJob as EmbeddingJob
 from embeddings.models.jobs import EmbeddingJobQuerySet as EmbeddingJobQuerySet
 from embeddings.models.jobs import JobFailure as JobFailure

@@ -36,6 +36,10 @@ class EmbeddingJobQuerySet(models.QuerySet["EmbeddingJob"]):
         return self.filter(status__in=list(from_)).update(status=to, **fields)
 
 
+# How the message of a job stopped by its spending cap begins (`embeddings.jobs.metering`).
+CAP_REACHED = "Stopped at the spending cap"
+
+
 class EmbeddingJob(models.Model):
     """A regeneration run for one kind of item into one model's set. Its state lives here, so a
     reload, a crashed worker or a second worker never loses it."""
@@ -131,6 +135,11 @@ class EmbeddingJob(models.Model):
     @property
     def can_resume(self) -> bool:
         return self.state in self.STOPPED_STATUSES
+
+    @property
+    def stopped_at_cap(self) -> bool:
+        """Its last batch would have passed its spending cap: it resumes only with a higher one."""
+        return self.state == self.Status.CANCELLED and self.last_error.startswith(CAP_REACHED)
 
     @property
     def processed(self) -> int:

@@ -19,7 +19,7 @@ from catalog.models import SyncEntry, SyncJob
 from catalog.tmdb import control as syncs
 from embeddings import jobs as job_runner
 from embeddings import registry
-from embeddings.forms import JobStartForm, SyncStartForm, errors_of
+from embeddings.forms import JobResumeForm, JobStartForm, SyncStartForm, errors_of
 from embeddings.jobs import JobRefused
 from embeddings.models import EmbeddingJob, EmbeddingSettings
 from embeddings.permissions import RUN_JOBS, VIEW, role_required
@@ -119,7 +119,14 @@ def job_cancel(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
 @require_POST
 @role_required(RUN_JOBS)
 def job_resume(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
-    return _after_action(request, job_id, job_runner.resume_job)
+    form = JobResumeForm(request.POST)
+
+    def resume(pk: int) -> EmbeddingJob:
+        if not form.is_valid():
+            raise JobRefused(errors_of(form))
+        return job_runner.resume_job(pk, spending_cap_usd=form.cleaned_data["spending_cap_usd"])
+
+    return _after_action(request, job_id, resume)
 
 
 @require_POST

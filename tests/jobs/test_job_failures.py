@@ -6,6 +6,7 @@ import time
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
 from embeddings import jobs
 from embeddings.models import Embedding768, Embedding3072, EmbeddingJob, JobFailure
@@ -106,3 +107,46 @@ def test_a_batch_whose_answer_drips_fails_at_the_timeout_with_a_named_message(
     assert "OpenAI did not answer within 1 s" in job.last_error
     assert fake_openai.calls == attempts
     assert elapsed < attempts * 1.0 + 3
+
+
+def test_a_job_stopped_at_its_cap_resumes_with_a_higher_cap_given_by_staff_and_finishes(
+    fake_openai, staff_client, curator_client
+) -> None:
+    films(40, overview="lighthouse " * 4000)  # about $0.021 in all
+    job = jobs.create_job("movie", LARGE, "stale", batch_size=4, spending_cap_usd="0.02")
+    assert jobs.run_job(job.pk) == Status.CANCELLED
+    capped = EmbeddingJob.objects.get(pk=job.pk)
+    assert capped.cost_usd > Decimal("0.01")  # so a new cap of $0.01 is below what was spent
+    resume = reverse("embeddings:job_resume", args=[job.pk])
+
+    row = row_html(staff_client, job.pk)
+    assert "Stopped at the spending cap of $0.02" in row
+    assert 'name="spending_cap_usd"' in row and "Resume</button>" in row
+    assert curator_client.post(resume, {"spending_cap_usd": "1"}).status_code == 403
+
+    refusals = {
+        "": "give a higher cap to resume it",
+        "0.01": f"A new cap must be above the ${capped.cost_usd:.4f} job #{job.pk} has spent",
+        "0.001": "A spending cap is in whole cents",
+        "lots": "The spending cap must be an amount in dollars.",
+    }
+    for cap, message in refusals.items():
+        answer = staff_client.post(resume, {"spending_cap_usd": cap}, HTTP_HX_REQUEST="true")
+        assert message in answer.content.decode()
+        assert EmbeddingJob.objects.get(pk=job.pk).status == Status.CANCELLED
+
+    answer = staff_client.post(resume, {"spending_cap_usd": "1.00"}, HTTP_HX_REQUEST="true")
+
+    assert "Queued" in answer.content.decode()
+    assert jobs.run_job(job.pk) == Status.COMPLETED
+    done = EmbeddingJob.objects.get(pk=job.pk)
+    assert (done.done, done.failed, done.spending_cap_usd) == (40, 0, Decimal("1.00"))
+    assert capped.cost_usd < done.cost_usd <= Decimal("1.00")
+    assert Embedding3072.objects.for_model(LARGE).count() == 40
+    assert len(fake_openai.inputs) == 40  # nothing paid for twice
+    assert 'name="spending_cap_usd"' not in row_html(staff_client, job.pk)
+
+
+def row_html(client, job_id: int) -> str:
+    url = reverse("embeddings:job_row", args=[job_id])
+    return client.get(url, HTTP_HX_REQUEST="true").content.decode()
