@@ -144,6 +144,20 @@ MODELS: list[ModelSpec] = [
               "Free of charge on the Gemini API, but Google is retiring it in favour of "
               "gemini-embedding-001; priced at $0 here.",
               LEGACY),
+    ModelSpec("voyage", "voyage-3-large", 1024, 32_000, Decimal("0.18"),
+              "Voyage's best general model, level with OpenAI's 3-large on film metadata; "
+              "its reduced sizes (256, 512) and 2048 have no table here.",
+              RECOMMENDED),
+    ModelSpec("voyage", "voyage-3", 1024, 32_000, Decimal("0.06"),
+              "A third of 3-large's price for a little less recall; a long context.",
+              RECOMMENDED),
+    ModelSpec("cohere", "embed-english-v3.0", 1024, 512, Decimal("0.10"),
+              "Cohere's English model; overviews past 512 tokens are cut.",
+              ),
+    ModelSpec("cohere", "embed-v4.0", 1536, 128_000, Decimal("0.12"),
+              "Cohere's current model, multilingual with a long context; 1024 is the reduced "
+              "size that has a table.",
+              RECOMMENDED, reduced_dimensions=(1024,)),
     ModelSpec("local", "all-MiniLM-L6-v2", 384, 256, Decimal("0"),
               "Small and fast; runs offline on the CPU. Good enough for a first catalog.",
               RECOMMENDED, tokenizer="local:all-MiniLM-L6-v2"),
@@ -240,5 +254,7 @@ def default_model_key() -> str:
         "openai": "openai:text-embedding-3-small",
         "ollama": "ollama:nomic-embed-text",
         "google": "google:gemini-embedding-001@768",
+        "voyage": "voyage:voyage-3-large",
+        "cohere": "cohere:embed-v4.0",
         "none": "none:disabled",
     }.get(provider, DEFAULT_MODEL_KEY)

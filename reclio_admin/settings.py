@@ -186,7 +186,9 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 
 # --- Embeddings -------------------------------------------------------------------------------
 EMBEDDING_PROVIDER = env_choice(
-    "EMBEDDING_PROVIDER", "auto", ("auto", "openai", "ollama", "google", "local", "none")
+    "EMBEDDING_PROVIDER",
+    "auto",
+    ("auto", "openai", "ollama", "google", "voyage", "cohere", "local", "none"),
 )
 LLM_PROVIDER = env_str("LLM_PROVIDER").lower()
 # The only local sentence-transformers directories a `local:/path` model key may name.
@@ -198,6 +200,10 @@ OPENAI_BASE_URL = env_url("OPENAI_BASE_URL")
 OLLAMA_HOST = env_url("OLLAMA_HOST", "http://localhost:11434", bare_host_scheme="http")
 GOOGLE_API_KEY = env_str("GOOGLE_API_KEY")
 GOOGLE_BASE_URL = env_url("GOOGLE_BASE_URL", "https://generativelanguage.googleapis.com")
+VOYAGE_API_KEY = env_str("VOYAGE_API_KEY")
+VOYAGE_BASE_URL = env_url("VOYAGE_BASE_URL")
+COHERE_API_KEY = env_str("COHERE_API_KEY")
+COHERE_BASE_URL = env_url("COHERE_BASE_URL")
 EMBEDDING_CONCURRENCY = env_int("EMBEDDING_CONCURRENCY", 4, minimum=1, maximum=64)
 EMBEDDING_TIMEOUT = env_float("EMBEDDING_TIMEOUT", 60.0, minimum=0.1)
 EMBEDDING_MAX_RETRIES = env_int("EMBEDDING_MAX_RETRIES", 5, minimum=0, maximum=20)

@@ -9,10 +9,12 @@ import re
 from typing import Any
 
 from embeddings.providers.base import Provider, Readiness
+from embeddings.providers.cohere import CohereProvider
 from embeddings.providers.credentials import CredentialField, credential, mask, page_values
 from embeddings.providers.errors import (
     AddressNotAllowed,
     AuthenticationFailed,
+    BatchTooLarge,
     EmbeddingError,
     EmbeddingsDisabled,
     InvalidResponse,
@@ -31,12 +33,15 @@ from embeddings.providers.none import NoneProvider
 from embeddings.providers.ollama import OllamaProvider
 from embeddings.providers.openai import OpenAIProvider
 from embeddings.providers.sources import SOURCES
+from embeddings.providers.voyage import VoyageProvider
 from embeddings.registry import ResolvedModel, resolve
 
 PROVIDERS: dict[str, type[Provider]] = {
     "openai": OpenAIProvider,
     "ollama": OllamaProvider,
     "google": GoogleProvider,
+    "voyage": VoyageProvider,
+    "cohere": CohereProvider,
     "local": LocalProvider,
     "none": NoneProvider,
 }
@@ -81,6 +86,7 @@ __all__ = [
     "PROVIDERS",
     "AddressNotAllowed",
     "AuthenticationFailed",
+    "BatchTooLarge",
     "EmbeddingError",
     "EmbeddingsDisabled",
     "InvalidResponse",

@@ -65,6 +65,11 @@ class InvalidResponse(EmbeddingError):
     """The answer arrived but is unusable: wrong count, wrong dimension, not a vector."""
 
 
+class BatchTooLarge(EmbeddingError):
+    """The provider refused a request for holding too many texts or tokens. Not retried as it
+    is: a job then embeds the batch's items one by one."""
+
+
 class AddressNotAllowed(EmbeddingError):
     """The provider's configured address is refused by the outbound-address rule: nothing sent."""
 

@@ -22,10 +22,12 @@ from typing import Any
 import pytest
 
 from tests.fakes._server import FAST_NETWORK
+from tests.fakes.cohere_server import FakeCohere
 from tests.fakes.google_server import FakeGoogle
 from tests.fakes.ollama_server import FakeOllama
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.tmdb_server import FakeTMDb
+from tests.fakes.voyage_server import FakeVoyage
 
 
 def _fast(settings: Any) -> None:
@@ -60,6 +62,28 @@ def fake_google(settings: Any) -> Iterator[FakeGoogle]:
     server = FakeGoogle().start()
     settings.GOOGLE_BASE_URL = server.url
     settings.GOOGLE_API_KEY = server.api_key
+    _fast(settings)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_voyage(settings: Any) -> Iterator[FakeVoyage]:
+    """A loopback Voyage AI; VOYAGE_BASE_URL and VOYAGE_API_KEY point at it."""
+    server = FakeVoyage().start()
+    settings.VOYAGE_BASE_URL = server.url
+    settings.VOYAGE_API_KEY = server.api_key
+    _fast(settings)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_cohere(settings: Any) -> Iterator[FakeCohere]:
+    """A loopback Cohere; COHERE_BASE_URL and COHERE_API_KEY point at it."""
+    server = FakeCohere().start()
+    settings.COHERE_BASE_URL = server.url
+    settings.COHERE_API_KEY = server.api_key
     _fast(settings)
     yield server
     server.stop()
