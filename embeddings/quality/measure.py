@@ -8,8 +8,9 @@ recall@10 is the share of siblings found, out of at most 10; hit@10 whether any 
 vector blend's top 10s are the page's index walks, a statement per 200 queries; the lexical and
 hybrid blends' are ranked for every query at once, exactly (ranking.py).
 
-Curators' judgments, when there are any, are scored on top 10s ranked the same way: recall@10 and
-nDCG@10 of the films judged relevant (judged.py).
+Curators' judgments (the ones stored from the similar page and `import_judgments`, unless a
+caller brings others), when there are any, are scored on top 10s ranked the same way: recall@10
+and nDCG@10 of the films judged relevant (judged.py).
 
 The index recall@10 is the share of the exact top 10 (a full scan) that the HNSW walk finds,
 over INDEX_SAMPLE items: what the index gives up for its speed.
@@ -41,6 +42,7 @@ from embeddings.models import (
     QualityScore,
     RunStatus,
 )
+from embeddings.models.curation import stored_judgments
 from embeddings.neighbours import blends
 from embeddings.neighbours.filters import Filters
 from embeddings.neighbours.stored import resolve_stored
@@ -278,9 +280,10 @@ def index_recall(
 def measure(
     model_key: str,
     collection_of: dict[int, str] | None = None,
-    judgments: Iterable[Judged] = (),
+    judgments: Iterable[Judged] | None = None,
 ) -> QualityRun:
-    """Measure a model now, in this process, and keep the result (with its date)."""
+    """Measure a model now, in this process, and keep the result (with its date): on the
+    catalog's collections and the stored judgments, unless others are given."""
     run = QualityRun.objects.create(model_key=model_key, status=RunStatus.RUNNING)
     return _measure_into(run, collection_of, judgments)
 
@@ -294,25 +297,25 @@ def run_measurement(run_id: int) -> QualityRun | None:
         )
     if not claimed:
         return None
-    return _measure_into(QualityRun.objects.get(pk=run_id), None, ())
+    return _measure_into(QualityRun.objects.get(pk=run_id), None, None)
 
 
 def _measure_into(
-    run: QualityRun, collection_of: dict[int, str] | None, judgments: Iterable[Judged]
+    run: QualityRun, collection_of: dict[int, str] | None, judgments: Iterable[Judged] | None
 ) -> QualityRun:
     """1. Count the model's rows (a set that grows later needs measuring again).
-    2. Score every blend on the collections and on the judgments, then the index against an
-       exact scan.
+    2. Score every blend on the collections and on the judgments (the stored ones when none
+       are given), then the index against an exact scan.
     3. Keep it all, or the error that stopped it."""
     started = time.monotonic()
-    judgments = list(judgments)
     try:
+        judged = stored_judgments() if judgments is None else list(judgments)
         table = vector_table(run.model_key)
         run.vectors = table.objects.for_model(run.model_key).count()
         if not run.vectors:
             raise NoVectors(f"no vectors are stored for {run.model_key}")
         truth = catalog_collections() if collection_of is None else collection_of
-        scores = [_blend_score(run, blend, truth, judgments) for blend in BLENDS]
+        scores = [_blend_score(run, blend, truth, judged) for blend in BLENDS]
         run.index_queries, run.index_recall_at_10 = index_recall(run.model_key)
     except NoVectors as exc:
         run.status, run.error = RunStatus.FAILED, str(exc)

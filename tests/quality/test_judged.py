@@ -15,10 +15,12 @@ import math
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
 
 from catalog.models import CatalogItem
 from embeddings import quality
-from embeddings.models import Embedding384, QualityRun
+from embeddings.models import Embedding384, Grade, QualityRun
+from embeddings.models.curation import judge
 from embeddings.quality import judged
 from embeddings.quality.judged import BadLine, Judged, JudgmentsFileError
 from tests.conftest import make_item
@@ -160,3 +162,29 @@ def test_a_measurement_keeps_each_blends_judged_scores_beside_the_franchise_ones
     unjudged = QualityRun.objects.get(pk=plain.pk).score("vector")
     assert unjudged is not None
     assert (unjudged.judged_queries, unjudged.judged_recall_at_10) == (0, None)
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("exact_neighbours")
+def test_a_queued_measurement_scores_the_judgments_curators_stored(
+    franchise_films: dict[str, CatalogItem], curator_user: User
+) -> None:
+    """A curator judged Beta 1 great and Alpha 2 wrong for Alpha 1 (0°), which lists Alpha 2,
+    Alpha 3, then Beta 1: recall 1 and nDCG (2 / log2(4)) / 2 = 0.5, as when a file is given."""
+    place(franchise_films, "poor", good=False)
+    alpha = franchise_films["alpha-1"]
+    judge(alpha, franchise_films["beta-1"], Grade.GOOD, curator_user)
+    judge(alpha, franchise_films["alpha-2"], Grade.BAD, curator_user)
+
+    queued = quality.measure_soon("poor")
+    quality.run_measurement(queued.pk)  # the worker's task body
+    not_judged = quality.measure("poor", judgments=[])
+
+    for blend in ("vector", "lexical", "hybrid"):
+        score = QualityRun.objects.get(pk=queued.pk).score(blend)
+        assert score is not None and score.judged_queries == 1
+    vector = QualityRun.objects.get(pk=queued.pk).score("vector")
+    assert vector is not None
+    assert (vector.judged_recall_at_10, vector.judged_ndcg_at_10) == (1.0, 0.5)
+    unjudged = QualityRun.objects.get(pk=not_judged.pk).score("vector")
+    assert unjudged is not None and unjudged.judged_queries == 0

@@ -126,8 +126,43 @@ def test_judged_recall_and_ndcg_are_added_when_a_judgments_file_is_given(
     assert "      2     0.833    0.684" in out.getvalue()
 
 
-def test_without_a_judgments_file_the_blends_carry_no_judged_numbers(collections: Path) -> None:
+def test_without_a_file_or_stored_judgments_the_blends_carry_no_judged_numbers(
+    collections: Path,
+) -> None:
     assert "judged_queries" not in _eval(collections, "--blend", "vector")["m"]["vector"]
+    out = StringIO()
+    call_command("eval_neighbours", "--collections", str(collections), stdout=out)
+    assert out.getvalue().startswith("Judgments: none stored (franchise scores only)\n")
+    assert "j.recall" not in out.getvalue()
+
+
+def test_without_a_file_the_judgments_curators_stored_are_scored_and_named_as_the_source(
+    collections: Path, tmp_path: Path
+) -> None:
+    """The same pairs as the file, stored: the same judged numbers."""
+    judgments = tmp_path / "judged.csv"
+    judgments.write_text(JUDGMENTS)
+    call_command("import_judgments", str(judgments), stdout=StringIO())
+
+    stored = _eval(collections, "--blend", "vector")
+
+    assert stored == _eval(collections, "--blend", "vector", "--judgments", str(judgments))
+    assert stored["m"]["vector"]["judged_queries"] == 2
+    out = StringIO()
+    call_command(
+        "eval_neighbours", "--collections", str(collections), "--model", "m", "--blend", "vector",
+        stdout=out,
+    )  # fmt: skip
+    assert out.getvalue().startswith(
+        "Judgments: the 6 stored (judged on the similar page or imported)\n"
+    )
+    assert "      2     0.833    0.684" in out.getvalue()
+    out = StringIO()
+    call_command(
+        "eval_neighbours", "--collections", str(collections), "--judgments", str(judgments),
+        "--model", "m", stdout=out,
+    )  # fmt: skip
+    assert out.getvalue().startswith(f"Judgments: 6 from {judgments} (not stored)\n")
 
 
 def test_a_judgments_file_with_bad_lines_is_refused_with_the_lines_named(

@@ -12,11 +12,13 @@ page runs: same kind, the film itself left out) are compared with its siblings: 
 the share of siblings found, out of at most 10; hit@10 whether any is there. On a catalog with
 more than 2,000 such films, a fixed sample of 2,000 is asked.
 
-`--judgments` reads graded pairs (`query_tmdb_id,relevant_tmdb_id,grade[,kind]`, grades 0-2)
-without storing them; each film judged with a relevant film (grade >= 1) is asked, and the
-scores are the share of its relevant films in its top 10 (out of at most 10) and the top 10's
-nDCG. The code is `embeddings.quality`, the same the quality panel of the settings and storage
-pages runs.
+Judged scores are added when there are judgments: the ones curators stored (on the similar page
+or with `import_judgments`), or with `--judgments` a file's graded pairs
+(`query_tmdb_id,relevant_tmdb_id,grade[,kind]`, grades 0-2) instead, read without storing them.
+Each film judged with a relevant film (grade >= 1) is asked, and the scores are the share of its
+relevant films in its top 10 (out of at most 10) and the top 10's nDCG. The table's first line
+says which judgments were used. The code is `embeddings.quality`, the same the quality panel of
+the settings and storage pages runs.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.collections import CollectionsFileError, catalog_collections, read_collections
 from embeddings import quality
+from embeddings.models.curation import stored_judgments
 from embeddings.neighbours.blends import BLENDS
 from embeddings.quality.judged import Judged, JudgmentsFileError, parse_judgments
 
@@ -66,10 +69,21 @@ def read_judgments(path: Path) -> list[Judged]:
     return rows
 
 
+def judgments_to_use(path: Path | None) -> tuple[list[Judged], str]:
+    """The file's judgments when one is named, else the stored ones; with a line saying which."""
+    if path is not None:
+        rows = read_judgments(path)
+        return rows, f"Judgments: {len(rows):,} from {path} (not stored)"
+    stored = stored_judgments()
+    if not stored:
+        return [], "Judgments: none stored (franchise scores only)"
+    return stored, f"Judgments: the {len(stored):,} stored (judged on the similar page or imported)"
+
+
 class Command(BaseCommand):
     help = (
         "recall@10 and hit@10 of franchise siblings among each film's neighbours, and judged "
-        "recall@10 and nDCG@10 with --judgments, per model and blend."
+        "recall@10 and nDCG@10 of the stored judgments (or a file's), per model and blend."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -87,7 +101,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--judgments",
             type=Path,
-            help="CSV with query_tmdb_id,relevant_tmdb_id,grade[,kind], evaluated without storing",
+            help="CSV with query_tmdb_id,relevant_tmdb_id,grade[,kind], evaluated without storing "
+            "(default: the judgments curators stored)",
         )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -100,7 +115,7 @@ class Command(BaseCommand):
             )
         except CollectionsFileError as exc:
             raise CommandError(str(exc)) from None
-        judgments = read_judgments(options["judgments"]) if options["judgments"] else []
+        judgments, source = judgments_to_use(options["judgments"])
         keys = [options["model"]] if options["model"] else quality.stored_model_keys()
         if not keys:
             raise CommandError("no vectors are stored yet: embed the catalog first")
@@ -112,6 +127,7 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(results))
             return
+        self.stdout.write(source)
         self._table(results, judged=bool(judgments))
 
     def _table(self, results: dict[str, dict[str, dict[str, Any]]], *, judged: bool) -> None:
