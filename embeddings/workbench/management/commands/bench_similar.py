@@ -1,12 +1,18 @@
 """How fast and how right the neighbour query and the similar page are on a large set.
 
     python manage.py bench_similar --items 100000 --dims 384 [--blend vector|lexical|hybrid]
-                                   [--json] [--keep]
+                                   [--curated N] [--json] [--keep]
 
 Builds N synthetic items with random unit vectors under the model key `bench:synthetic` (or
-reuses a set of that size left by --keep), then measures p50 / p95 of the neighbour query the
-page runs and of the whole page render (Django test client, a logged-in superuser), and
-recall@10 against an exact scan. Synthetic rows are removed afterwards unless --keep.
+reuses a set of that size left by --keep), then measures p50 / p95 of the neighbour list the
+page serves (the blend's query with the item's pins and hides read and applied) and of the whole
+page render (Django test client, a logged-in superuser), and recall@10 of the vector query
+against an exact scan. Synthetic rows are removed afterwards unless --keep.
+
+Every timed item gets `--curated` pins (at ranks 1, 3, 5, …) and as many hides (default 2 of
+each), of other synthetic items drawn at random: a pinned item the blend did not rank is read
+from the catalog, and the blend is asked for as many more neighbours as there are pins and
+hides, as on the page. Each page is checked to show its pins.
 
 Each synthetic item's overview is 40 words drawn from a Zipf-distributed vocabulary, so the
 lexical rows look like text: a few words everywhere, most words rare. With `--blend lexical` or
@@ -34,9 +40,10 @@ from django.test import Client
 from django.urls import reverse
 
 from catalog.models import CatalogItem
-from embeddings.models import EMBEDDING_TABLES, EmbeddingBase, table_for
+from embeddings.models import EMBEDDING_TABLES, Curation, EmbeddingBase, table_for
 from embeddings.neighbours import lexical_rows
-from embeddings.neighbours.blends import BLENDS, VECTOR, blended_neighbours
+from embeddings.neighbours.blends import BLENDS, VECTOR
+from embeddings.neighbours.curation import curated_neighbours
 from embeddings.neighbours.filters import Filters
 from embeddings.neighbours.stored import StoredVector
 from embeddings.neighbours.vector import Neighbour, exact_neighbour_ids, vector_neighbours
@@ -57,6 +64,8 @@ LATENT_DIMS = 32
 GENRES = ["Action", "Comedy", "Drama", "Horror", "Romance", "Thriller"]
 VOCABULARY = 30_000
 OVERVIEW_WORDS = 40
+# Pins at ranks 1, 3, 5, …: all of them within the page's first 10.
+MAX_CURATED = 5
 
 
 def _overviews(rng: np.random.Generator, n: int) -> list[str]:
@@ -105,6 +114,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--blend", choices=BLENDS, default=VECTOR, help="the blend to time (default: vector)"
         )
+        parser.add_argument(
+            "--curated", type=int, default=2, choices=range(MAX_CURATED + 1), metavar="N",
+            help=f"pins and hides of each timed item, 0 to {MAX_CURATED} (default: 2 of each)",
+        )  # fmt: skip
         parser.add_argument("--json", action="store_true", help="print one JSON object")
         parser.add_argument(
             "--rebuild", action="store_true", help="build a new set even if one is there"
@@ -120,6 +133,7 @@ class Command(BaseCommand):
         self.distribution, self.rebuild = options["distribution"], options["rebuild"]
         self.recall_queries = max(1, options["recall_queries"])
         self.blend, lexical_seconds = options["blend"], 0.0
+        self.curated = options["curated"]
         try:
             load_seconds, index_seconds = self._ensure_set(table, n, rng, quiet)
             if self.blend != VECTOR:
@@ -131,6 +145,7 @@ class Command(BaseCommand):
                 int(i)
                 for i in rng.choice(ids, size=min(options["queries"], len(ids)), replace=False)
             ]
+            self._curate(sample, ids, rng)
             query_ms, recall = self._time_queries(table, sample)
             page_ms = self._time_pages(sample[: options["pages"]])
         finally:
@@ -141,6 +156,7 @@ class Command(BaseCommand):
             "dims": options["dims"],
             "distribution": self.distribution,
             "blend": self.blend,
+            "curated": self.curated,
             "query_p50_ms": round(percentile(query_ms, 0.50), 2),
             "query_p95_ms": round(percentile(query_ms, 0.95), 2),
             "page_p50_ms": round(percentile(page_ms, 0.50), 2),
@@ -245,11 +261,45 @@ class Command(BaseCommand):
                     )
         conn.commit()
 
+    def _curate(self, sample: list[int], ids: list[int], rng: np.random.Generator) -> None:
+        """Pins and hides for each timed item, of other synthetic items drawn at random, as a
+        curator's clicks store them (by TMDb id); an earlier run's go first. Remembers how many
+        pins each page must show."""
+        self._clear_curation()
+        n, picks = self.curated, dict[int, list[int]]()
+        for item_id in sample:
+            drawn = dict.fromkeys(int(other) for other in rng.choice(ids, 4 * n))
+            picks[item_id] = [other for other in drawn if other != item_id][: 2 * n]
+        named = set(sample).union(*picks.values())
+        tmdb = dict(CatalogItem.objects.filter(pk__in=named).values_list("pk", "tmdb_id"))
+        rows: list[Curation] = []
+        self.pins: dict[int, int] = {}
+        for item_id, others in picks.items():
+            pinned, hidden = others[:n], others[n:]
+            self.pins[item_id] = len(pinned)
+            for rank, other in enumerate(pinned, start=1):
+                rows.append(
+                    self._curation(tmdb[item_id], tmdb[other], Curation.Action.PIN, 2 * rank - 1)
+                )
+            for other in hidden:
+                rows.append(self._curation(tmdb[item_id], tmdb[other], Curation.Action.HIDE, None))
+        Curation.objects.bulk_create(rows)
+
+    @staticmethod
+    def _curation(query: int, neighbour: int, action: str, rank: int | None) -> Curation:
+        return Curation(
+            kind="movie", query_tmdb_id=query, neighbour_tmdb_id=neighbour, action=action, rank=rank
+        )
+
+    def _clear_curation(self) -> None:
+        Curation.objects.filter(kind="movie", query_tmdb_id__gte=FIRST_TMDB_ID).delete()
+
     def _time_queries(
         self, table: type[EmbeddingBase], sample: list[int]
     ) -> tuple[list[float], float]:
-        """Time the page's query under the blend (same kind, the item left out, its vector read
-        in the database); recall@10 of the vector query against an exact scan."""
+        """Time the neighbour list the page serves under the blend (same kind, the item left
+        out, its vector read in the database, its pins and hides read and applied); recall@10
+        of the vector query against an exact scan."""
         vectors = {
             i: StoredVector(MODEL_KEY, table, i, "", datetime.now(UTC)).embedding for i in sample
         }
@@ -263,9 +313,7 @@ class Command(BaseCommand):
             )  # fmt: skip
 
         def timed(item_id: int) -> Any:
-            if self.blend == VECTOR:
-                return query(item_id)
-            return blended_neighbours(
+            return curated_neighbours(
                 items[item_id], model, blend=self.blend, k=10, filters=Filters(kind="movie")
             )
 
@@ -299,6 +347,9 @@ class Command(BaseCommand):
             elapsed = (time.perf_counter() - started) * 1000
             if response.status_code != 200 or b"neighbour-link" not in response.content:
                 raise RuntimeError(f"{url} answered {response.status_code} without neighbours")
+            shown = response.content.count(b'<span class="reclio-badge pinned">')
+            if shown != self.pins[item_id]:
+                raise RuntimeError(f"{url} shows {shown} pins of {self.pins[item_id]}")
             if i >= 5:  # the first renders warm the template cache
                 timings.append(elapsed)
         return timings
@@ -329,4 +380,5 @@ class Command(BaseCommand):
                 f"DELETE FROM {items} WHERE original_title = %s AND tmdb_id >= %s",
                 [MARKER, FIRST_TMDB_ID],
             )
+        self._clear_curation()
         User.objects.filter(username=BENCH_USER).delete()
