@@ -37,6 +37,22 @@ def pytest_configure(config: pytest.Config) -> None:
     datadir.prepare(settings.DATA_DIR)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that commits (a `transaction=True` mark, a live server) restores the
+    database's migrated rows (content types, roles, permissions) on its way in, instead of
+    leaving them to the flush's post-migrate handlers: those number the rows anew, and a later
+    test restoring them by id would collide with them by name."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        kwargs = dict(marker.kwargs) if marker is not None else {}
+        names = set(getattr(item, "fixturenames", ()))
+        commits = kwargs.get("transaction") or bool({"transactional_db", "live_server"} & names)
+        if commits and not kwargs.get("serialized_rollback"):
+            kwargs.update(transaction=True, serialized_rollback=True)
+            args = marker.args if marker is not None else ()
+            item.add_marker(pytest.mark.django_db(*args, **kwargs), append=False)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Stop the embedded PostgreSQL when this test session was the one that started it."""
     from django.conf import settings
@@ -159,9 +175,20 @@ def chromium() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
+    # Playwright runs an event loop in this thread, and Django then hands this thread fresh
+    # connection objects: the migrated rows that tests committing to the database restore
+    # (serialized_rollback) must travel to them, or those tests start with no roles.
+    serialized = {
+        alias: connections[alias]._test_serialized_contents  # type: ignore[attr-defined]
+        for alias in connections
+        if hasattr(connections[alias], "_test_serialized_contents")
+    }
     with sync_playwright() as playwright:
+        for alias, contents in serialized.items():
+            connections[alias]._test_serialized_contents = contents  # type: ignore[attr-defined]
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
