@@ -19,10 +19,10 @@ from embeddings.neighbours.blends import BLEND_LABELS, MAX_WEIGHT
 from embeddings.neighbours.stored import resolve_stored
 from embeddings.neighbours.vector import MAX_K
 from embeddings.providers import credential_fields, provider_label
-from embeddings.providers.addresses import AddressRefused, check_provider_url
 from embeddings.providers.connection import MAX_VALUE_LENGTH
 from embeddings.registry import ResolvedModel, UnknownModel, resolve
 from embeddings.storage import ModelUsage, model_usage
+from reclio_admin.outbound.addresses import AddressRefused, check_provider_url
 
 # The pages a "Measure" button sits on, by the name its form sends; any other goes to settings.
 MEASURE_BACK = {"settings": "embeddings:embedding_model", "storage": "embeddings:storage"}

@@ -248,6 +248,8 @@ TMDB_BASE_URL = env_url("TMDB_BASE_URL", "https://api.themoviedb.org")
 # TMDb's documented limit is about 40 requests a second per address (50 at most): the sync
 # paces itself at this rate, every request of a process together.
 TMDB_REQUESTS_PER_SECOND = env_float("TMDB_REQUESTS_PER_SECOND", 40.0, minimum=0.1, maximum=1000)
+# Seconds one TMDb request may take in all (connecting, sending, the whole answer).
+TMDB_TIMEOUT = env_float("TMDB_TIMEOUT", 20.0, minimum=0.1)
 
 # --- Background work: django-q2 with the database as broker --------------------------------------
 _Q_TIMEOUT = env_int("Q_TIMEOUT", 6 * 3600, minimum=60)

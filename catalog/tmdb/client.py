@@ -1,5 +1,11 @@
-"""TMDb's API v3 over `requests`: change lists, charts (popular, top rated, …) and a title's
-details, paced below TMDb's rate limit.
+"""TMDb's API v3: change lists, charts (popular, top rated, …) and a title's details, paced below
+TMDb's rate limit.
+
+TMDb is an outside service like the embedding providers, and is reached the same way: through the
+guarded client of `reclio_admin.outbound.wire`. TMDB_BASE_URL passes the outbound-address rule
+before the first request, every connection is checked again as it is dialled, a redirect is an
+error (never followed, so a v3 key in the URL goes nowhere unchecked), and each request ends
+within TMDB_TIMEOUT in all, however slowly TMDb drips its answer.
 
 The key is a v3 API key, sent as the `api_key` query parameter, or a v4 read access token, sent
 as `Authorization: Bearer`. A URL that carries a v3 key never reaches a message or a log line:
@@ -13,11 +19,14 @@ import time
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
-import requests
+import httpx2
 from django.conf import settings
 
+import reclio_admin.outbound.wire as wire
 from catalog.tmdb.pacing import Pacer
+from reclio_admin.outbound.addresses import AddressRefused, Unresolved, check_provider_url
 
 # TMDb's name of each catalog kind in its paths.
 PATH_KINDS = {"movie": "movie", "series": "tv"}
@@ -28,7 +37,6 @@ CHARTS = {
 }
 # A change list covers at most 14 days a request.
 CHANGES_MAX_DAYS = 14
-TIMEOUT = 20.0
 RETRIES = 4  # of a 5xx, a timeout or a dropped connection
 BACKOFF = 0.5  # seconds before the first retry; doubles each time
 RATE_LIMIT_WAIT = 300.0  # seconds of 429 waits one request may spend before it gives up
@@ -48,6 +56,14 @@ class AuthenticationFailed(TMDbError):
 
 class Unreachable(TMDbError):
     pass
+
+
+class AddressNotAllowed(TMDbError):
+    """TMDB_BASE_URL breaks the outbound-address rule: nothing was sent."""
+
+
+class Redirected(TMDbError):
+    """TMDb answered with a redirect, which is never followed (nor the key sent on)."""
 
 
 class NotFound(TMDbError):
@@ -76,11 +92,12 @@ class TMDbClient:
     ) -> None:
         self.key = key.strip()
         self.base_url = (base_url or settings.TMDB_BASE_URL).rstrip("/")
+        self.timeout = float(settings.TMDB_TIMEOUT)
         self.pacer = Pacer(requests_per_second or settings.TMDB_REQUESTS_PER_SECOND)
         self.requests = 0  # sent, retries included
         self.rate_limited = 0  # 429s received
         self._lock = threading.Lock()
-        self._local = threading.local()
+        self._approved = False
 
     def changes(self, kind: str, start: date, end: date, page: int) -> Page:
         """The ids of `kind` TMDb changed from `start` to `end` (at most 14 days apart)."""
@@ -106,32 +123,35 @@ class TMDbClient:
         retries: what the connection form asks before it keeps a key."""
         if not self.key:
             raise MissingKey("No TMDb key to test")
+        self._approve()
         try:
             self._read(self._send("/3/authentication", {}, timeout))
-        except requests.Timeout:
+        except httpx2.TimeoutException:
             raise Unreachable(f"TMDb did not answer within {timeout:g} s") from None
-        except requests.RequestException:
+        except httpx2.HTTPError:
             raise Unreachable(f"cannot connect to TMDb at {self.base_url}") from None
 
     def _get(self, path: str, params: dict[str, Any]) -> Any:
         """The one place this client talks HTTP.
 
-        1. Wait for the pacer's slot, then send.
+        1. Wait for the pacer's slot, then send (TMDB_BASE_URL approved by the outbound-address
+           rule first, once).
         2. A 429 holds every thread of the process back for the Retry-After TMDb sent and is
            tried again, up to RATE_LIMIT_WAIT seconds of such waits: back-pressure, not failure.
         3. A 5xx, a timeout or a dropped connection is tried again RETRIES times, backing off.
-        4. Anything else leaves as a named TMDbError.
+        4. Anything else (a redirect included) leaves as a named TMDbError.
         """
         if not self.key:
             raise MissingKey("No TMDb key: set TMDB_API_KEY or enter it on the settings page")
+        self._approve()
         waited, failures = 0.0, 0
         while True:
             self.pacer.wait()
             try:
-                response = self._send(path, params)
-            except requests.Timeout:
-                error: TMDbError = Unreachable(f"TMDb did not answer within {TIMEOUT:g} s")
-            except requests.RequestException:
+                response = self._send(path, params, self.timeout)
+            except httpx2.TimeoutException:
+                error: TMDbError = Unreachable(f"TMDb did not answer within {self.timeout:g} s")
+            except httpx2.HTTPError:
                 # The exception's text holds the URL, and with a v3 key the key: never shown.
                 error = Unreachable(f"cannot connect to TMDb at {self.base_url}")
             else:
@@ -154,9 +174,22 @@ class TMDbClient:
                 raise error
             time.sleep(BACKOFF * 2 ** (failures - 1))
 
-    def _send(
-        self, path: str, params: dict[str, Any], timeout: float = TIMEOUT
-    ) -> requests.Response:
+    def _approve(self) -> None:
+        """TMDB_BASE_URL passes the outbound-address rule before anything is sent to it. The
+        reason names the host, never the URL."""
+        if self._approved:
+            return
+        try:
+            check_provider_url(self.base_url)
+        except Unresolved as unresolved:
+            raise Unreachable(f"cannot reach TMDb: {unresolved}") from None
+        except AddressRefused as refused:
+            raise AddressNotAllowed(f"TMDB_BASE_URL is not allowed: {refused}") from None
+        self._approved = True
+
+    def _send(self, path: str, params: dict[str, Any], timeout: float) -> httpx2.Response:
+        """One GET through the guarded client, all of it (connecting to the last byte of the
+        body) within `timeout`; a redirect comes back as the 3xx it is."""
         headers = {"Accept": "application/json"}
         if is_read_token(self.key):
             headers["Authorization"] = f"Bearer {self.key}"
@@ -164,16 +197,25 @@ class TMDbClient:
             params = {**params, "api_key": self.key}
         with self._lock:
             self.requests += 1
-        return self._session().get(
-            self.base_url + path, params=params, headers=headers, timeout=timeout
-        )
+        with wire.deadline(timeout):
+            return wire.client().get(
+                self.base_url + path, params=params, headers=headers, timeout=timeout
+            )
 
-    def _read(self, response: requests.Response) -> Any:
+    def _read(self, response: httpx2.Response) -> Any:
         try:
             body = response.json()
         except ValueError:
             body = None
         status = response.status_code
+        if 300 <= status < 400:
+            # Scheme and host only: the Location may repeat the query, key and all.
+            target = urlsplit(response.headers.get("Location", ""))
+            where = f" to {target.scheme}://{target.hostname}" if target.hostname else ""
+            raise Redirected(
+                f"TMDb answered with a redirect (HTTP {status}){where}; redirects are not "
+                "followed: set TMDB_BASE_URL to the address it points at"
+            )
         if status == 200:
             if body is None:
                 raise BadAnswer("TMDb sent an answer that is not valid JSON")
@@ -185,13 +227,6 @@ class TMDbClient:
         if status == 404:
             raise NotFound(f"TMDb has no such title: {message}")
         raise TMDbError(f"TMDb refused the request (HTTP {status}): {message}")
-
-    def _session(self) -> requests.Session:
-        """One session per thread: connections are reused, none is shared between threads."""
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-        return session
 
 
 def _retry_after(value: str | None) -> float:

@@ -19,8 +19,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from django.conf import settings
 
-import embeddings.providers.wire as wire
-from embeddings.providers.addresses import AddressRefused, Unresolved, check_provider_url
+import reclio_admin.outbound.wire as wire
 from embeddings.providers.credentials import CredentialField, credential
 from embeddings.providers.errors import (
     AddressNotAllowed,
@@ -32,6 +31,7 @@ from embeddings.providers.errors import (
     Redirected,
 )
 from embeddings.providers.retries import Deadline, WaitHook, with_retries
+from reclio_admin.outbound.addresses import AddressRefused, Unresolved, check_provider_url
 
 if TYPE_CHECKING:
     from embeddings.registry import ResolvedModel

@@ -8,7 +8,7 @@ from typing import Any
 import httpx2
 from django.conf import settings
 
-import embeddings.providers.wire as wire
+import reclio_admin.outbound.wire as wire
 from embeddings.providers.base import Provider
 from embeddings.providers.credentials import CredentialField, credential
 from embeddings.providers.errors import (

@@ -9,7 +9,7 @@ from typing import Any
 import httpx2
 from django.core.cache import cache
 
-import embeddings.providers.wire as wire
+import reclio_admin.outbound.wire as wire
 from embeddings.providers.base import Provider, Readiness
 from embeddings.providers.credentials import CredentialField, credential
 from embeddings.providers.errors import (

@@ -12,7 +12,7 @@ import numpy as np
 import openai
 from django.conf import settings
 
-import embeddings.providers.wire as wire
+import reclio_admin.outbound.wire as wire
 from embeddings.providers.base import Answer, Provider, Vectors
 from embeddings.providers.credentials import CredentialField, credential
 from embeddings.providers.errors import (

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx2
 
-import embeddings.providers.wire as wire
+import reclio_admin.outbound.wire as wire
 from embeddings.providers.base import Answer, Provider
 from embeddings.providers.credentials import CredentialField, credential
 from embeddings.providers.errors import (

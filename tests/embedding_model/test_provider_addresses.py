@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from embeddings.providers.addresses import AddressRefused, check_provider_url
+from reclio_admin.outbound.addresses import AddressRefused, check_provider_url
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-"""The one way a provider reaches the network: an HTTP client (httpx, which the openai client is
-built on) that
+"""The one way the server reaches an outside service (an embedding provider, TMDb): an HTTP client
+(httpx, which the openai client is built on) that
 
 - connects only to addresses the outbound-address rule approved, checked on the address it is
   about to dial, after DNS, and dials that very address;
@@ -8,7 +8,7 @@ built on) that
 - bounds every connect, read and write by the call's total deadline (`deadline`): a server that
   answers one byte a second is cut off when the deadline passes, not when it stops dripping.
 
-Every provider's one HTTP call site runs inside `deadline(...)` with `client()`."""
+Every provider's one HTTP call site, and TMDb's, runs inside `deadline(...)` with `client()`."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from typing import Any
 import httpcore2
 import httpx2
 
-from embeddings.providers.addresses import RESOLVE_SECONDS, AddressRefused, approved_addresses
+from reclio_admin.outbound.addresses import RESOLVE_SECONDS, AddressRefused, approved_addresses
 
 # A write goes out in slices this large, each bounded by what is left of the deadline, so a
 # server that reads slowly cannot hold a request past it either.
@@ -129,7 +129,7 @@ class _Transport(httpx2.HTTPTransport):
         super().__init__(verify=ssl_context, trust_env=False)
         # httpx builds its pool without a way to name the network backend; this is the same
         # pool with the guarded one. No proxy from the environment: the rule checks the
-        # provider's own address, which a proxy would hide.
+        # service's own address, which a proxy would hide.
         self._pool = httpcore2.ConnectionPool(
             ssl_context=ssl_context,
             max_connections=MAX_CONNECTIONS,
@@ -144,7 +144,7 @@ _client_lock = threading.Lock()
 
 
 def client() -> httpx2.Client:
-    """The process's one HTTP client for providers (connections are reused across calls and
+    """The process's one HTTP client for outside services (connections are reused across calls and
     threads). Requests made with it never follow a redirect."""
     global _client
     with _client_lock:

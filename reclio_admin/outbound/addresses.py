@@ -1,12 +1,12 @@
-"""The outbound-address rule: where a provider may send a request (and its API key). Link-local
-and cloud-metadata addresses answer with the machine's own credentials, so they are refused in
-every spelling; loopback and private networks stay allowed, since an Ollama or a vLLM beside the
-server is the usual case.
+"""The outbound-address rule: where a provider or TMDb may send a request (and its key).
+Link-local and cloud-metadata addresses answer with the machine's own credentials, so they are
+refused in every spelling; loopback and private networks stay allowed, since an Ollama or a vLLM
+beside the server is the usual case.
 
 Two places ask it: a URL typed on the settings page or read from the environment, before
-anything is sent (`check_provider_url`), and every connection a provider opens, on the address
-it is about to dial after DNS (`approved_addresses`, from `embeddings.providers.wire`), so a name
-that resolves elsewhere the second time gets no further than the first."""
+anything is sent (`check_provider_url`), and every connection the guarded client opens, on the
+address it is about to dial after DNS (`approved_addresses`, from `reclio_admin.outbound.wire`),
+so a name that resolves elsewhere the second time gets no further than the first."""
 
 from __future__ import annotations
 
