@@ -3,7 +3,6 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector
@@ -13,6 +12,7 @@ from django.db.models import F, Func
 from django.db.models.expressions import RawSQL
 
 from embeddings.text import TEXT_FIELDS, ItemFields, text_hash
+from reclio_admin.jobs import BackgroundJob, JobQuerySet
 
 HASH_CHUNK = 2000
 GENRES_CACHE_SECONDS = 600
@@ -218,10 +218,7 @@ def catalog_genres() -> list[str]:
     return genres
 
 
-class SyncJobQuerySet(models.QuerySet["SyncJob"]):
-    def active(self) -> SyncJobQuerySet:
-        return self.filter(status__in=SyncJob.ACTIVE_STATUSES)
-
+class SyncJobQuerySet(JobQuerySet["SyncJob"]):
     def with_workers(self) -> SyncJobQuerySet:
         """Each sync annotated with `workers_alive`: whether a live database session runs it."""
         return self.annotate(
@@ -233,10 +230,6 @@ class SyncJobQuerySet(models.QuerySet["SyncJob"]):
         dead = RawSQL(f"NOT {SYNC_ALIVE_SQL}", [SYNC_LOCKS], output_field=models.BooleanField())
         return self.filter(dead, status__in=SyncJob.BEATING_STATUSES)
 
-    def move(self, to: str, *, from_: Iterable[str], **fields: Any) -> int:
-        """Set status `to` on the rows still in one of `from_`; returns how many moved."""
-        return self.filter(status__in=list(from_)).update(status=to, **fields)
-
 
 # The advisory lock a sync's worker holds for as long as it runs it (first key "RE" "S1"): when
 # the process dies, however it dies, PostgreSQL drops it with the session.
@@ -247,50 +240,24 @@ SYNC_ALIVE_SQL = (
 )
 
 
-class SyncJob(models.Model):
+class SyncJob(BackgroundJob):
     """A content sync from TMDb: its window of changes, the charts it adds new titles from, and
     its progress. Its work list (`SyncEntry`) is in the database, so a killed worker loses at
     most the batch in flight and a resume goes on where it stopped."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        CANCELLING = "cancelling", "Cancelling"
-        CANCELLED = "cancelled", "Cancelled"
-        INTERRUPTED = "interrupted", "Interrupted"
-        FAILED = "failed", "Failed"
-        COMPLETED = "completed", "Completed"
-
-    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.CANCELLING)
-    BEATING_STATUSES = (Status.RUNNING, Status.CANCELLING)
-    STOPPED_STATUSES = (Status.INTERRUPTED, Status.FAILED, Status.CANCELLED)
-
     source = models.CharField(max_length=20, default="tmdb")
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     since = models.DateField(help_text="The first day of TMDb's changes it reads.")
     until = models.DateField(help_text="The last day of TMDb's changes it reads.")
     # Charts new titles come from, as "movie:popular", "series:top_rated", …, and how many pages.
     charts = ArrayField(models.CharField(max_length=40), default=list, blank=True)
     chart_pages = models.PositiveSmallIntegerField(default=0)
     listed = models.BooleanField(default=False)  # its work list is complete
-    total = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
     added = models.PositiveIntegerField(default=0)
     missing = models.PositiveIntegerField(default=0)  # TMDb answered 404; kept in the catalog
     skipped = models.PositiveIntegerField(default=0)  # a malformed answer
     requests = models.PositiveIntegerField(default=0)
-    items_per_second = models.FloatField(default=0)
-    eta_seconds = models.FloatField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    task_id = models.CharField(max_length=64, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = SyncJobQuerySet.as_manager()
 
@@ -308,38 +275,12 @@ class SyncJob(models.Model):
         return f"Sync #{self.pk} from {self.source} ({self.status})"
 
     @property
-    def state(self) -> str:
-        """The status as a page shows it: a running sync whose worker is gone reads interrupted
-        (read through `with_workers()`), before anything records it."""
-        orphaned = self.status in self.BEATING_STATUSES and (
-            getattr(self, "workers_alive", None) is False
-        )
-        if not orphaned:
-            return self.status
-        return (
-            self.Status.INTERRUPTED if self.status == self.Status.RUNNING else self.Status.CANCELLED
-        )
-
-    def get_state_display(self) -> str:
-        return str(self.Status(self.state).label)
-
-    @property
-    def is_active(self) -> bool:
-        return self.state in self.ACTIVE_STATUSES
-
-    @property
-    def can_resume(self) -> bool:
-        return self.state in self.STOPPED_STATUSES
-
-    @property
     def processed(self) -> int:
         return self.updated + self.unchanged + self.added + self.missing + self.skipped
 
     @property
-    def percent(self) -> float:
-        if not self.listed or not self.total:
-            return 100.0 if self.status == self.Status.COMPLETED else 0.0
-        return min(100.0, 100.0 * self.processed / self.total)
+    def total_known(self) -> bool:
+        return self.listed
 
 
 class SyncEntry(models.Model):

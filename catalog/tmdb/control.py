@@ -98,10 +98,7 @@ def queue_sync(job: SyncJob) -> SyncJob:
 def cancel_sync(job_id: int) -> SyncJob:
     """A queued or orphaned sync stops at once; a running one after its batch in flight."""
     mark_interrupted()
-    one = SyncJob.objects.filter(pk=job_id)
-    stopped = one.move(Status.CANCELLING, from_=[Status.RUNNING]) or one.move(
-        Status.CANCELLED, from_=[Status.QUEUED, Status.INTERRUPTED], finished_at=timezone.now()
-    )
+    stopped = SyncJob.objects.filter(pk=job_id).cancel()
     job = _get(job_id)
     if not stopped:
         raise SyncRefused(

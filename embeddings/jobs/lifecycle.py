@@ -10,7 +10,6 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from embeddings.jobs.orphans import mark_interrupted
 from embeddings.jobs.queue import TASK_NAMES, enqueue
@@ -80,10 +79,7 @@ def start_job(
 def cancel_job(job_id: int) -> EmbeddingJob:
     """Queued or orphaned jobs stop at once; a running one stops after its batch in flight."""
     mark_interrupted()
-    job = EmbeddingJob.objects.filter(pk=job_id)
-    stopped = job.move(Status.CANCELLING, from_=[Status.RUNNING]) or job.move(
-        Status.CANCELLED, from_=[Status.QUEUED, Status.INTERRUPTED], finished_at=timezone.now()
-    )
+    stopped = EmbeddingJob.objects.filter(pk=job_id).cancel()
     found = _get(job_id)
     if not stopped:
         raise JobRefused(

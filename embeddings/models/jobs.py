@@ -3,22 +3,15 @@ could not embed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
-from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from catalog.models import CatalogItem
 from embeddings.worker_locks import no_worker, worker_alive, worker_count
+from reclio_admin.jobs import BackgroundJob, JobQuerySet
 
 
-class EmbeddingJobQuerySet(models.QuerySet["EmbeddingJob"]):
-    def active(self) -> EmbeddingJobQuerySet:
-        """Queued, running or cancelling: a worker has or will have it in hand."""
-        return self.filter(status__in=EmbeddingJob.ACTIVE_STATUSES)
-
+class EmbeddingJobQuerySet(JobQuerySet["EmbeddingJob"]):
     def with_workers(self) -> EmbeddingJobQuerySet:
         """Each job annotated with `workers_alive`, whether any live database session works on
         it (embeddings.worker_locks), and `worker_count`, how many, read in the same query."""
@@ -30,17 +23,12 @@ class EmbeddingJobQuerySet(models.QuerySet["EmbeddingJob"]):
         worker's session holds the lock all along.)"""
         return self.filter(no_worker(), status__in=EmbeddingJob.BEATING_STATUSES)
 
-    def move(self, to: str, *, from_: Iterable[str], **fields: Any) -> int:
-        """Set status `to` on the rows still in one of `from_`, in one conditional UPDATE;
-        returns how many moved (0 when another worker or a person moved them first)."""
-        return self.filter(status__in=list(from_)).update(status=to, **fields)
-
 
 # How the message of a job stopped by its spending cap begins (`embeddings.jobs.metering`).
 CAP_REACHED = "Stopped at the spending cap"
 
 
-class EmbeddingJob(models.Model):
+class EmbeddingJob(BackgroundJob):
     """A regeneration run for one kind of item into one model's set. Its state lives here, so a
     reload, a crashed worker or a second worker never loses it."""
 
@@ -53,43 +41,17 @@ class EmbeddingJob(models.Model):
         MISSING = "missing", "Missing only"
         STALE = "stale", "Missing or changed"
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        CANCELLING = "cancelling", "Cancelling"
-        CANCELLED = "cancelled", "Cancelled"
-        INTERRUPTED = "interrupted", "Interrupted"
-        FAILED = "failed", "Failed"
-        COMPLETED = "completed", "Completed"
-
-    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.CANCELLING)
-    BEATING_STATUSES = (Status.RUNNING, Status.CANCELLING)  # a worker heartbeats them
-    STOPPED_STATUSES = (Status.INTERRUPTED, Status.FAILED, Status.CANCELLED)  # resumable
-
     kind = models.CharField(max_length=10, choices=Kind.choices)
     model_key = models.CharField(max_length=200)
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.STALE)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     batch_size = models.PositiveIntegerField(default=64)
-    total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     tokens_used = models.BigIntegerField(default=0)
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     spending_cap_usd = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
-    items_per_second = models.FloatField(default=0)
-    eta_seconds = models.FloatField(null=True, blank=True)
     failed_batches_in_row = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    task_id = models.CharField(max_length=64, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     # Items processed when the watchdog last queued the job again after its worker died; a
     # second death with no item processed since is a crash loop, left for a person to look at.
     recovered_at = models.PositiveIntegerField(null=True, blank=True)
@@ -111,32 +73,6 @@ class EmbeddingJob(models.Model):
         return f"{self.get_kind_display()} → {self.model_key} ({self.status})"
 
     @property
-    def state(self) -> str:
-        """The status as a page shows it: a running (or cancelling) job whose workers are gone
-        reads interrupted (or cancelled) before a worker, a job action or the schedule records
-        it. Read through `with_workers()`, a killed worker shows at once."""
-        # Known only when read through with_workers(); otherwise the recorded status stands.
-        orphaned = self.status in self.BEATING_STATUSES and (
-            getattr(self, "workers_alive", None) is False
-        )
-        if not orphaned:
-            return self.status
-        return (
-            self.Status.INTERRUPTED if self.status == self.Status.RUNNING else self.Status.CANCELLED
-        )
-
-    def get_state_display(self) -> str:
-        return str(self.Status(self.state).label)
-
-    @property
-    def is_active(self) -> bool:
-        return self.state in self.ACTIVE_STATUSES
-
-    @property
-    def can_resume(self) -> bool:
-        return self.state in self.STOPPED_STATUSES
-
-    @property
     def stopped_at_cap(self) -> bool:
         """Its last batch would have passed its spending cap: it resumes only with a higher one."""
         return self.state == self.Status.CANCELLED and self.last_error.startswith(CAP_REACHED)
@@ -144,12 +80,6 @@ class EmbeddingJob(models.Model):
     @property
     def processed(self) -> int:
         return self.done + self.skipped + self.failed
-
-    @property
-    def percent(self) -> float:
-        if not self.total:
-            return 100.0 if self.status == self.Status.COMPLETED else 0.0
-        return min(100.0, 100.0 * self.processed / self.total)
 
     @property
     def elapsed_seconds(self) -> float | None:
