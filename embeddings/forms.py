@@ -9,7 +9,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
+from django.core.validators import RegexValidator, URLValidator
 
 from catalog.models import CatalogItem, catalog_genres
 from catalog.tmdb.control import MAX_CHART_PAGES, chart_choices
@@ -20,6 +20,7 @@ from embeddings.neighbours.stored import resolve_stored
 from embeddings.neighbours.vector import MAX_K
 from embeddings.providers import credential_fields, provider_label
 from embeddings.providers.connection import MAX_VALUE_LENGTH
+from embeddings.providers.credentials import MAX_PER_MINUTE, CredentialField
 from embeddings.registry import ResolvedModel, UnknownModel, resolve
 from embeddings.storage import ModelUsage, model_usage
 from reclio_admin.outbound.addresses import AddressRefused, check_provider_url
@@ -91,6 +92,28 @@ class SyncStartForm(forms.Form):
     )
 
 
+def _validators(field: CredentialField) -> list[Any]:
+    """A key is any text; a limit a minute a whole number from 1; anything else an http(s) URL."""
+    label = field.label
+    if field.secret:
+        return []
+    if field.per_minute:
+        return [
+            RegexValidator(r"^[0-9]+$", message=f"{label}: enter a whole number, such as 3000."),
+            lambda value: _within_limits(label, value),
+        ]
+    return [
+        URLValidator(
+            schemes=["http", "https"], message=f"{label}: enter a URL such as http://host:port."
+        )
+    ]
+
+
+def _within_limits(label: str, value: str) -> None:
+    if value.isdigit() and not 1 <= int(value) <= MAX_PER_MINUTE:
+        raise ValidationError(f"{label}: from 1 to {MAX_PER_MINUTE:,}, or blank for none.")
+
+
 class ConnectionForm(forms.Form):
     """Keys and hosts typed on the settings page, a field for each of every provider's
     credentials: at most MAX_VALUE_LENGTH characters each; a host or base URL is http(s) and
@@ -108,14 +131,7 @@ class ConnectionForm(forms.Form):
                 max_length=MAX_VALUE_LENGTH,
                 label=label,
                 error_messages={"max_length": length},
-                validators=[]
-                if secret
-                else [
-                    URLValidator(
-                        schemes=["http", "https"],
-                        message=f"{label}: enter a URL such as http://host:port.",
-                    )
-                ],
+                validators=_validators(field),
             )
             if secret:
                 self.fields[f"clear_{name}"] = forms.BooleanField(required=False)
@@ -123,7 +139,7 @@ class ConnectionForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         for name, field in self.credentials.items():
-            if not field.secret and data.get(name):
+            if not (field.secret or field.per_minute) and data.get(name):
                 try:
                     check_provider_url(data[name])
                 except AddressRefused as exc:

@@ -16,7 +16,12 @@ from django.db.models import Count, F
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from catalog.models import CatalogItem
@@ -26,7 +31,9 @@ from embeddings.models import (
     HealthCheck,
     JobFailure,
     QualityRun,
+    ServiceCallTally,
 )
+from embeddings.outbound import LATENCY_BUCKETS
 from embeddings.permissions import CHANGE_SETTINGS
 from embeddings.registry import UnknownModel, resolve
 from embeddings.storage import ModelUsage, model_usage
@@ -63,6 +70,7 @@ class EmbeddingCollector(Collector):
         yield from self._health()
         yield from self._quality()
         yield from self._failures(by_status)
+        yield from self._requests()
         yield GaugeMetricFamily(
             "reclio_metrics_scrape_duration_seconds",
             "Seconds this scrape spent reading the database.",
@@ -213,6 +221,40 @@ class EmbeddingCollector(Collector):
         for kind in ("item", "job_failed", "job_interrupted", "health_check"):
             failures.add_metric([kind], counts[kind])
         yield failures
+
+    def _requests(self) -> Iterable[Metric]:
+        """Requests every process sent to providers (and TMDb), kept in the database by
+        `embeddings.outbound.record`."""
+        requests = CounterMetricFamily(
+            "reclio_provider_requests",
+            "Requests sent to a provider (or TMDb), by the HTTP status they got (429: rate "
+            "limited; 'no answer': a timeout or a refused connection).",
+            labels=["provider", "status"],
+        )
+        tokens = CounterMetricFamily(
+            "reclio_provider_tokens",
+            "Tokens sent to a provider, as counted before sending (retries included).",
+            labels=["provider"],
+        )
+        latency = HistogramMetricFamily(
+            "reclio_provider_request_seconds",
+            "How long a provider's requests took, from sending to the whole answer.",
+            labels=["provider"],
+        )
+        by_provider: dict[str, tuple[int, float, list[int]]] = {}
+        for row in ServiceCallTally.objects.order_by("service", "status"):
+            requests.add_metric([row.service, row.status], row.requests)
+            sent, seconds, buckets = by_provider.get(row.service, (0, 0.0, [0] * len(row.buckets)))
+            merged = [a + b for a, b in zip(buckets, row.buckets, strict=True)]
+            by_provider[row.service] = (sent + row.tokens, seconds + row.seconds, merged)
+        for provider, (sent, seconds, buckets) in by_provider.items():
+            tokens.add_metric([provider], sent)
+            cumulative, running = [], 0
+            for bound, count in zip([*map(str, LATENCY_BUCKETS), "+Inf"], buckets, strict=True):
+                running += count
+                cumulative.append((bound, running))
+            latency.add_metric([provider], cumulative, seconds)
+        yield from (requests, tokens, latency)
 
 
 REGISTRY = CollectorRegistry(auto_describe=False)

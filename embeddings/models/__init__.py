@@ -19,6 +19,8 @@ from embeddings.models.lexical import LexicalTerm as LexicalTerm
 from embeddings.models.lexical import LexicalVector as LexicalVector
 from embeddings.models.lexical import LexicalVectorQuerySet as LexicalVectorQuerySet
 from embeddings.models.lexical import RealField as RealField
+from embeddings.models.outbound import ServiceCallTally as ServiceCallTally
+from embeddings.models.outbound import ServicePace as ServicePace
 from embeddings.models.quality import Disagreement as Disagreement
 from embeddings.models.quality import DisagreementRun as DisagreementRun
 from embeddings.models.quality import QualityRun as QualityRun

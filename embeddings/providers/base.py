@@ -20,6 +20,7 @@ import numpy as np
 from django.conf import settings
 
 import reclio_admin.outbound.wire as wire
+from embeddings import outbound
 from embeddings.providers.credentials import CredentialField, credential
 from embeddings.providers.errors import (
     AddressNotAllowed,
@@ -30,6 +31,7 @@ from embeddings.providers.errors import (
     ProviderUnreachable,
     Redirected,
 )
+from embeddings.providers.pacing import Heard, limits_of
 from embeddings.providers.retries import Deadline, WaitHook, with_retries
 from reclio_admin.outbound.addresses import AddressRefused, Unresolved, check_provider_url
 
@@ -161,6 +163,8 @@ class Provider:
         self._approved = ""  # the address the outbound-address rule last approved
         self.deadline: Deadline | None = None
         self.on_wait: WaitHook | None = None
+        self.heard = Heard()  # what its requests heard, until the embed call reports it
+        self._sending = threading.local()  # the tokens of the batch a thread is sending
 
     def readiness(self) -> Readiness:
         """Can this model run now? A quick look that never waits long: here, whether every key
@@ -211,7 +215,20 @@ class Provider:
             self._approved = self.address
         place = _page_call(self) if self.deadline is not None else nullcontext()
         with place, wire.deadline(self.request_timeout()):
-            yield
+            wire.forget_answer()
+            started = time.monotonic()
+            try:
+                yield
+            finally:
+                self._note(time.monotonic() - started)
+
+    def _note(self, seconds: float) -> None:
+        """Keep what one request heard: its status (or that none came), its time, its tokens,
+        and the rate-limit headers of its answer."""
+        answer = wire.last_answer()
+        status = str(answer[0]) if answer else "no answer"
+        tokens = getattr(self._sending, "tokens", 0)
+        self.heard.add(outbound.Call(status, seconds, tokens), answer[1] if answer else None)
 
     def redirected(self, status: int, location: str, setting: str) -> Redirected:
         """A 3xx, named: where it pointed (scheme and host only) and what to change instead."""
@@ -243,17 +260,72 @@ class Provider:
         prefix = self.model.spec.query_prefix if query else self.model.spec.document_prefix
         prepared = [self.truncate(prefix + text) for text in texts]
         batches = list(self._batches(prepared))
+        starts, tokens = self._slots(batches)
         workers = min(settings.EMBEDDING_CONCURRENCY, len(batches)) if self.remote else 1
-        if workers <= 1:
-            results = [self._embed_with_retries(batch, query) for batch in batches]
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                results = list(
-                    pool.map(lambda batch: self._embed_with_retries(batch, query), batches)
-                )
+
+        def send(number: int) -> np.ndarray:
+            return self._send_at(starts[number], batches[number], tokens[number], query)
+
+        try:
+            if workers <= 1:
+                results = [send(number) for number in range(len(batches))]
+            else:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    results = list(pool.map(send, range(len(batches))))
+        finally:
+            self._report()
         if not results:
             return np.empty((0, self.dimensions))
         return results[0] if len(results) == 1 else np.vstack(results)
+
+    def limits(self) -> outbound.Limits:
+        """The requests and tokens a minute configured for this provider (page, else
+        environment)."""
+        return limits_of(self.credentials)
+
+    def _slots(self, batches: list[list[str]]) -> tuple[list[float], list[int]]:
+        """When each batch's request may start (on the monotonic clock), and its tokens.
+
+        A remote provider takes one slot for all of them from its budget shared with every
+        worker (`embeddings.outbound`), from this thread: the request threads touch no
+        database. A call for a page does not wait past its deadline for a slot.
+        """
+        if not self.remote or not batches:
+            return [0.0] * len(batches), [0] * len(batches)
+        tokens = [sum(self.count_tokens(text) for text in batch) for batch in batches]
+        max_wait = self.deadline.remaining() if self.deadline is not None else None
+        try:
+            slot = outbound.reserve(
+                self.model.provider,
+                requests=len(batches),
+                tokens=sum(tokens),
+                limits=self.limits(),
+                max_wait=max_wait,
+            )
+        except outbound.QuotaWait as waiting:
+            raise ProviderTimeout(
+                f"{self.label}'s quota allows the next request in {waiting.seconds:.1f} s, "
+                "past what a page waits",
+                retryable=False,
+            ) from None
+        now = time.monotonic()
+        return [now + start for start in slot.starts(len(batches))], tokens
+
+    def _send_at(self, start: float, batch: list[str], tokens: int, query: bool) -> np.ndarray:
+        wait = start - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self._sending.tokens = tokens
+        return self._embed_with_retries(batch, query)
+
+    def _report(self) -> None:
+        """Count the requests this call sent, and keep the limits their answers announced."""
+        if not self.remote:
+            return
+        calls, announced = self.heard.take()
+        outbound.record(self.model.provider, calls)
+        if announced is not None:
+            outbound.learn(self.model.provider, announced)
 
     def check(self) -> float:
         """Embed a probe; return the latency in milliseconds or raise the named error."""

@@ -23,17 +23,19 @@ from embeddings.providers.errors import (
     RateLimited,
     ServerError,
 )
+from embeddings.providers.pacing import quota_fields
 from embeddings.providers.retries import parse_retry_after
 
 DEFAULT_BASE_URL = "https://api.cohere.com"
 
 API_KEY = CredentialField("cohere_api_key", "Cohere API key", secret=True)
 BASE_URL = CredentialField("cohere_base_url", "Cohere base URL", default=DEFAULT_BASE_URL)
+QUOTA = quota_fields("cohere", "Cohere")
 
 
 class CohereProvider(Provider):
     label = "Cohere"
-    credentials = (API_KEY, BASE_URL)
+    credentials = (API_KEY, BASE_URL, *QUOTA)
     throughput = 60.0
     remote = True
     max_batch_inputs = 96

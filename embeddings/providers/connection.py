@@ -32,6 +32,7 @@ def connection_fields() -> list[dict[str, Any]]:
                 "name": name,
                 "label": field.label,
                 "secret": field.secret,
+                "per_minute": field.per_minute,
                 "env": field.env,
                 "source": found.source,
                 "shown": mask(value) if field.secret else value,
@@ -93,7 +94,8 @@ def save_connection(values: Mapping[str, str]) -> ConnectionSave:
     kept: dict[str, str] = {}
     for provider, changed in changes.items():
         label = provider_label(provider)
-        if any(changed.values()):
+        # A limit a minute is ours alone: only a new key or address needs the provider's answer.
+        if any(value for name, value in changed.items() if not fields[name][1].per_minute):
             try:
                 with reading(saved | changed):
                     name, latency = _tested(provider, config)

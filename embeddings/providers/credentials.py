@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 from django.apps import apps
 from django.conf import settings
 
-from reclio_admin.env import env_str, env_url
+from reclio_admin.env import env_int, env_str, env_url
+
+# The largest limit a minute a field takes.
+MAX_PER_MINUTE = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -24,11 +27,13 @@ class CredentialField:
     """One secret or address a provider needs: `name` is its form field and its stored row,
     `env` the environment variable read when the page saved none (NAME.upper() unless given),
     `default` what the provider uses when neither has one. A secret is masked on the page and
-    scrubbed from messages; anything else is an http(s) URL."""
+    scrubbed from messages; a `per_minute` limit is a whole number; anything else is an http(s)
+    URL."""
 
     name: str
     label: str
     secret: bool = False
+    per_minute: bool = False
     env: str = field(default="")
     default: str = ""
 
@@ -42,6 +47,8 @@ class CredentialField:
         malformed URL raises ImproperlyConfigured naming it; `manage.py check` reads them all)."""
         if hasattr(settings, self.env):
             return str(getattr(settings, self.env) or "").strip()
+        if self.per_minute:
+            return str(env_int(self.env, 0, minimum=0, maximum=MAX_PER_MINUTE) or "")
         return env_str(self.env) if self.secret else env_url(self.env)
 
 

@@ -21,17 +21,19 @@ from embeddings.providers.errors import (
     RateLimited,
     ServerError,
 )
+from embeddings.providers.pacing import quota_fields
 from embeddings.providers.retries import parse_retry_after
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 
 API_KEY = CredentialField("google_api_key", "Google API key", secret=True)
+QUOTA = quota_fields("google", "Google")
 
 
 class GoogleProvider(Provider):
     label = "Google"
     # GOOGLE_BASE_URL is the environment's alone (settings), not a field of the page.
-    credentials = (API_KEY,)
+    credentials = (API_KEY, *QUOTA)
     throughput = 50.0
     remote = True
     max_batch_inputs = 100

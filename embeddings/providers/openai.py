@@ -25,6 +25,7 @@ from embeddings.providers.errors import (
     RateLimited,
     ServerError,
 )
+from embeddings.providers.pacing import quota_fields
 from embeddings.providers.retries import parse_retry_after
 from embeddings.providers.tokenizers import count_openai, truncate_openai
 
@@ -32,11 +33,12 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 API_KEY = CredentialField("openai_api_key", "OpenAI API key", secret=True)
 BASE_URL = CredentialField("openai_base_url", "OpenAI base URL", default=DEFAULT_BASE_URL)
+QUOTA = quota_fields("openai", "OpenAI")
 
 
 class OpenAIProvider(Provider):
     label = "OpenAI"
-    credentials = (API_KEY, BASE_URL)
+    credentials = (API_KEY, BASE_URL, *QUOTA)
     throughput = 150.0
     remote = True
     max_batch_inputs = 2048

@@ -22,6 +22,7 @@ from embeddings.providers.errors import (
     RateLimited,
     ServerError,
 )
+from embeddings.providers.pacing import quota_fields
 from embeddings.providers.retries import parse_retry_after
 
 DEFAULT_BASE_URL = "https://api.voyageai.com"
@@ -33,11 +34,12 @@ BASE_URL = CredentialField("voyage_base_url", "Voyage AI base URL", default=DEFA
 # request is filled to three quarters of the limit: a text Voyage counts as longer still fits.
 BATCH_TOKENS = {"voyage-3-large": 120_000, "voyage-3": 320_000}
 ESTIMATE_MARGIN = 0.75
+QUOTA = quota_fields("voyage", "Voyage AI")
 
 
 class VoyageProvider(Provider):
     label = "Voyage AI"
-    credentials = (API_KEY, BASE_URL)
+    credentials = (API_KEY, BASE_URL, *QUOTA)
     throughput = 100.0
     remote = True
     max_batch_inputs = 1000

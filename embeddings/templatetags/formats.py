@@ -4,6 +4,7 @@ URLs that wrap, one rule each."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 
 from django import template
@@ -82,3 +83,9 @@ def size(value: int | float | str | None) -> str:
 @register.filter
 def thousands(value: int | float | None) -> str:
     return "—" if value is None else f"{round(value):,}"
+
+
+@register.filter
+def paced_for(paced: Mapping[str, str] | None, model_key: str) -> str:
+    """The pacing line of the provider of `model_key` (the jobs page's `paced`), or ''."""
+    return (paced or {}).get(model_key.partition(":")[0], "")

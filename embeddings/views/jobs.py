@@ -4,7 +4,7 @@ syncs from TMDb, with theirs (start one, watch its row, cancel or resume it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
@@ -18,11 +18,12 @@ from django.views.decorators.http import require_POST
 from catalog.models import SyncEntry, SyncJob
 from catalog.tmdb import control as syncs
 from embeddings import jobs as job_runner
-from embeddings import registry
+from embeddings import outbound, registry
 from embeddings.forms import JobResumeForm, JobStartForm, SyncStartForm, errors_of
 from embeddings.jobs import JobRefused
 from embeddings.models import EmbeddingJob, EmbeddingSettings
 from embeddings.permissions import RUN_JOBS, VIEW, role_required
+from embeddings.providers import PROVIDERS
 from embeddings.providers.sources import TMDbSource
 from embeddings.tasks import start_content_sync
 from embeddings.views.common import HtmxHttpRequest, admin_context, listed_jobs
@@ -48,10 +49,19 @@ def _after_action(
     except JobRefused as exc:
         error = str(exc)
     if request.htmx:
-        return render(request, JOB_ROW, {"job": _get_job(job_id), "row_error": error})
+        job = _get_job(job_id)
+        return render(request, JOB_ROW, {"job": job, "row_error": error, "paced": _paced([job])})
     if error:
         messages.error(request, error)
     return redirect(f"{reverse('embeddings:jobs')}#job-{job_id}")
+
+
+def _paced(jobs: Iterable[EmbeddingJob]) -> dict[str, str]:
+    """What holds the active jobs' remote providers back now, by provider (no query when no
+    active job has one)."""
+    names = {job.model_key.partition(":")[0] for job in jobs if job.is_active}
+    remote = [name for name in names if name in PROVIDERS and PROVIDERS[name].remote]
+    return {name: paced.summary for name, paced in outbound.paced_now(remote).items()}
 
 
 def _model_keys(active: str, building: str) -> list[str]:
@@ -62,8 +72,10 @@ def _model_keys(active: str, building: str) -> list[str]:
 @role_required(VIEW)
 def jobs(request: HtmxHttpRequest) -> HttpResponse:
     config = EmbeddingSettings.load()
+    listed = list(listed_jobs()[:30])
     context = {
-        "jobs": listed_jobs()[:30],
+        "jobs": listed,
+        "paced": _paced(listed),
         "active_model": config.active_key,
         "building_model": config.building_key,
         "model_keys": _model_keys(config.active_key, config.building_key),
@@ -79,7 +91,7 @@ def job_row(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     job = _get_job(job_id)
     if not request.htmx:
         return redirect(f"{reverse('embeddings:jobs')}#job-{job.pk}")
-    return render(request, JOB_ROW, {"job": job})
+    return render(request, JOB_ROW, {"job": job, "paced": _paced([job])})
 
 
 @require_POST

@@ -77,18 +77,37 @@ class _Run:
 
 
 def scale_out(
-    workers: int, latency_ms: float, batch_size: int, say: Callable[[str], None]
+    workers: int,
+    latency_ms: float,
+    batch_size: int,
+    say: Callable[[str], None],
+    quota_rpm: int | None = None,
 ) -> dict[str, Any]:
-    server = LoopbackEmbeddings(latency_ms).start()
+    """Both runs' figures; with `quota_rpm`, the provider answers 429 past that many requests a
+    minute (announcing it in OpenAI's headers, which the workers learn it from), and the most
+    workers' run also reports its requests, the 429s among them and its accepted requests a
+    minute."""
+    server = LoopbackEmbeddings(latency_ms, quota_rpm).start()
     runs: dict[int, _Run] = {}
+    quota: dict[str, Any] = {}
+    sent = 0
     try:
         for count in sorted({1, max(1, workers)}):
             say(f"{count} qcluster worker(s), provider answering in {latency_ms:g} ms…")
+            server.reset_counts()
             runs[count] = _run_with(count, server, batch_size)
+            sent += server.requests
+            if quota_rpm:
+                quota = {
+                    "quota_rpm": quota_rpm,
+                    "requests": server.requests,
+                    "rate_limited": server.rate_limited,
+                    "requests_per_minute": round(server.requests_per_minute(), 1),
+                }
     finally:
         server.stop()
     one, most = runs[1], runs[max(runs)]
-    return {
+    return quota | {
         "workers": max(runs),
         "latency_ms": latency_ms,
         "batch_size": batch_size,
@@ -98,7 +117,7 @@ def scale_out(
         "speedup_whole_job": round(most.whole_rate / one.whole_rate, 2),
         "workers_on_the_job": most.workers,
         "spread_s": round(most.ramp_s, 2),
-        "provider_requests": server.requests,
+        "provider_requests": sent,
     }
 
 

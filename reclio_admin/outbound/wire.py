@@ -16,7 +16,7 @@ import os
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -149,8 +149,30 @@ def client() -> httpx2.Client:
     global _client
     with _client_lock:
         if _client is None:
-            _client = httpx2.Client(transport=_Transport(), follow_redirects=False, trust_env=False)
+            _client = httpx2.Client(
+                transport=_Transport(),
+                follow_redirects=False,
+                trust_env=False,
+                event_hooks={"response": [_heard]},
+            )
         return _client
+
+
+def _heard(response: httpx2.Response) -> None:
+    # What the provider's own call site cannot always see (the openai client keeps a failed
+    # answer's headers to itself until it raises): the status and headers, for pacing.
+    _local.answer = (response.status_code, response.headers)
+
+
+def last_answer() -> tuple[int, Mapping[str, str]] | None:
+    """The status and headers of the last answer this thread received, if any since
+    `forget_answer()`."""
+    answer: tuple[int, Mapping[str, str]] | None = getattr(_local, "answer", None)
+    return answer
+
+
+def forget_answer() -> None:
+    _local.answer = None
 
 
 def _forget_client() -> None:

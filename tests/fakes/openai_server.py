@@ -14,6 +14,7 @@ from typing import Any
 
 import tiktoken
 
+from embeddings.workbench.loopback import Quota
 from tests.fakes._server import JSON, Action, FakeServer, Received, fake_vector, json_body
 
 NATIVE_DIMENSIONS = {
@@ -53,6 +54,9 @@ class FakeOpenAI(FakeServer):
         self.models = dict(NATIVE_DIMENSIONS)  # add a name here to serve another model
         # Some compatible servers answer float lists whatever `encoding_format` asks for.
         self.ignores_encoding_format = False
+        # Set one to answer 429 past that many requests a minute, with OpenAI's headers.
+        self.quota: Quota | None = None
+        self.rate_limited = 0
 
     @property
     def base_url(self) -> str:
@@ -85,6 +89,20 @@ class FakeOpenAI(FakeServer):
                 401, "invalid_request_error", "invalid_api_key",
                 f"Incorrect API key provided: {_mask(sent)}. You can find your API key at https://platform.openai.com/account/api-keys.",
             )  # fmt: skip
+        if self.quota is not None:
+            allowed, headers = self.quota.take()
+            if not allowed:
+                self.rate_limited += 1
+                kind, code, message = _ERRORS[429]
+                status, _, payload = self._error(429, kind, code, message.format(model=model))
+                return status, {**JSON, **headers}, payload
+            status, answer_headers, payload = self._served(request, action, body, model)
+            return status, {**answer_headers, **headers}, payload
+        return self._served(request, action, body, model)
+
+    def _served(
+        self, request: Received, action: Action, body: dict[str, Any], model: str
+    ) -> tuple[int, dict[str, str], bytes]:
         if action.kind == "status" and action.code == "insufficient_quota":
             return self._error(
                 429, "insufficient_quota", "insufficient_quota",

@@ -221,3 +221,18 @@ def test_the_scale_out_bench_spreads_its_job_over_real_clusters_and_reports_both
     assert result["speedup_vs_one_worker"] > 0 and result["speedup_whole_job"] > 0
     assert result["spread_s"] >= 0
     assert not OrmQ.objects.exists()  # no task left over for the next run
+
+
+def test_the_scale_out_bench_under_a_quota_reports_requests_429s_and_the_rate(
+    worker_env,
+) -> None:
+    """`bench_pipeline --quota-rpm 120` on 80 items: the workers learn the quota from the
+    provider's headers and pace themselves below it, with no storm of 429s."""
+    films(80)
+
+    result = scale_out(2, 20, 8, lambda text: None, quota_rpm=120)
+
+    assert result["quota_rpm"] == 120
+    assert result["requests"] >= 10  # 80 items in batches of 8, and any 429s on top
+    assert result["rate_limited"] <= 1
+    assert 0 < result["requests_per_minute"] <= 120

@@ -109,6 +109,12 @@ class Command(BaseCommand):
             help="Measure scale-out instead: real qcluster workers against a loopback "
             "OpenAI-compatible provider that answers each request after this many ms.",
         )
+        parser.add_argument(
+            "--quota-rpm",
+            type=int,
+            help="With --latency-ms: the loopback provider answers 429 past this many requests "
+            "a minute and announces it in OpenAI's rate-limit headers.",
+        )
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -118,7 +124,11 @@ class Command(BaseCommand):
             movies = self._load(options["catalog"], options["items"])
             if options["latency_ms"] is not None:
                 scaled = scale_out(
-                    options["workers"], options["latency_ms"], options["batch_size"], say
+                    options["workers"],
+                    options["latency_ms"],
+                    options["batch_size"],
+                    say,
+                    options["quota_rpm"],
                 )
                 self.stdout.write(json.dumps({"items": movies, **scaled}))
                 return
