@@ -16,6 +16,7 @@ from catalog.tmdb.control import MAX_CHART_PAGES, chart_choices
 from embeddings import quality
 from embeddings.models import EmbeddingJob, EmbeddingSettings, Grade
 from embeddings.neighbours.blends import BLEND_LABELS, MAX_WEIGHT
+from embeddings.neighbours.prior import DEFAULT_PRIOR_WEIGHT, MAX_PRIOR_WEIGHT
 from embeddings.neighbours.stored import resolve_stored
 from embeddings.neighbours.vector import MAX_K
 from embeddings.providers import credential_fields, provider_label
@@ -225,6 +226,11 @@ class NeighbourForm(forms.Form):
         required=False, min_value=0, max_value=MAX_WEIGHT, label="Lexical weight",
         help_text="hybrid score = vector cosine + weight x lexical cosine",
         widget=forms.NumberInput(attrs={"step": "0.1"}),
+    )  # fmt: skip
+    prior = forms.FloatField(
+        required=False, min_value=0, max_value=MAX_PRIOR_WEIGHT, label="Popularity weight",
+        help_text="score + weight x popularity (the log of TMDb's vote count); 0 turns it off",
+        widget=forms.NumberInput(attrs={"step": "0.05", "placeholder": f"{DEFAULT_PRIOR_WEIGHT:g}"}),
     )  # fmt: skip
     k = forms.IntegerField(required=False, min_value=1, max_value=MAX_K, label="Top k")
     metric = forms.ChoiceField(

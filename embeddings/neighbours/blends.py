@@ -7,6 +7,10 @@
   proposes its POOL nearest candidates (with the page's filters); every candidate gets both
   cosines, missing ones read exactly for just those rows; the k best sums win.
 
+Every blend then adds the popularity prior (`neighbours.prior`), `prior_weight x prior`,
+to its candidates' scores: with a prior, the vector and lexical blends also take their signal's
+POOL nearest and keep the k best sums.
+
 Why a plain weighted sum of the two cosines: on the 10k TMDb catalog it found more franchise
 siblings than reciprocal rank fusion or min-max normalised sums (README, "Neighbours"), both
 cosines already live on the same 0..1 scale for text, and the weight reads as "how much a
@@ -27,6 +31,7 @@ from catalog.models import CatalogItem
 from embeddings.models import LexicalVector
 from embeddings.neighbours.filters import NO_FILTERS, Filters
 from embeddings.neighbours.lexical import lexical_neighbour_ids, query_terms
+from embeddings.neighbours.prior import DEFAULT_PRIOR_WEIGHT, prior_of
 from embeddings.neighbours.reasons import Why, reasons
 from embeddings.neighbours.vector import MAX_K, vector_neighbour_ids, vector_neighbours
 from embeddings.registry import ResolvedModel
@@ -54,7 +59,8 @@ class Query:
 @dataclass(frozen=True)
 class Ranked:
     """One neighbour: its blended score and the parts it is made of (None: no such row; a
-    pinned item the blend did not rank has no score), and whether a curator pinned it there."""
+    pinned item the blend did not rank has no score; the prior's part is `prior_weight x prior`,
+    None when the blend adds none), and whether a curator pinned it there."""
 
     item: CatalogItem
     score: float | None
@@ -62,6 +68,7 @@ class Ranked:
     lexical_score: float | None = None
     why: Why | None = None
     pinned: bool = False
+    prior_score: float | None = None
 
 
 def has_lexical_data() -> bool:
@@ -71,6 +78,12 @@ def has_lexical_data() -> bool:
 def default_blend() -> str:
     """Hybrid whenever lexical rows exist; vectors alone otherwise."""
     return HYBRID if has_lexical_data() else VECTOR
+
+
+def prior_applies(blend: str, metric: str) -> bool:
+    """The prior is added to cosines; the vector blend under L2 or inner product shows raw
+    distances, which a popularity term would only blur."""
+    return blend != VECTOR or metric == "cosine"
 
 
 def item_query(item: CatalogItem, model: ResolvedModel | None) -> Query:
@@ -98,13 +111,14 @@ def blended_neighbours(
     blend: str = HYBRID,
     k: int = 10,
     weight: float = DEFAULT_WEIGHT,
+    prior_weight: float = DEFAULT_PRIOR_WEIGHT,
     filters: Filters = NO_FILTERS,
     metric: str = "cosine",
 ) -> list[Ranked]:
     """The k neighbours of a catalog item under a blend (the item itself left out)."""
     return ranked(
         item_query(item, model), model, blend=blend, k=k, weight=weight,
-        filters=filters.excluding(item.pk), metric=metric,
+        prior_weight=prior_weight, filters=filters.excluding(item.pk), metric=metric,
     )  # fmt: skip
 
 
@@ -115,14 +129,18 @@ def ranked(
     blend: str = HYBRID,
     k: int = 10,
     weight: float = DEFAULT_WEIGHT,
+    prior_weight: float = DEFAULT_PRIOR_WEIGHT,
     filters: Filters = NO_FILTERS,
     metric: str = "cosine",
 ) -> list[Ranked]:
     """The k best items for a query under a blend. `metric` applies to the vector blend; the
-    lexical and hybrid blends compare by cosine."""
+    lexical and hybrid blends compare by cosine. The prior is added under cosine only."""
     if blend not in BLENDS:
         raise ValueError(f"unknown blend {blend!r}; choose one of {', '.join(BLENDS)}")
     k = max(1, min(k, MAX_K))
+    prior_weight = prior_weight if prior_applies(blend, metric) else 0.0
+    if blend == HYBRID or prior_weight:
+        return _fused(query, model, blend, k, weight, prior_weight, filters)
     if blend == VECTOR:
         if model is None or query.vector is None:
             return []
@@ -133,12 +151,10 @@ def ranked(
             Ranked(n.item, n.score, vector_score=n.score if metric == "cosine" else None)
             for n in found
         ]
-    if blend == LEXICAL:
-        return [
-            Ranked(item, score, lexical_score=score)
-            for item, score in _lexical(query, k, filters).values()
-        ]
-    return _hybrid(query, model, k, weight, filters)
+    return [
+        Ranked(item, score, lexical_score=score)
+        for item, score in _lexical(query, k, filters).values()
+    ]
 
 
 def _lexical(query: Query, k: int, filters: Filters) -> dict[int, tuple[CatalogItem, float]]:
@@ -150,41 +166,57 @@ def _lexical(query: Query, k: int, filters: Filters) -> dict[int, tuple[CatalogI
     return {item_id: (items[item_id], score) for item_id, score in found if item_id in items}
 
 
-def _hybrid(
-    query: Query, model: ResolvedModel | None, k: int, weight: float, filters: Filters
+def _fused(
+    query: Query,
+    model: ResolvedModel | None,
+    blend: str,
+    k: int,
+    weight: float,
+    prior_weight: float,
+    filters: Filters,
 ) -> list[Ranked]:
-    """1. Each signal proposes its POOL nearest items (with the filters).
-    2. Every candidate gets both cosines; the parts a signal did not propose are read exactly,
-       for just those items, in one query.
-    3. Sum `vector + weight x lexical` (a missing part counts 0), keep the k best, and read the
-       catalog rows of those the vector walk did not bring."""
+    """1. Each signal of the blend proposes its POOL nearest items (with the filters).
+    2. Under hybrid, every candidate gets both cosines; the parts a signal did not propose are
+       read exactly, for just those items, in one query.
+    3. Sum `vector + weight x lexical + prior_weight x prior` (a missing part counts 0),
+       keep the k best, and read their catalog rows."""
     pool = max(POOL, k)
-    has_vector = model is not None and query.vector is not None
+    has_vector = model is not None and query.vector is not None and blend != LEXICAL
+    has_terms = query.terms is not None and blend != VECTOR
     vector_scores: dict[int, float] = {}
-    if model is not None and query.vector is not None:
+    if has_vector and model is not None:
         vector_scores = dict(
             vector_neighbour_ids(model.table, model.key, query.vector, k=pool, filters=filters)
         )
     lexical_scores: dict[int, float] = {}
-    if query.terms is not None:
+    if has_terms and query.terms is not None:
         lexical_scores = dict(lexical_neighbour_ids(query.terms, pool, filters))
     candidates = sorted(vector_scores.keys() | lexical_scores.keys())
-    vectors_missing = [i for i in candidates if i not in vector_scores] if has_vector else []
-    terms_missing = [i for i in candidates if i not in lexical_scores] if query.terms else []
-    more_vector, more_lexical = _missing_parts(query, model, vectors_missing, terms_missing)
-    vector_scores |= more_vector
-    lexical_scores |= more_lexical
+    if blend == HYBRID:
+        vectors_missing = [i for i in candidates if i not in vector_scores] if has_vector else []
+        terms_missing = [i for i in candidates if i not in lexical_scores] if has_terms else []
+        more_vector, more_lexical = _missing_parts(query, model, vectors_missing, terms_missing)
+        vector_scores |= more_vector
+        lexical_scores |= more_lexical
+    prior = prior_of(candidates) if prior_weight and candidates else {}
+
+    def prior_part(item_id: int) -> float:
+        return prior_weight * prior.get(item_id, 0.0)
 
     def score(item_id: int) -> float:
-        return vector_scores.get(item_id, 0.0) + weight * lexical_scores.get(item_id, 0.0)
+        signals = vector_scores.get(item_id, 0.0) + weight * lexical_scores.get(item_id, 0.0)
+        return signals + prior_part(item_id)
 
     best = sorted(candidates, key=lambda item_id: (-score(item_id), item_id))[:k]
     items = CatalogItem.objects.in_bulk(best)
     return [
-        Ranked(items[i], score(i), vector_scores.get(i), lexical_scores.get(i))
+        Ranked(
+            items[i], score(i), vector_scores.get(i), lexical_scores.get(i),
+            prior_score=prior_part(i) if prior_weight else None,
+        )
         for i in best
         if i in items
-    ]
+    ]  # fmt: skip
 
 
 def _missing_parts(

@@ -1,4 +1,9 @@
-"""Why a neighbour is there: the words, people and collection it shares with the item."""
+"""Why a neighbour is there: the words, people and collection it shares with the item.
+
+The shared words leave out what the row already says another way, or says nothing: the labels
+every text carries, the words of people's names (a shared person is listed as cast or director;
+two different Toms share only a first name), and the two films' years (shown beside the title).
+"""
 
 from __future__ import annotations
 
@@ -35,10 +40,13 @@ def reasons(item: CatalogItem, neighbours: Sequence[CatalogItem]) -> list[Why]:
     their part of the lexical cosine), cast, director and collection."""
     words, shared = _shared_terms(item, [neighbour.pk for neighbour in neighbours])
     directors = _people(item.director)
+    own = LABEL_WORDS | _shown_elsewhere(item)
     return [
         Why(
             terms=[
-                words[t] for t in shared[neighbour.pk] if t in words and words[t] not in LABEL_WORDS
+                words[t]
+                for t in shared[neighbour.pk]
+                if t in words and words[t] not in own | _shown_elsewhere(neighbour)
             ][:SHOWN_TERMS],
             cast=[name for name in item.cast if name in set(neighbour.cast)],
             director=[name for name in _people(neighbour.director) if name in directors],
@@ -52,7 +60,7 @@ def reasons(item: CatalogItem, neighbours: Sequence[CatalogItem]) -> list[Why]:
 
 def _shared_terms(item: CatalogItem, ids: list[int]) -> tuple[dict[int, str], dict[int, list[int]]]:
     """The item's words by id, and for each of these items the ids of the words it shares with
-    the item, heaviest product of weights first (enough to show SHOWN_TERMS past the labels)."""
+    the item, heaviest product of weights first."""
     weights: dict[int, SparseVector] = dict(
         LexicalVector.objects.filter(item_id__in=[item.pk, *ids]).values_list(
             "item_id", "embedding"
@@ -68,8 +76,14 @@ def _shared_terms(item: CatalogItem, ids: list[int]) -> tuple[dict[int, str], di
         products = {t: round(w * other[t], 6) for t, w in own.items() if t in other}
         shared[item_id] = sorted(
             products, key=lambda t: (-products[t], order.get(words.get(t, ""), len(order)))
-        )[: SHOWN_TERMS + len(LABEL_WORDS)]
+        )
     return words, shared
+
+
+def _shown_elsewhere(item: CatalogItem) -> frozenset[str]:
+    """The words of the item's people's names and its year, as the lexical signal reads them."""
+    people = " ".join([*item.cast, item.director])
+    return frozenset(tokenize(f"{people} {item.year or ''}"))
 
 
 def _as_dict(vector: SparseVector | None) -> dict[int, float]:

@@ -45,6 +45,7 @@ from embeddings.models import (
 from embeddings.models.curation import stored_judgments
 from embeddings.neighbours import blends
 from embeddings.neighbours.filters import Filters
+from embeddings.neighbours.prior import DEFAULT_PRIOR_WEIGHT
 from embeddings.neighbours.stored import resolve_stored
 from embeddings.neighbours.vector import (
     ef_search_for,
@@ -174,15 +175,21 @@ def vector_top_ids(
 
 
 def blend_top_ids(
-    table: type[EmbeddingBase], model_key: str, blend: str, item_ids: Sequence[int]
+    table: type[EmbeddingBase],
+    model_key: str,
+    blend: str,
+    item_ids: Sequence[int],
+    *,
+    prior_weight: float = DEFAULT_PRIOR_WEIGHT,
 ) -> dict[int, list[int]]:
     """Each item's top 10 under a blend, as the quality panel ranks them: the vector blend
-    through the index, as the page serves it (what the walk gives up is the index check's);
-    the lexical and hybrid blends exactly, for all items at once (ranking.py: the page's scores
-    and order; its hybrid fuses each signal's 50 best, which measured the same)."""
-    if blend == blends.VECTOR:
+    without a prior through the index, as the page serves it (what the walk gives up is the
+    index check's); the others exactly, for all items at once (ranking.py: the page's scores
+    and order; the page fuses each signal's 50 best, which measured the same)."""
+    if blend == blends.VECTOR and not prior_weight:
         return vector_top_ids(table, model_key, item_ids)
-    return top_ids(Signals.of(stored_set(model_key, table.dimensions), blend), item_ids, k=K)
+    model = stored_set(model_key, table.dimensions)
+    return top_ids(Signals.of(model, blend, prior_weight=prior_weight), item_ids, k=K)
 
 
 # --- Scores -------------------------------------------------------------------------------------
@@ -226,13 +233,14 @@ def franchise_score(
     collection_of: dict[int, str],
     *,
     blend: str = "vector",
+    prior_weight: float = DEFAULT_PRIOR_WEIGHT,
     max_queries: int = MAX_QUERIES,
     seed: int = SEED,
 ) -> BlendScore:
     """recall@10 and hit@10 of franchise siblings among each query film's top 10."""
     table = vector_table(model_key)
     queries = franchise_queries(table, model_key, collection_of, max_queries=max_queries, seed=seed)
-    found = blend_top_ids(table, model_key, blend, list(queries))
+    found = blend_top_ids(table, model_key, blend, list(queries), prior_weight=prior_weight)
     recall_sum, hits = 0.0, 0
     for item_id, siblings in queries.items():
         shared = len(siblings & set(found.get(item_id, ())))
@@ -243,7 +251,11 @@ def franchise_score(
 
 
 def judged_score(
-    model_key: str, judgments: Iterable[Judged], *, blend: str = "vector"
+    model_key: str,
+    judgments: Iterable[Judged],
+    *,
+    blend: str = "vector",
+    prior_weight: float = DEFAULT_PRIOR_WEIGHT,
 ) -> JudgedScore:
     """recall@10 and nDCG@10 of the judged-relevant films among each judged film's top 10
     (judged.py: which films count, and how)."""
@@ -252,7 +264,9 @@ def judged_score(
     asked = [q for q, grades in graded.items() if max(grades.values()) >= 1]
     if not asked:  # nothing to rank: the lexical blends would still read every candidate
         return JudgedScore(0, 0.0, 0.0)
-    return averaged(graded, blend_top_ids(table, model_key, blend, asked))
+    return averaged(
+        graded, blend_top_ids(table, model_key, blend, asked, prior_weight=prior_weight)
+    )
 
 
 def index_recall(

@@ -24,6 +24,9 @@ Scores and order are the similar page's (`neighbours.blends.ranked`):
 - `hybrid`: `vector + weight x lexical`, a missing part counting 0, over every candidate. The
   page fuses each signal's best candidates instead; on the 10k TMDb catalog both give the same
   franchise recall (README, "Quality, measured on your catalog");
+- every blend adds the popularity prior, `prior_weight x prior` of the candidate
+  (`neighbours.prior`), again over every candidate where the page adds it to each signal's
+  best candidates;
 - higher score first, ties to the lower item id.
 """
 
@@ -41,6 +44,7 @@ from scipy import sparse
 from catalog.models import CatalogItem
 from embeddings.models import LexicalVector
 from embeddings.neighbours.blends import DEFAULT_WEIGHT, HYBRID, LEXICAL, VECTOR
+from embeddings.neighbours.prior import DEFAULT_PRIOR_WEIGHT, priors
 from embeddings.registry import ResolvedModel, storage_type
 
 # Queries scored together: their score matrix against one chunk of candidates is
@@ -60,28 +64,38 @@ KEEP_BYTES = 128 * 2**20
 
 @dataclass(frozen=True)
 class Signals:
-    """What a blend ranks by: a model's vectors, the term weights, or both (summed)."""
+    """What a blend ranks by: a model's vectors, the term weights, or both (summed), plus the
+    popularity prior."""
 
     model: ResolvedModel | None
     lexical: bool
     weight: float = DEFAULT_WEIGHT
+    prior_weight: float = DEFAULT_PRIOR_WEIGHT
 
     @classmethod
-    def of(cls, model: ResolvedModel, blend: str, weight: float = DEFAULT_WEIGHT) -> Signals:
+    def of(
+        cls,
+        model: ResolvedModel,
+        blend: str,
+        weight: float = DEFAULT_WEIGHT,
+        prior_weight: float = DEFAULT_PRIOR_WEIGHT,
+    ) -> Signals:
         if blend not in (VECTOR, LEXICAL, HYBRID):
             raise ValueError(f"unknown blend {blend!r}")
-        return cls(model if blend != LEXICAL else None, blend != VECTOR, weight)
+        return cls(model if blend != LEXICAL else None, blend != VECTOR, weight, prior_weight)
 
 
 @dataclass
 class _Block:
-    """Rows of some items: their ids, normalised vectors and term weights, and which they have."""
+    """Rows of some items: their ids, normalised vectors and term weights, which they have, and
+    their prior (`neighbours.prior`)."""
 
     ids: np.ndarray
     vectors: np.ndarray | None
     has_vector: np.ndarray
     terms: sparse.csr_matrix | None
     has_terms: np.ndarray
+    prior: np.ndarray
 
     @property
     def nbytes(self) -> int:
@@ -155,6 +169,8 @@ def _scores(signals: Signals, queries: _Block, block: _Block) -> np.ndarray:
     if queries.terms is not None and block.terms is not None:
         scores += signals.weight * _lexical_cosines(queries.terms, block.terms)
         masks.append((queries.has_terms, block.has_terms))
+    if signals.prior_weight:
+        scores = scores + signals.prior_weight * block.prior[None, :]
     found = scores.astype(np.float32)
     if not any(rows.all() and columns.all() for rows, columns in masks):
         allowed = np.zeros(found.shape, dtype=bool)
@@ -297,7 +313,7 @@ def _read(
     """The rows of these items (`ids`), or the next chunk of candidates of a kind after an id,
     in item id order: one statement, vectors and term weights in pgvector's binary form."""
     model = signals.model
-    columns, joins, has = ["c.id"], [], []
+    columns, joins, has = ["c.id", "c.vote_count", "c.vote_average"], [], []
     params: list[Any] = []
     if model is not None:
         table = model.table
@@ -324,13 +340,15 @@ def _read(
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     block_ids = np.array([row[0] for row in rows], dtype=np.int64)
+    votes = np.array([row[1] or 0 for row in rows], dtype=np.int64)
+    ratings = np.array([row[2] or 0.0 for row in rows], dtype=np.float64)
     vectors = terms = None
     has_vector = has_terms = np.zeros(len(rows), dtype=bool)
     if model is not None:
-        vectors, has_vector = _dense([row[1] for row in rows], model.table.dimensions)
+        vectors, has_vector = _dense([row[3] for row in rows], model.table.dimensions)
     if signals.lexical:
         terms, has_terms = _sparse([row[-1] for row in rows])
-    return _Block(block_ids, vectors, has_vector, terms, has_terms)
+    return _Block(block_ids, vectors, has_vector, terms, has_terms, priors(votes, ratings))
 
 
 def _chunk_rows(dimensions: int) -> int:

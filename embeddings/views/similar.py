@@ -30,12 +30,14 @@ from embeddings.neighbours.blends import (
     blended_neighbours,
     default_blend,
     explain,
+    prior_applies,
     ranked,
     text_query,
 )
 from embeddings.neighbours.curation import Curated, curated_neighbours, curation_of, notes_about
 from embeddings.neighbours.filters import Filters
 from embeddings.neighbours.overlap import Comparison
+from embeddings.neighbours.prior import DEFAULT_PRIOR_WEIGHT
 from embeddings.neighbours.stored import StoredVector, resolve_stored, stored_vectors
 from embeddings.neighbours.titles import find_titles
 from embeddings.neighbours.vector import METRIC_LABELS
@@ -80,7 +82,7 @@ def _blend_options(item: CatalogItem, form: NeighbourForm) -> dict[str, Any]:
     return {
         "blend": form.value("blend", default_blend()), "k": form.value("k", 10),
         "weight": form.value("weight", DEFAULT_WEIGHT), "metric": form.value("metric", "cosine"),
-        "filters": _filters(item, form),
+        "prior_weight": form.value("prior", DEFAULT_PRIOR_WEIGHT), "filters": _filters(item, form),
     }  # fmt: skip
 
 
@@ -158,7 +160,7 @@ def _keep_query(request: HttpRequest) -> str:
     """The options a neighbour's link carries along: same models, blend, metric and k, no searches."""
     keep = {
         name: request.GET[name]
-        for name in ("model", "compare", "blend", "weight", "k", "metric")
+        for name in ("model", "compare", "blend", "weight", "prior", "k", "metric")
         if request.GET.get(name)
     }
     return urlencode(keep)
@@ -186,13 +188,19 @@ def _similar_json(item: CatalogItem, form: NeighbourForm) -> JsonResponse:
         vectors, curated = stored_vectors(item.pk), curation_of(item)
         found = _column(item, vectors, model_key, form, curated).neighbours
     rows = [
-        _as_json(r.item) | {"score": r.score, "vector_score": r.vector_score, "lexical_score": r.lexical_score, "pinned": r.pinned}
+        _as_json(r.item) | {"score": r.score, "vector_score": r.vector_score, "lexical_score": r.lexical_score, "prior_score": r.prior_score, "pinned": r.pinned}
         for r in found
     ]  # fmt: skip
-    blend = form.value("blend", default_blend())
-    return JsonResponse(
-        {"item": _as_json(item), "model": model_key, "blend": blend, "neighbours": rows}
+    options = _blend_options(item, form)
+    prior_weight = (
+        options["prior_weight"] if prior_applies(options["blend"], options["metric"]) else 0
     )
+    return JsonResponse(
+        {
+            "item": _as_json(item), "model": model_key, "blend": options["blend"],
+            "weight": options["weight"], "prior_weight": prior_weight, "neighbours": rows,
+        }
+    )  # fmt: skip
 
 
 def neighbour_lists(request: HttpRequest, item: CatalogItem, form: NeighbourForm) -> dict[str, Any]:

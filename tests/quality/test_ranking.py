@@ -114,7 +114,7 @@ def test_ties_at_the_cut_go_to_the_lower_ids() -> None:
     """More equal scores than places, in two chunks: the lowest ids win, as the page sorts."""
     best = ranking._Best(np.array([1]), 3)
     for ids in (np.arange(100, 110), np.arange(110, 120)):
-        block = ranking._Block(ids, None, np.ones(10, bool), None, np.zeros(10, bool))
+        block = ranking._Block(ids, None, np.ones(10, bool), None, np.zeros(10, bool), np.zeros(10))
         scores = np.full((1, 10), 0.5)
         scores[0, ids == 117] = 0.9
         best.add(block, scores)

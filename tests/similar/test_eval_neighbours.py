@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from catalog.models import CatalogItem
 from embeddings.models import Embedding384
+from embeddings.neighbours.prior import DEFAULT_PRIOR_WEIGHT
 from tests.conftest import make_item
 from tests.similar.helpers import at_angle, embed
 
@@ -60,8 +62,32 @@ def collections(tmp_path: Path) -> Path:
 def test_recall_and_hit_at_10_count_the_siblings_in_each_films_top_10(collections: Path) -> None:
     results = _eval(collections, "--blend", "vector")
     # Alpha's three films find both siblings; Beta's two find none. Lonely has one film only.
-    assert results["m"] == {"vector": {"queries": 5, "recall_at_10": 0.6, "hit_at_10": 0.6}}
-    assert results["n"] == {"vector": {"queries": 2, "recall_at_10": 1.0, "hit_at_10": 1.0}}
+    prior = {"prior_weight": DEFAULT_PRIOR_WEIGHT}
+    assert results["m"] == {"vector": {"queries": 5, "recall_at_10": 0.6, "hit_at_10": 0.6} | prior}
+    assert results["n"] == {"vector": {"queries": 2, "recall_at_10": 1.0, "hit_at_10": 1.0} | prior}
+
+
+def test_the_prior_weight_lifts_the_film_people_voted_on_and_is_named_in_the_results(
+    collections: Path,
+) -> None:
+    """Film 4 (at 90°) is the only film anyone voted on, and loved: at weight 1 its prior (1.0
+    where the others' is 0.45) lifts it above the strangers (cosines 0.02 to 0.19) among film
+    5's (180°) neighbours, so Beta's film 5 finds its sibling; film 4's own neighbours, strangers
+    1° to 11° away, stay ahead of film 5."""
+    CatalogItem.objects.filter(tmdb_id=4, kind="movie").update(vote_count=10**6, vote_average=10.0)
+
+    off = _eval(collections, "--blend", "vector", "--prior-weight", "0")
+    on = _eval(collections, "--blend", "vector", "--prior-weight", "1")
+
+    assert off["m"]["vector"] == {
+        "queries": 5, "recall_at_10": 0.6, "hit_at_10": 0.6, "prior_weight": 0.0
+    }  # fmt: skip
+    assert on["m"]["vector"] == {
+        "queries": 5, "recall_at_10": 0.8, "hit_at_10": 0.8, "prior_weight": 1.0
+    }  # fmt: skip
+    for bad in ("-0.1", "1.5", "heavy"):
+        with pytest.raises(CommandError, match="--prior-weight"):
+            _eval(collections, "--prior-weight", bad)
 
 
 def test_one_model_can_be_asked_for_and_the_table_reads_for_people(collections: Path) -> None:
@@ -111,7 +137,7 @@ def test_judged_recall_and_ndcg_are_added_when_a_judgments_file_is_given(
     ideal = 2 + 2 / math.log2(3) + 1 / math.log2(4)
     assert results["m"]["vector"] == {
         "queries": 5, "recall_at_10": 0.6, "hit_at_10": 0.6,
-        "judged_queries": 2,
+        "prior_weight": DEFAULT_PRIOR_WEIGHT, "judged_queries": 2,
         "judged_recall_at_10": round((2 / 3 + 1) / 2, 4),
         "judged_ndcg_at_10": round((dcg / ideal + 1) / 2, 4),
     }  # fmt: skip

@@ -354,3 +354,28 @@ def test_an_import_followed_by_a_job_leaves_every_lexical_row_in_place(tmp_path:
     assert_postings_match_rows()
     sequel = blended_neighbours(lighthouse, None, blend=LEXICAL, k=1)
     assert [r.item.title for r in sequel] == ["Lighthouse II"]
+
+
+def test_shared_words_leave_out_first_names_and_the_years_the_row_already_shows() -> None:
+    """Inception and a 2010 film about dreams share a Tom and a Christopher only by first name,
+    and their year: the reasons name the words of the story, and the people only where the same
+    person is in both."""
+    inception = item_at(
+        Embedding384, MODEL, 0, title="Inception", year=2010, genres=["Science Fiction"],
+        overview="A thief steals secrets from dreams and plants an idea in a mind.",
+        cast=["Leonardo DiCaprio", "Tom Hardy"], director="Christopher Nolan",
+    )  # fmt: skip
+    dreamers = item_at(
+        Embedding384, MODEL, 30, title="Dreamers", year=2010, genres=["Science Fiction"],
+        overview="A thief walks into dreams to steal secrets, in 2010.",
+        cast=["Tom Hanks", "Leonardo DiCaprio"], director="Christopher Guest",
+    )  # fmt: skip
+    lexical_rows.refresh()
+
+    [found] = explain(inception, blended_neighbours(inception, resolve_stored(MODEL), k=1))
+
+    assert found.item == dreamers and found.why is not None
+    assert {"dreams", "secrets", "thief"} <= set(found.why.terms)
+    assert not {"tom", "christopher", "leonardo", "dicaprio", "2010"} & set(found.why.terms)
+    assert found.why.cast == ["Leonardo DiCaprio"]
+    assert found.why.director == []

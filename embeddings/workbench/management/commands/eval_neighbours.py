@@ -3,7 +3,7 @@ hit@10 of franchise siblings, and judged recall@10 and nDCG@10, per model and bl
 
     python manage.py eval_neighbours [--collections data/tmdb_collections.csv] [--model KEY]
                                      [--blend vector|lexical|hybrid] [--judgments FILE.csv]
-                                     [--json]
+                                     [--prior-weight W] [--json]
 
 The CSV maps TMDB ids to collections (`id,name_collection,…`); without it, the collections the
 catalog's items record are used. For every catalog movie of a collection with at least two
@@ -19,11 +19,15 @@ Each film judged with a relevant film (grade >= 1) is asked, and the scores are 
 relevant films in its top 10 (out of at most 10) and the top 10's nDCG. The table's first line
 says which judgments were used. The code is `embeddings.quality`, the same the quality panel of
 the settings and storage pages runs.
+
+`--prior-weight` sets the popularity prior every blend adds (`embeddings.neighbours.prior`;
+default: the product's, 0 turns it off); each blend's result names the weight it ran with.
 """
 
 from __future__ import annotations
 
 import json
+from argparse import ArgumentTypeError
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +38,7 @@ from catalog.collections import CollectionsFileError, catalog_collections, read_
 from embeddings import quality
 from embeddings.models.curation import stored_judgments
 from embeddings.neighbours.blends import BLENDS
+from embeddings.neighbours.prior import DEFAULT_PRIOR_WEIGHT, MAX_PRIOR_WEIGHT
 from embeddings.quality.judged import Judged, JudgmentsFileError, parse_judgments
 
 # Bad lines named in the error before "and N more".
@@ -41,16 +46,32 @@ SHOWN_BAD_LINES = 20
 
 
 def evaluate(
-    model_key: str, collection_of: dict[int, str], blend: str, judgments: Sequence[Judged]
+    model_key: str,
+    collection_of: dict[int, str],
+    blend: str,
+    judgments: Sequence[Judged],
+    prior_weight: float = DEFAULT_PRIOR_WEIGHT,
 ) -> dict[str, Any]:
     """One model and blend: the franchise scores, and the judged ones when judgments are given."""
+    options = {"blend": blend, "prior_weight": prior_weight}
     try:
-        found = quality.franchise_score(model_key, collection_of, blend=blend).as_dict()
+        found = quality.franchise_score(model_key, collection_of, **options).as_dict()
         if judgments:
-            found |= quality.judged_score(model_key, judgments, blend=blend).as_dict()
+            found |= quality.judged_score(model_key, judgments, **options).as_dict()
     except quality.NoVectors as exc:
         raise CommandError(str(exc)) from None
-    return found
+    return found | {"prior_weight": prior_weight}
+
+
+def prior_weight(text: str) -> float:
+    """A prior weight from the command line: a number from 0 to MAX_PRIOR_WEIGHT."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= MAX_PRIOR_WEIGHT:
+        raise ArgumentTypeError(f"{text} is not between 0 and {MAX_PRIOR_WEIGHT:g}")
+    return value
 
 
 def read_judgments(path: Path) -> list[Judged]:
@@ -104,6 +125,12 @@ class Command(BaseCommand):
             help="CSV with query_tmdb_id,relevant_tmdb_id,grade[,kind], evaluated without storing "
             "(default: the judgments curators stored)",
         )
+        parser.add_argument(
+            "--prior-weight",
+            type=prior_weight,
+            default=DEFAULT_PRIOR_WEIGHT,
+            help=f"popularity prior added to every blend (default {DEFAULT_PRIOR_WEIGHT:g}; 0: off)",
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -121,7 +148,10 @@ class Command(BaseCommand):
             raise CommandError("no vectors are stored yet: embed the catalog first")
         blends = [options["blend"]] if options["blend"] else list(BLENDS)
         results = {
-            key: {blend: evaluate(key, collection_of, blend, judgments) for blend in blends}
+            key: {
+                blend: evaluate(key, collection_of, blend, judgments, options["prior_weight"])
+                for blend in blends
+            }
             for key in keys
         }
         if options["json"]:
