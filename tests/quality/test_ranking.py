@@ -15,6 +15,7 @@ from embeddings.models import Embedding384
 from embeddings.neighbours import blends, lexical_rows
 from embeddings.neighbours.blends import Ranked
 from embeddings.neighbours.filters import Filters
+from embeddings.neighbours.prior import DEFAULT_PRIOR_WEIGHT
 from embeddings.quality import ranking
 from embeddings.registry import resolve
 from tests.conftest import make_item
@@ -30,15 +31,27 @@ WORDS += ["dragon", "castle", "river", "storm", "winter", "empire"]
 @pytest.fixture
 def catalog() -> list[CatalogItem]:
     """Twenty films and three series with words and vectors drawn with a fixed seed; a twin of
-    film 3 (same words, same vector: it ties with film 3 for every other item), and a film
-    with words but no vector."""
-    draw = random.Random(7)
+    film 3 (same words, same vector, same votes: it ties with film 3 for every other item), and
+    a film with words but no vector. Votes and ratings vary, so the prior reorders them."""
+    draw, votes = random.Random(7), random.Random(8)
     items = []
     for i in range(23):
         words = " ".join(draw.sample(WORDS, 4))
         kind = "series" if i >= 20 else "movie"
-        items.append(make_item(title=f"Title {i} {words}", overview=words.title(), kind=kind))
-    items.append(make_item(title=items[3].title, overview=items[3].overview))
+        items.append(
+            make_item(
+                title=f"Title {i} {words}", overview=words.title(), kind=kind,
+                vote_count=votes.choice([None, 0, 12, 300, 4000, 20000]),
+                vote_average=round(votes.uniform(3, 9), 1),
+            )
+        )  # fmt: skip
+    film_3 = items[3]
+    items.append(
+        make_item(
+            title=film_3.title, overview=film_3.overview,
+            vote_count=film_3.vote_count, vote_average=film_3.vote_average,
+        )
+    )  # fmt: skip
     items.append(make_item(title="Saga of the robot empire", overview="Space robot saga."))
     lexical_rows.refresh()
     for i, item in enumerate(items[:-1]):
@@ -47,13 +60,19 @@ def catalog() -> list[CatalogItem]:
     return items
 
 
-def _page(item: CatalogItem, blend: str, k: int = 10) -> list[blends.Ranked]:
-    model = resolve(MODEL)
-    return blends.blended_neighbours(item, model, blend=blend, k=k, filters=Filters(kind=item.kind))
+def _page(
+    item: CatalogItem, blend: str, k: int = 10, prior_weight: float = DEFAULT_PRIOR_WEIGHT
+) -> list[blends.Ranked]:
+    return blends.blended_neighbours(
+        item, resolve(MODEL), blend=blend, k=k, prior_weight=prior_weight,
+        filters=Filters(kind=item.kind),
+    )  # fmt: skip
 
 
-def _batched(blend: str, items: list[CatalogItem]) -> dict[int, list[tuple[int, float]]]:
-    signals = ranking.Signals.of(resolve(MODEL), blend)
+def _batched(
+    blend: str, items: list[CatalogItem], prior_weight: float = DEFAULT_PRIOR_WEIGHT
+) -> dict[int, list[tuple[int, float]]]:
+    signals = ranking.Signals.of(resolve(MODEL), blend, prior_weight=prior_weight)
     return ranking.top(signals, [item.pk for item in items])
 
 
@@ -85,12 +104,15 @@ def test_the_batched_hybrid_ranking_is_the_similar_pages(catalog: list[CatalogIt
 
 
 @pytest.mark.usefixtures("exact_neighbours")  # the same items, not two walks of a tiny graph
+@pytest.mark.parametrize("prior_weight", [0.0, DEFAULT_PRIOR_WEIGHT])
 @pytest.mark.parametrize("blend", ["vector", "lexical", "hybrid"])
-def test_every_blend_scores_as_the_page_does(catalog: list[CatalogItem], blend: str) -> None:
-    batched = _batched(blend, catalog)
+def test_every_blend_scores_as_the_page_does_with_and_without_the_prior(
+    catalog: list[CatalogItem], blend: str, prior_weight: float
+) -> None:
+    batched = _batched(blend, catalog, prior_weight)
 
     for item in catalog:
-        page = [(r.item.pk, _score(r)) for r in _page(item, blend)]
+        page = [(r.item.pk, _score(r)) for r in _page(item, blend, prior_weight=prior_weight)]
         found = batched[item.pk]
         assert [s for _, s in found] == pytest.approx([s for _, s in page], abs=1e-6)
         # The page leaves the order of exact ties to PostgreSQL (its vector and lexical

@@ -53,11 +53,14 @@ def evaluate(
     prior_weight: float = DEFAULT_PRIOR_WEIGHT,
 ) -> dict[str, Any]:
     """One model and blend: the franchise scores, and the judged ones when judgments are given."""
-    options = {"blend": blend, "prior_weight": prior_weight}
     try:
-        found = quality.franchise_score(model_key, collection_of, **options).as_dict()
+        found = quality.franchise_score(
+            model_key, collection_of, blend=blend, prior_weight=prior_weight
+        ).as_dict()
         if judgments:
-            found |= quality.judged_score(model_key, judgments, **options).as_dict()
+            found |= quality.judged_score(
+                model_key, judgments, blend=blend, prior_weight=prior_weight
+            ).as_dict()
     except quality.NoVectors as exc:
         raise CommandError(str(exc)) from None
     return found | {"prior_weight": prior_weight}
