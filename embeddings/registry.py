@@ -161,6 +161,12 @@ MODELS: list[ModelSpec] = [
     ModelSpec("local", "all-MiniLM-L6-v2", 384, 256, Decimal("0"),
               "Small and fast; runs offline on the CPU. Good enough for a first catalog.",
               RECOMMENDED, tokenizer="local:all-MiniLM-L6-v2"),
+    ModelSpec("local", "all-mpnet-base-v2", 768, 384, Decimal("0"),
+              "Stronger free model, offline on the CPU: on a 2,123-film slice of the 10k catalog "
+              "it found 0.252 of the judged films in its top 10 where MiniLM found 0.177; about "
+              "4.8 texts/s on 2 cores (MiniLM: 34), 420 MB. Install it first: manage.py "
+              "install_local_model all-mpnet-base-v2.",
+              RECOMMENDED, tokenizer="local:all-mpnet-base-v2"),
     ModelSpec("none", "disabled", 384, 0, Decimal("0"), "Embeddings turned off."),
 ]  # fmt: skip
 

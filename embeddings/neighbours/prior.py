@@ -6,7 +6,7 @@ Every blend's score gains `prior_weight x prior(item)`, from the item's TMDb vot
     known  = min(1, ln(1 + vote_count) / ln(1 + FULL_VOTES))       0 (no votes) .. 1
     liked  = (vote_count x vote_average + SHRINK_VOTES x MEAN_RATING)
              / (vote_count + SHRINK_VOTES) / 10                     a Bayesian average, 0 .. 1
-    prior  = KNOWN_SHARE x known + (1 - KNOWN_SHARE) x liked
+    prior  = KNOWN_SHARE x known + (1 - KNOWN_SHARE) x liked         0 with no votes
 
 Why: a curator asked for "films like Inception" names Shutter Island and The Matrix, not the
 obscure film whose overview shares the most plot words; nothing in the text or the vectors knows
@@ -15,8 +15,9 @@ which films are well known or well liked, and TMDb's votes do.
   thousands), and each tenfold count is worth the same step. A fixed ceiling, not the catalog's
   own largest count, keeps one scale for every catalog and costs no catalog-wide read.
 - The rating's Bayesian average: a 9.0 from three votes says little, so every rating is pulled
-  towards MEAN_RATING as if SHRINK_VOTES more people had voted that; a film nobody voted on
-  counts MEAN_RATING.
+  towards MEAN_RATING as if SHRINK_VOTES more people had voted that.
+- A film nobody voted on (or whose votes are unknown) gets no prior at all: a catalog without
+  votes ranks, and scores, exactly as without the prior.
 - A weight of a few tenths reorders near ties: it never lifts a famous but unrelated film over a
   close one. The mix and the weight were chosen by measurement on the 10k TMDb catalog (README,
   "Neighbours"): franchise recall@10 and the judged list's recall@10 for each weight tried.
@@ -55,7 +56,7 @@ def priors(vote_counts: np.ndarray, vote_averages: np.ndarray) -> np.ndarray:
     ratings = np.clip(np.nan_to_num(vote_averages.astype(np.float64)), 0, 10)
     known = np.minimum(1.0, np.log1p(counts) / _SCALE)
     liked = (counts * ratings + SHRINK_VOTES * MEAN_RATING) / (counts + SHRINK_VOTES) / 10
-    result: np.ndarray = KNOWN_SHARE * known + (1 - KNOWN_SHARE) * liked
+    result: np.ndarray = np.where(counts > 0, KNOWN_SHARE * known + (1 - KNOWN_SHARE) * liked, 0.0)
     return result
 
 

