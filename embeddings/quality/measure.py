@@ -122,22 +122,23 @@ def _stored_vector(table: type[EmbeddingBase], model_key: str, item_id: int) -> 
 
 
 def page_top_ids(
-    table: type[EmbeddingBase], model_key: str, blend: str, item: int, kind: str
+    table: type[EmbeddingBase],
+    model_key: str,
+    blend: str,
+    item: int,
+    kind: str,
+    *,
+    prior_weight: float = DEFAULT_PRIOR_WEIGHT,
 ) -> list[int]:
     """The top 10 the similar page shows for this item with this blend, as item ids, through
     the page's own query: one item at a time (`blend_top_ids` ranks many at once)."""
-    if blend != "vector":
-        model = stored_set(model_key, table.dimensions)
-        catalog_item = CatalogItem.objects.get(pk=item)
-        ranked = blends.blended_neighbours(
-            catalog_item, model, blend=blend, k=K, filters=Filters(kind=kind)
-        )
-        return [r.item.pk for r in ranked]
-    found = vector_neighbours(
-        table, model_key, _stored_vector(table, model_key, item), k=K,
-        filters=Filters(kind=kind, exclude_item_id=item),
+    model = stored_set(model_key, table.dimensions)
+    catalog_item = CatalogItem.objects.get(pk=item)
+    ranked = blends.blended_neighbours(
+        catalog_item, model, blend=blend, k=K, prior_weight=prior_weight,
+        filters=Filters(kind=kind),
     )  # fmt: skip
-    return [n.item.pk for n in found]
+    return [r.item.pk for r in ranked]
 
 
 def vector_top_ids(
@@ -170,7 +171,9 @@ def vector_top_ids(
     kinds = dict(CatalogItem.objects.filter(pk__in=item_ids).values_list("pk", "kind"))
     for item_id, ids in found.items():
         if len(ids) < K:
-            found[item_id] = page_top_ids(table, model_key, "vector", item_id, kinds[item_id])
+            found[item_id] = page_top_ids(
+                table, model_key, "vector", item_id, kinds[item_id], prior_weight=0.0
+            )
     return found
 
 
