@@ -166,7 +166,9 @@ MODELS: list[ModelSpec] = [
               "it found 0.252 of the judged films in its top 10 where MiniLM found 0.177; about "
               "4.8 texts/s on 2 cores (MiniLM: 34), 420 MB. Install it first: manage.py "
               "install_local_model all-mpnet-base-v2.",
-              RECOMMENDED, tokenizer="local:all-mpnet-base-v2"),
+              # MPNet's vocabulary is BERT's uncased WordPiece plus a few markers: counted
+              # offline before the model is installed.
+              RECOMMENDED, tokenizer=_BERT_TOKENS),
     ModelSpec("none", "disabled", 384, 0, Decimal("0"), "Embeddings turned off."),
 ]  # fmt: skip
 
