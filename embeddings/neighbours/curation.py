@@ -21,6 +21,7 @@ from catalog.models import CatalogItem
 from embeddings.models import Curation, Judgment
 from embeddings.neighbours.blends import DEFAULT_WEIGHT, HYBRID, Ranked, blended_neighbours
 from embeddings.neighbours.filters import NO_FILTERS, Filters
+from embeddings.neighbours.prior import DEFAULT_PRIOR_WEIGHT
 from embeddings.registry import ResolvedModel
 
 
@@ -97,6 +98,7 @@ def curated_neighbours(
     blend: str = HYBRID,
     k: int = 10,
     weight: float = DEFAULT_WEIGHT,
+    prior_weight: float = DEFAULT_PRIOR_WEIGHT,
     filters: Filters = NO_FILTERS,
     metric: str = "cosine",
 ) -> list[Ranked]:
@@ -104,8 +106,8 @@ def curated_neighbours(
     when the caller read them already for another column)."""
     curated = curation_of(item) if curated is None else curated
     found = blended_neighbours(
-        item, model, blend=blend, k=curated.asking(k), weight=weight, filters=filters,
-        metric=metric,
+        item, model, blend=blend, k=curated.asking(k), weight=weight, prior_weight=prior_weight,
+        filters=filters, metric=metric,
     )  # fmt: skip
     return apply_curation(found, curated, k, filters.excluding(item.pk))
 
