@@ -14,7 +14,7 @@ from django.conf import settings
 
 # The default model ships in a Python package, so it works offline on the first run.
 PACKAGED = "all-MiniLM-L6-v2"
-# Models `install_local_model` assembles under the data folder (embeddings/local_install.py).
+# Models `install_local_model` assembles under the data folder (embeddings/providers/local_install.py).
 INSTALLED = frozenset({"all-mpnet-base-v2"})
 # What sentence-transformers assumes when a folder does not say.
 DEFAULT_MAX_TOKENS = 512

@@ -33,10 +33,10 @@ from embeddings.models import (
     QualityRun,
     ServiceCallTally,
 )
-from embeddings.outbound import LATENCY_BUCKETS
 from embeddings.permissions import CHANGE_SETTINGS
 from embeddings.registry import UnknownModel, resolve
 from embeddings.storage import ModelUsage, model_usage
+from reclio_admin.outbound.pacing import LATENCY_BUCKETS
 
 JOB_LABELS = ["job", "kind", "model"]
 
@@ -224,7 +224,7 @@ class EmbeddingCollector(Collector):
 
     def _requests(self) -> Iterable[Metric]:
         """Requests every process sent to providers (and TMDb), kept in the database by
-        `embeddings.outbound.record`."""
+        `reclio_admin.outbound.pacing.record`."""
         requests = CounterMetricFamily(
             "reclio_provider_requests",
             "Requests sent to a provider (or TMDb), by the HTTP status they got (429: rate "

@@ -1,5 +1,5 @@
 """What the product knows of its requests to outside services (embedding providers, TMDb): one
-shared budget per service, and counts of what was sent. `embeddings.outbound` writes both with
+shared budget per service, and counts of what was sent. `reclio_admin.outbound.pacing` writes both with
 single atomic statements, whichever worker on whichever machine sent the request."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class ServicePace(models.Model):
 class ServiceCallTally(models.Model):
     """Requests sent to a service, by the status they got ("200", "429", … or "no answer"):
     how many, their tokens, their seconds in all and a count per latency bucket
-    (`embeddings.outbound.LATENCY_BUCKETS`, then +Inf)."""
+    (`reclio_admin.outbound.pacing.LATENCY_BUCKETS`, then +Inf)."""
 
     service = models.CharField(max_length=50)
     status = models.CharField(max_length=20)

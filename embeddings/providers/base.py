@@ -20,7 +20,6 @@ import numpy as np
 from django.conf import settings
 
 import reclio_admin.outbound.wire as wire
-from embeddings import outbound
 from embeddings.providers.credentials import CredentialField, credential
 from embeddings.providers.errors import (
     AddressNotAllowed,
@@ -33,6 +32,7 @@ from embeddings.providers.errors import (
 )
 from embeddings.providers.pacing import Heard, limits_of
 from embeddings.providers.retries import Deadline, WaitHook, with_retries
+from reclio_admin.outbound import pacing as outbound
 from reclio_admin.outbound.addresses import AddressRefused, Unresolved, check_provider_url
 
 if TYPE_CHECKING:
@@ -287,7 +287,7 @@ class Provider:
         """When each batch's request may start (on the monotonic clock), and its tokens.
 
         A remote provider takes one slot for all of them from its budget shared with every
-        worker (`embeddings.outbound`), from this thread: the request threads touch no
+        worker (`reclio_admin.outbound.pacing`), from this thread: the request threads touch no
         database. A call for a page does not wait past its deadline for a slot.
         """
         if not self.remote or not batches:

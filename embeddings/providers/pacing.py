@@ -1,5 +1,5 @@
 """A remote provider's side of pacing: its limits as connection fields, and what its requests
-heard, kept until the embed call that sent them reports to `embeddings.outbound`.
+heard, kept until the embed call that sent them reports to `reclio_admin.outbound.pacing`.
 
 A provider lists `quota_fields(name, label)` among its credentials; the connection form then
 offers "requests a minute" and "tokens a minute" for it, read from the page, else from
@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 
-from embeddings.outbound import Announced, Call, Limits
 from embeddings.providers.credentials import CredentialField, credential
+from reclio_admin.outbound.pacing import Announced, Call, Limits
 
 REQUESTS = "_requests_per_minute"
 TOKENS = "_tokens_per_minute"

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from catalog.models import SyncEntry, SyncJob
 from catalog.tmdb import control as syncs
 from embeddings import jobs as job_runner
-from embeddings import outbound, registry
+from embeddings import registry
 from embeddings.forms import JobResumeForm, JobStartForm, SyncStartForm, errors_of
 from embeddings.jobs import JobRefused
 from embeddings.models import EmbeddingJob, EmbeddingSettings
@@ -27,6 +27,7 @@ from embeddings.providers import PROVIDERS
 from embeddings.providers.sources import TMDbSource
 from embeddings.tasks import start_content_sync
 from embeddings.views.common import HtmxHttpRequest, admin_context, listed_jobs
+from reclio_admin.outbound import pacing as outbound
 
 JOB_ROW = "embeddings/jobs.html#job_row"
 SYNC_ROW = "embeddings/jobs.html#sync_row"

@@ -17,10 +17,10 @@ from django.urls import reverse
 
 from embeddings import jobs
 from embeddings.models import EmbeddingJob, ServicePace
-from embeddings.outbound import Announced, parse_duration
 from embeddings.providers import ProviderTimeout, get_provider
 from embeddings.workbench.loopback import Quota
 from embeddings.worker_locks import hold_job
+from reclio_admin.outbound.pacing import Announced, parse_duration
 from tests.conftest import make_item
 
 SMALL = "openai:text-embedding-3-small@768"

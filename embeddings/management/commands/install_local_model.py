@@ -16,7 +16,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from embeddings.local_install import INSTALLABLE, InstallError, install
+from embeddings.providers.local_install import INSTALLABLE, InstallError, install
 
 
 class Command(BaseCommand):
