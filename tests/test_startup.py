@@ -80,7 +80,7 @@ def test_a_set_secret_key_writes_no_key_file(
         ("OLLAMA_HOST", "http://", "OLLAMA_HOST must be an http:// or https:// URL"),
         ("OPENAI_BASE_URL", "ftp://models.example", "OPENAI_BASE_URL must be an http://"),
         ("GOOGLE_BASE_URL", "not a url", "GOOGLE_BASE_URL must be an http://"),
-        ("EMBEDDING_PROVIDER", "cohere", "EMBEDDING_PROVIDER must be one of auto, openai"),
+        ("EMBEDDING_PROVIDER", "mistral", "EMBEDDING_PROVIDER must be one of auto, openai"),
         ("Q_WORKERS", "many", "Q_WORKERS must be a whole number"),
     ],
 )
