@@ -170,6 +170,10 @@ class CatalogItem(models.Model):
     # sha256 of `item_text(self)`, "" when the item has no text: what an embedding row's
     # `source_hash` is compared with, so stale and missing items are found in SQL.
     text_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    # When the item was added, or its embedding text or its collection last changed: what a
+    # quality measurement depends on. Kept by a database trigger (migration 0006), so every
+    # writer counts, COPY and raw SQL included, and a vote count's change does not.
+    content_changed_at = models.DateTimeField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -190,6 +194,8 @@ class CatalogItem(models.Model):
             GinIndex(TITLE_WORDS, name="catalog_item_title_words"),
             # What changed last: a cache key for lists read from every row (genres, counts).
             models.Index(fields=["updated_at"], name="catalog_item_updated_at"),
+            # What changed since a quality measurement, counted from the index alone.
+            models.Index(fields=["content_changed_at"], name="catalog_item_content_changed"),
             # Stale checks read (kind, id, text_hash) from the index alone.
             models.Index(
                 fields=["kind", "id"], include=["text_hash"], name="catalog_item_kind_id_hash"

@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 
 from catalog.models import CatalogItem
+from embeddings.jobs.stale import Backlog, backlog
 from embeddings.models import EMBEDDING_TABLES, EmbeddingJob, EmbeddingSettings, RowTally
 from embeddings.registry import ResolvedModel, UnknownModel, resolve, storage_type, vector_bytes
 
@@ -201,6 +202,19 @@ def _count_usage() -> tuple[list[tuple[int, str, int, int, int, int]], dict[str,
         found = cursor.fetchall()
     totals = dict(CatalogItem.objects.values_list("kind").annotate(n=Count("id")).order_by())
     return found, totals
+
+
+def set_backlog(model: ResolvedModel) -> dict[str, Backlog]:
+    """What the model's set lacks, per kind: missing items and items whose text changed since
+    their vector. On a big catalog the count is kept a minute, or until the catalog changes."""
+    if estimated_rows(CatalogItem._meta.db_table) < BIG_TABLE_ROWS:
+        return backlog(CatalogItem.objects.all(), model.table, model.key)
+    cache_key = f"reclio:backlog:{model.key}:{CatalogItem.objects.last_change()}"
+    found: dict[str, Backlog] | None = cache.get(cache_key)
+    if found is None:
+        found = backlog(CatalogItem.objects.all(), model.table, model.key)
+        cache.set(cache_key, found, USAGE_CACHE_SECONDS)
+    return found
 
 
 def delete_model_set(model_key: str) -> int:

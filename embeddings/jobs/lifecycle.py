@@ -172,6 +172,8 @@ def requeue(job: EmbeddingJob) -> None:
     job.last_error = ""
     job.finished_at = None
     job.eta_seconds = None
+    job.items_per_second = 0
+    job.batch_ends, job.batch_items = [], []  # the next run meters afresh from its first batch
     try:
         with transaction.atomic():
             job.save()

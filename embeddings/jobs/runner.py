@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from embeddings.jobs.bulk_load import begin_bulk_load, restore_index
 from embeddings.jobs.embedding import embed_batch, store_vectors
-from embeddings.jobs.metering import Meter, over_cap, price
+from embeddings.jobs.metering import batch_fields, meter, over_cap, price
 from embeddings.jobs.orphans import mark_interrupted
 from embeddings.jobs.queue import spread_job
 from embeddings.jobs.selection import Work, claimed_batches, items_of, pending_items
@@ -135,7 +135,6 @@ def _work(
     job = _join(job_id, table)
     if job is None:
         return EmbeddingJob.objects.values_list("status", flat=True).get(pk=job_id)
-    meter = Meter(job)
     while True:
         claimed_any = False
         batches = claimed_batches(job, table)
@@ -151,7 +150,7 @@ def _work(
             outcome = _run_batch(job, provider, table, batch)
             report.embedded += outcome.embedded
             report.failed += outcome.failed
-            current = meter.update(job_id)
+            current = meter(job_id)
             if on_progress:
                 on_progress(current)
             if (status := _verdict(current, outcome)) is not None:
@@ -262,6 +261,7 @@ def _store_batch(
         cost_usd=F("cost_usd") + cost,
         failed_batches_in_row=(F("failed_batches_in_row") + 1) if not embedded else 0,
         heartbeat_at=timezone.now(),
+        **batch_fields(len(embedded) + len(failures)),
         **({"last_error": error} if error else {}),
     )
 

@@ -7,6 +7,7 @@ alone. Any number of workers walk the same order and take turns.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,12 @@ Mode = EmbeddingJob.Mode
 
 # Candidates a claim reads per item it wants (see `_claim`).
 CLAIM_WINDOW = 4
+# A batch is at most this share of a job's work, so a small job's bar moves every few percent
+# and its rate is measured over several batches; and at least MIN_STEP items.
+STEPS = 25
+MIN_STEP = 4
+# Batches of a chunk go out in the order of this sequence's fractional parts (see `_by_size`).
+_GOLDEN = (math.sqrt(5) - 1) / 2
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,12 @@ def pending_items(job: EmbeddingJob, table: type[EmbeddingBase]) -> QuerySet[Cat
     return needing_work(items, table, job.model_key, job.mode, job.started_at)
 
 
+def step(job: EmbeddingJob) -> int:
+    """Items per batch: the job's batch size, less on a job with little work (see STEPS)."""
+    work = job.total - job.skipped
+    return min(job.batch_size, max(MIN_STEP, math.ceil(work / STEPS)))
+
+
 def claimed_batches(job: EmbeddingJob, table: type[EmbeddingBase]) -> Iterator[list[Work]]:
     """One pass over what the job still has to do, as batches this worker has claimed (the
     caller embeds each and releases its claims).
@@ -78,15 +91,16 @@ def claimed_batches(job: EmbeddingJob, table: type[EmbeddingBase]) -> Iterator[l
        sharing a job each still send full batches, never the crumbs between the others' (each
        request costs a remote provider's latency whatever its size).
     """
-    chunks = _chunks(job, table)
+    size = step(job)
+    chunks = _chunks(job, table, size)
     listed: list[_Listed] = []
     while True:
         batch: list[Work] = []
         try:
-            while len(batch) < job.batch_size:
+            while len(batch) < size:
                 if not listed and not (listed := next(chunks, [])):
                     break
-                claimed, listed = _claim(job, table, listed, job.batch_size - len(batch))
+                claimed, listed = _claim(job, table, listed, size - len(batch))
                 batch += claimed
         except BaseException:
             release_items(job.model_key, [w.item_id for w in batch])
@@ -106,11 +120,11 @@ class _Listed:
     size: int
 
 
-def _chunks(job: EmbeddingJob, table: type[EmbeddingBase]) -> Iterator[list[_Listed]]:
+def _chunks(job: EmbeddingJob, table: type[EmbeddingBase], size: int) -> Iterator[list[_Listed]]:
     """One pass over what the job still has to do, `JOB_CHUNK_SIZE` items at a time in id
     order (keyset: each chunk starts after the last id of the one before), so a worker holds one
     chunk's fields whatever the catalog's size, and its first batch starts after one short
-    query. Each chunk comes longest first (see `_by_size`)."""
+    query. Each chunk comes in batches of like lengths (see `_by_size`)."""
     last_id = 0
     while True:
         rows = list(
@@ -126,7 +140,7 @@ def _chunks(job: EmbeddingJob, table: type[EmbeddingBase]) -> Iterator[list[_Lis
         for item_id, stored_hash, *values in rows:
             fields = ItemFields(*values)
             listed.append(_Listed(item_id, stored_hash, fields, _size(fields)))
-        yield _by_size(listed)
+        yield _by_size(listed, size)
 
 
 def _size(fields: ItemFields) -> int:
@@ -135,10 +149,16 @@ def _size(fields: ItemFields) -> int:
     return sum(map(len, (fields.title, fields.tagline, fields.overview, fields.director, *lists)))
 
 
-def _by_size(listed: list[_Listed]) -> list[_Listed]:
-    # Longest first, as sentence-transformers orders its own batches: texts of a batch have
-    # similar lengths and pad little. Every worker sorts alike, so they still take turns.
-    return sorted(listed, key=lambda row: (-row.size, row.item_id))
+def _by_size(listed: list[_Listed], size: int) -> list[_Listed]:
+    """The chunk cut into batches of like lengths, as sentence-transformers orders its own (texts
+    of a batch pad little), the batches spread over lengths: sorted longest first, then sent in
+    the order of the fractional parts of n * 0.618… (a low-discrepancy sequence), so that any
+    run of batches mixes long and short texts alike and the rate measured over a few of them
+    holds for the rest. Every worker orders alike, so they still take turns."""
+    ordered = sorted(listed, key=lambda row: (-row.size, row.item_id))
+    batches = [ordered[start : start + size] for start in range(0, len(ordered), size)]
+    spread = sorted(range(len(batches)), key=lambda n: (n * _GOLDEN) % 1)
+    return [row for n in spread for row in batches[n]]
 
 
 def _claim(

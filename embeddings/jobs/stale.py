@@ -4,9 +4,10 @@ and no item's text is built to answer a count."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from catalog.models import CatalogItem
 from embeddings.models import EmbeddingBase
@@ -50,3 +51,35 @@ def needing_work(
 def stale_count(items: QuerySet[CatalogItem], table: type[EmbeddingBase], model_key: str) -> int:
     """Items with text whose vector of this model is missing or was built from another text."""
     return needing_work(items, table, model_key, "stale").count()
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What a model's set lacks for one kind of item: items with text and no vector of the
+    model (`missing`), and items whose vector was built from an earlier text (`changed`)."""
+
+    missing: int = 0
+    changed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.missing + self.changed
+
+
+def backlog(
+    items: QuerySet[CatalogItem], table: type[EmbeddingBase], model_key: str
+) -> dict[str, Backlog]:
+    """The backlog of `model_key`'s set per kind of item, in one query (an index probe per item:
+    each item has at most one row per model). Kinds with nothing to do are left out."""
+    rows = table.objects.filter(model_key=model_key, item_id=OuterRef("pk"))
+    counts = (
+        items.exclude(text_hash="")
+        .order_by()
+        .values("kind")
+        .annotate(
+            missing=Count("pk", filter=~Exists(rows)),
+            changed=Count("pk", filter=Exists(rows.exclude(source_hash=OuterRef("text_hash")))),
+        )
+    )
+    found = {row["kind"]: Backlog(row["missing"], row["changed"]) for row in counts}
+    return {kind: b for kind, b in sorted(found.items()) if b.total}

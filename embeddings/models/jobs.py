@@ -3,6 +3,9 @@ could not embed."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
@@ -37,9 +40,10 @@ class EmbeddingJob(BackgroundJob):
         SERIES = "series", "Series"
 
     class Mode(models.TextChoices):
-        ALL = "all", "All items"
-        MISSING = "missing", "Missing only"
+        # The default first: an item whose text changed needs its vector made again.
         STALE = "stale", "Missing or changed"
+        MISSING = "missing", "Missing only (changed items keep their old vectors)"
+        ALL = "all", "All items"
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     model_key = models.CharField(max_length=200)
@@ -55,6 +59,16 @@ class EmbeddingJob(BackgroundJob):
     # Items processed when the watchdog last queued the job again after its worker died; a
     # second death with no item processed since is a crash loop, left for a person to look at.
     recovered_at = models.PositiveIntegerField(null=True, blank=True)
+    # The meter (embeddings.jobs.metering). This run's latest batches (a run lasts from a start
+    # or a resume to a stop): when each was stored, in seconds since the epoch by the database's
+    # clock, and how many items each processed; the recent rate is read over a window of them.
+    batch_ends = ArrayField(models.FloatField(), default=list, blank=True)
+    batch_items = ArrayField(models.PositiveIntegerField(), default=list, blank=True)
+    # Over every run, the time from each run's first stored batch to its last and the items of
+    # those batches after the first: elapsed time and the average rate leave out time queued,
+    # stopped, or loading a model before a run's first batch.
+    metered_seconds = models.FloatField(default=0)
+    metered_items = models.PositiveIntegerField(default=0)
 
     objects = EmbeddingJobQuerySet.as_manager()
 
@@ -82,11 +96,38 @@ class EmbeddingJob(BackgroundJob):
         return self.done + self.skipped + self.failed
 
     @property
+    def percent(self) -> float:
+        """The share of the job's work done: items it embedded or gave up on, of those it had to
+        embed (what was up to date or had no text is no work, and moves no bar)."""
+        work = self.total - self.skipped
+        if work <= 0:
+            return 100.0 if self.status == self.Status.COMPLETED else 0.0
+        return min(100.0, 100.0 * (self.done + self.failed) / work)
+
+    @property
+    def starting(self) -> bool:
+        """A worker has it and no batch of this run is stored yet: a local model loads, or the
+        first batch is on its way."""
+        return self.state in self.BEATING_STATUSES and not self.batch_ends
+
+    @property
     def elapsed_seconds(self) -> float | None:
-        if self.started_at is None:
-            return None
-        end = self.finished_at or (timezone.now() if self.is_active else self.heartbeat_at)
-        return max(0.0, ((end or self.started_at) - self.started_at).total_seconds())
+        """Time worked: each run from its first stored batch to its last, and the current one on
+        to now (or to its stop), so time queued, stopped or spent loading a model never counts."""
+        if not self.batch_ends:
+            return self.metered_seconds or None
+        end = self.finished_at or (timezone.now() if self.is_active else None)
+        last = datetime.fromtimestamp(self.batch_ends[-1], UTC)
+        tail = (end - last).total_seconds() if end else 0.0
+        return self.metered_seconds + max(0.0, tail)
+
+    @property
+    def rate(self) -> float | None:
+        """Items a second: the recent rate while the job runs (its workers keep
+        `items_per_second`), its average over the time worked once it stops."""
+        if self.is_active:
+            return self.items_per_second or None
+        return self.metered_items / self.metered_seconds if self.metered_seconds else None
 
 
 class JobFailure(models.Model):

@@ -27,6 +27,9 @@ class QualityRun(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     # The model's rows when measured: a set that has grown since needs measuring again.
     vectors = models.PositiveIntegerField(default=0)
+    # The catalog's items when measured: what changed since is weighed against it (0 for a
+    # measurement made before the size was kept).
+    catalog_items = models.PositiveIntegerField(default=0)
     index_queries = models.PositiveIntegerField(default=0)
     index_recall_at_10 = models.FloatField(null=True, blank=True)
     seconds = models.FloatField(null=True, blank=True)

@@ -40,6 +40,7 @@ from embeddings.models import (
     EmbeddingBase,
     QualityRun,
     QualityScore,
+    RowTally,
     RunStatus,
 )
 from embeddings.models.curation import stored_judgments
@@ -329,6 +330,7 @@ def _measure_into(
         judged = stored_judgments() if judgments is None else list(judgments)
         table = vector_table(run.model_key)
         run.vectors = table.objects.for_model(run.model_key).count()
+        run.catalog_items = RowTally.count(CatalogItem)
         if not run.vectors:
             raise NoVectors(f"no vectors are stored for {run.model_key}")
         truth = catalog_collections() if collection_of is None else collection_of

@@ -6,9 +6,45 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
-from embeddings.models import QualityRun
+from django.db.models import Count, Q
+
+from catalog.models import CatalogItem
+from embeddings.models import QualityRun, RowTally, RunStatus
 from embeddings.quality.measure import latest_runs, pending_keys
+
+# A measurement stands for the catalog until more than this share of the items it was made on
+# has changed since (see `catalog_drift`).
+OUT_OF_DATE_SHARE = 0.1
+
+
+@dataclass(frozen=True)
+class CatalogDrift:
+    """How far the catalog moved since a measurement: of the `measured_on` items it was made on,
+    `changed` were added, removed, or changed their embedding text or collection since."""
+
+    measured_on: int
+    changed: int
+
+    @property
+    def out_of_date(self) -> bool:
+        return self.changed > OUT_OF_DATE_SHARE * self.measured_on
+
+
+def catalog_drift(run: QualityRun | None) -> CatalogDrift | None:
+    """What changed since a finished measurement, from one indexed count: items whose content
+    changed after it (`content_changed_at`, which a trigger sets when an item is added or its
+    text hash or collection changes), plus the items removed, which is what the catalog's size
+    lacks: measured + added - now. An item changed twice counts once; one added and removed
+    since counts nowhere. None for a measurement made before the catalog's size was kept."""
+    if run is None or run.status != RunStatus.DONE or not run.catalog_items or not run.finished_at:
+        return None
+    since = CatalogItem.objects.filter(content_changed_at__gt=run.finished_at).aggregate(
+        touched=Count("pk"), added=Count("pk", filter=Q(created_at__gt=run.finished_at))
+    )
+    removed = max(run.catalog_items + since["added"] - RowTally.count(CatalogItem), 0)
+    return CatalogDrift(run.catalog_items, since["touched"] + removed)
 
 
 @dataclass(frozen=True)
@@ -18,6 +54,10 @@ class ModelQuality:
     model_key: str
     run: QualityRun | None
     pending: bool
+
+    @cached_property
+    def drift(self) -> CatalogDrift | None:
+        return catalog_drift(self.run)
 
     @property
     def variant(self) -> str:

@@ -43,8 +43,9 @@ def begin_switch(model: ResolvedModel, user: Any = None) -> list[EmbeddingJob]:
     1. Lock the settings row, so a double click or a second admin waits here and then finds the
        switch already under way instead of starting a second set of jobs.
     2. Refuse what makes no sense: the active model, or a second switch while one runs.
-    3. Record the model being built, then start one job per kind the catalog holds: "missing"
-       when part of the set exists from an earlier attempt, else "all".
+    3. Record the model being built, then start one job per kind the catalog holds: "stale"
+       when part of the set exists from an earlier attempt (what is missing, and what was
+       embedded from a text that has changed since), else "all".
     4. Cut over at once when the set happens to be complete already.
     """
     key = model.key
@@ -62,7 +63,7 @@ def begin_switch(model: ResolvedModel, user: Any = None) -> list[EmbeddingJob]:
         config.building_model_key = key
         config.save()
         audit.record(user, f"{audit.STARTED} {key}; {config.active_key} keeps serving", key)
-        mode = EmbeddingJob.Mode.MISSING if set_exists(model) else EmbeddingJob.Mode.ALL
+        mode = EmbeddingJob.Mode.STALE if set_exists(model) else EmbeddingJob.Mode.ALL
         kinds = CatalogItem.objects.order_by().values_list("kind", flat=True).distinct()
         jobs = []
         for kind in sorted(set(kinds)):
