@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('embeddings', '0015_job_metering'),
+        ('embeddings', '0017_job_metering'),
     ]
 
     operations = [
