@@ -141,7 +141,9 @@ class EmbeddingCollector(Collector):
             families["items_done"].add_metric(labels, job.done)
             families["items_skipped"].add_metric(labels, job.skipped)
             families["items_failed"].add_metric(labels, job.failed)
-            families["progress_ratio"].add_metric(labels, job.percent / 100)
+            families["progress_ratio"].add_metric(
+                labels, job.processed / job.total if job.total else 0.0
+            )
             families["items_per_second"].add_metric(labels, job.items_per_second)
             if job.eta_seconds is not None:
                 families["eta_seconds"].add_metric(labels, job.eta_seconds)

@@ -19,6 +19,7 @@ urlpatterns = [
     path("jobs/syncs/<int:sync_id>/", jobs.sync_row, name="sync_row"),
     path("jobs/syncs/<int:sync_id>/cancel/", jobs.sync_cancel, name="sync_cancel"),
     path("jobs/syncs/<int:sync_id>/resume/", jobs.sync_resume, name="sync_resume"),
+    path("jobs/bring-up-to-date/", jobs.bring_up_to_date, name="bring_up_to_date"),
     # Settings → AI / LLM → Embedding Model
     path("settings/embedding-model/", settings.embedding_model, name="embedding_model"),
     path(

@@ -25,6 +25,8 @@ from embeddings.models import EmbeddingJob, EmbeddingSettings
 from embeddings.permissions import RUN_JOBS, VIEW, role_required
 from embeddings.providers import PROVIDERS
 from embeddings.providers.sources import TMDbSource
+from embeddings.registry import UnknownModel, resolve
+from embeddings.storage import set_backlog
 from embeddings.tasks import start_content_sync
 from embeddings.views.common import HtmxHttpRequest, admin_context, listed_jobs
 from reclio_admin.outbound import pacing as outbound
@@ -252,3 +254,31 @@ def sync_cancel(request: HtmxHttpRequest, sync_id: int) -> HttpResponse:
 @role_required(RUN_JOBS)
 def sync_resume(request: HtmxHttpRequest, sync_id: int) -> HttpResponse:
     return _after_sync_action(request, sync_id, lambda pk: syncs.queue_sync(syncs.resume_sync(pk)))
+
+
+@require_POST
+@role_required(RUN_JOBS)
+def bring_up_to_date(request: HtmxHttpRequest) -> HttpResponse:
+    """The admin index's button: a job for each kind of item the active model's set lacks or
+    holds from an earlier text, in the mode that embeds both."""
+    try:
+        model = resolve(EmbeddingSettings.load().active_key)
+    except UnknownModel as exc:
+        messages.error(request, str(exc))
+        return redirect("admin:index")
+    kinds = list(set_backlog(model)) if model.provider != "none" else []
+    if not kinds:
+        messages.info(
+            request, f"Nothing to do: every item has a vector of {model.key} for its text."
+        )
+        return redirect("admin:index")
+    for kind in kinds:
+        try:
+            job = job_runner.start_job(kind, model, EmbeddingJob.Mode.STALE, user=request.user)
+        except JobRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request, f"Started job #{job.pk}: {job.get_kind_display().lower()} → {model.key}."
+            )
+    return redirect("embeddings:jobs")

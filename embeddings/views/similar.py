@@ -180,13 +180,13 @@ def _similar_json(item: CatalogItem, form: NeighbourForm) -> JsonResponse:
         problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in fields.items())
         return JsonResponse({"error": f"Bad parameters: {problems}", "fields": fields}, status=400)
     model_key = form.value("model", EmbeddingSettings.load().active_key)
+    stored = stored_vectors(item.pk)
     if form.value("q"):
         found, error = _text_search(item, model_key, form)
         if error:
             return JsonResponse({"error": error}, status=400)
     else:
-        vectors, curated = stored_vectors(item.pk), curation_of(item)
-        found = _column(item, vectors, model_key, form, curated).neighbours
+        found = _column(item, stored, model_key, form, curation_of(item)).neighbours
     rows = [
         _as_json(r.item) | {"score": r.score, "vector_score": r.vector_score, "lexical_score": r.lexical_score, "prior_score": r.prior_score, "pinned": r.pinned}
         for r in found
@@ -195,10 +195,15 @@ def _similar_json(item: CatalogItem, form: NeighbourForm) -> JsonResponse:
     prior_weight = (
         options["prior_weight"] if prior_applies(options["blend"], options["metric"]) else 0
     )
+    vector = stored.get(model_key)
     return JsonResponse(
         {
             "item": _as_json(item), "model": model_key, "blend": options["blend"],
-            "weight": options["weight"], "prior_weight": prior_weight, "neighbours": rows,
+            "weight": options["weight"], "prior_weight": prior_weight,
+            # Whether the item has a vector of the model, and whether it was made from its text now.
+            "has_vector": vector is not None,
+            "vector_current": vector.source_hash == source_hash(item_text(item)) if vector else None,
+            "neighbours": rows,
         }
     )  # fmt: skip
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,6 +39,8 @@ def a_job(
     """A job row; a running or cancelling one has a live worker on it unless `worker=False`."""
     values = {"total": 200, "done": 50, "skipped": 30, "failed": 0, "started_at": timezone.now()}
     values["heartbeat_at"] = timezone.now()
+    # Its first batch is stored: the row shows the bar, not the model loading.
+    values |= {"batch_ends": [time.time()], "batch_items": [50]}
     values.update(fields)
     job = EmbeddingJob.objects.create(kind=kind, model_key=LOCAL_MODEL, status=status, **values)
     if worker and status in EmbeddingJob.BEATING_STATUSES:
@@ -272,3 +275,35 @@ def test_a_running_row_says_how_many_workers_share_the_job(staff_client: Client)
     finished = a_job(Status.COMPLETED, done=170, finished_at=timezone.now())
     page = staff_client.get(reverse("embeddings:job_row", args=[finished.pk]), **HTMX)
     assert "job-workers" not in page.content.decode()
+
+
+def test_a_queued_job_says_it_waits_for_a_worker_and_claims_no_counts(
+    curator_client: Client,
+) -> None:
+    a_job(Status.QUEUED, total=0, done=0, skipped=0, started_at=None, heartbeat_at=None)
+
+    page = curator_client.get(reverse("embeddings:jobs")).content.decode()
+
+    assert "Queued — waiting for a worker" in page
+    assert "of 0" not in page and "0 %" not in page
+
+
+def test_a_job_whose_first_batch_is_not_stored_says_its_model_loads(
+    curator_client: Client,
+) -> None:
+    a_job(total=11027, done=0, skipped=10806, batch_ends=[], batch_items=[])
+
+    page = curator_client.get(reverse("embeddings:jobs")).content.decode()
+
+    assert "Loading the model…" in page
+    assert "98 %" not in page and "0 done" not in page
+
+
+def test_a_running_job_with_one_batch_stored_is_still_measuring_its_eta(
+    curator_client: Client,
+) -> None:
+    a_job(batch_ends=[1.0], batch_items=[64], done=64)
+
+    row = curator_client.get(reverse("embeddings:jobs")).content.decode()
+
+    assert "measuring…" in row and "38 %" in row  # 64 of the 170 to embed

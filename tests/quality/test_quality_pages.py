@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django_q.models import OrmQ
 
 from catalog.models import CatalogItem
@@ -64,7 +65,7 @@ def test_the_headline_shows_vectors_alone_beside_the_blend_and_the_judged_scores
     assert headline, "no headline for the measured model"
     text = " ".join(re.sub(r"<[^>]+>", "", headline.group(1)).split())
     assert text.startswith("hybrid 0.800 · vector 0.600 judged hybrid ")
-    assert text.endswith(" · vector 1.000")
+    assert text.endswith(f" · vector 1.000 {timezone.localdate():%Y-%m-%d}, on 16 items")
     assert "judged: recall@10 <strong>1.000</strong>, nDCG@10 0.500 (1 film)" in page
 
 

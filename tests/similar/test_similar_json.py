@@ -54,7 +54,11 @@ def test_format_json_answers_with_the_item_the_model_the_blend_and_each_neighbou
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     body = response.json()
-    assert set(body) == {"item", "model", "blend", "weight", "prior_weight", "neighbours"}
+    assert set(body) == {
+        "item", "model", "blend", "weight", "prior_weight", "has_vector", "vector_current",
+        "neighbours",
+    }  # fmt: skip
+    assert (body["has_vector"], body["vector_current"]) == (True, True)
     assert body["item"] == {
         "id": heat.pk, "tmdb_id": 949, "kind": "movie", "title": "Heat", "year": 1995,
     }  # fmt: skip

@@ -58,7 +58,7 @@ def test_the_page_shows_the_item_its_embedded_text_and_neighbours_ordered_by_sco
     html = response.content.decode()
     assert "<h1>Heat (1995)" in html
     assert "Heat (1995). A film. Genres: Crime." in html  # item_text, exactly
-    assert f"Embedded with {MODEL} (384 dimensions)" in html
+    assert f"Its {MODEL} vector (384 dimensions) was made from this text on" in html
     assert _titles(html, MODEL) == ["Thief", "The Town", "Ronin", "Collateral"]
     scores = [float(s) for s in re.findall(r'class="reclio-num score">([-0-9.]+)<', html)]
     assert scores == sorted(scores, reverse=True)
