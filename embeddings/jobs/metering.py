@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
-from django.db.models import FloatField, IntegerField
+from django.db.models import Case, ExpressionWrapper, F, FloatField, IntegerField, When
 from django.db.models.expressions import RawSQL
 
 from embeddings.jobs.selection import Work
@@ -114,3 +114,21 @@ def meter(job_id: int) -> EmbeddingJob:
         items_per_second=job.items_per_second, eta_seconds=job.eta_seconds
     )
     return job
+
+
+def average_rate() -> dict[str, Any]:
+    """The field an UPDATE that stops or completes the job sets: its rate becomes its average
+    over the time it worked (what estimates of a model's time read), kept as it was when no
+    time was metered (a job of one batch)."""
+    return {
+        "items_per_second": Case(
+            When(
+                metered_seconds__gt=0,
+                then=ExpressionWrapper(
+                    F("metered_items") / F("metered_seconds"), output_field=FloatField()
+                ),
+            ),
+            default=F("items_per_second"),
+            output_field=FloatField(),
+        )
+    }

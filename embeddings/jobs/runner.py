@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from embeddings.jobs.bulk_load import begin_bulk_load, restore_index
 from embeddings.jobs.embedding import embed_batch, store_vectors
-from embeddings.jobs.metering import batch_fields, meter, over_cap, price
+from embeddings.jobs.metering import average_rate, batch_fields, meter, over_cap, price
 from embeddings.jobs.orphans import mark_interrupted
 from embeddings.jobs.queue import spread_job
 from embeddings.jobs.selection import Work, claimed_batches, items_of, pending_items
@@ -292,7 +292,7 @@ def _stopping(job_id: int) -> str | None:
 
 
 def _stop(job_id: int, status: str, error: str, *, also_queued: bool = False) -> str:
-    fields: dict[str, Any] = {"finished_at": timezone.now(), "eta_seconds": None}
+    fields: dict[str, Any] = {"finished_at": timezone.now(), "eta_seconds": None, **average_rate()}
     if error:
         fields["last_error"] = error
     stoppable = [Status.RUNNING, Status.CANCELLING] + ([Status.QUEUED] if also_queued else [])
@@ -316,6 +316,7 @@ def _complete(job_id: int, on_progress: ProgressCallback | None, report: WorkerR
             from_=EmbeddingJob.BEATING_STATUSES,
             finished_at=timezone.now(),
             eta_seconds=0,
+            **average_rate(),
         )
     )
     restore_index(job_id)
