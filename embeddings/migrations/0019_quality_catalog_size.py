@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('embeddings', '0017_job_metering'),
+        ('embeddings', '0018_job_metering'),
     ]
 
     operations = [

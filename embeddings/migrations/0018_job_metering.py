@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('embeddings', '0016_curate_permission'),
+        ('embeddings', '0017_service_pacing'),
     ]
 
     operations = [
