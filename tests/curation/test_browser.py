@@ -108,7 +108,9 @@ def test_what_a_curator_judged_shows_as_the_judged_score_once_staff_press_measur
     staff.reload()
     cell = staff.locator(f'td.quality [data-quality="{MODEL}"]')
     headline = " ".join(cell.locator("summary.quality-headline").inner_text().split())
-    assert re.search(r"judged hybrid [\d.]+ · vector 1\.000$", headline)
+    assert re.search(
+        r"judged hybrid [\d.]+ · vector 1\.000 \d{4}-\d\d-\d\d, on \d+ items$", headline
+    )
     cell.locator("summary.quality-headline").click()
     assert cell.locator('.quality-judged-score[data-blend="vector"]').inner_text() == (
         "judged: recall@10 1.000, nDCG@10 0.431 (1 film)"
