@@ -106,13 +106,17 @@ def _base_key(key: str) -> str:
 def duration_for(key: str, provider: str, items: int, rates: dict[str, float]) -> Duration:
     """From the model's own measured rate; never from another model's, which runs elsewhere or
     at another speed (a self-hosted model behind OPENAI_BASE_URL is not OpenAI's). Before a job
-    of it finishes, the provider's own guess, so labelled."""
+    of it finishes, the model's own guess where the registry gives one (a large local model runs
+    far slower than a small one), else its provider's; so labelled."""
     rate = rates.get(_base_key(key))
     if rate:
         return Duration(items / rate, f"at {rate:.0f} items/s, measured on its jobs")
-    guess = PROVIDERS[provider].throughput if provider in PROVIDERS else None
+    spec = next((spec for spec in MODELS if spec.key == _base_key(key)), None)
+    guess = spec.throughput if spec is not None and spec.throughput else None
+    if guess is None and provider in PROVIDERS:
+        guess = PROVIDERS[provider].throughput
     if guess:
-        return Duration(items / guess, f"guess: {guess:.0f} items/s, until a job of it finishes")
+        return Duration(items / guess, f"guess: {guess:.3g} items/s, until a job of it finishes")
     return Duration(None, "")
 
 

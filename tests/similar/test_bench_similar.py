@@ -19,7 +19,7 @@ from embeddings.workbench.management.commands.bench_similar import MODEL_KEY
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 KEYS = {
-    "items", "dims", "distribution", "blend", "curated", "query_p50_ms", "query_p95_ms",
+    "items", "dims", "distribution", "blend", "curated", "prior_weight", "query_p50_ms", "query_p95_ms",
     "page_p50_ms", "page_p95_ms", "recall_at_10", "load_s", "index_build_s", "lexical_build_s",
 }  # fmt: skip
 
@@ -75,4 +75,7 @@ def test_bench_similar_times_the_hybrid_page_with_pins_and_hides_applied(
     assert {tmdb_id: shown.index(tmdb_id) + 1 for tmdb_id in pinned} == pinned
     assert [n["pinned"] for n in body["neighbours"]][:3] == [True, False, True]
     assert not hidden & set(shown)
+    # The synthetic items carry votes, so the default prior takes part in the served ranking.
+    assert result["prior_weight"] == body["prior_weight"] == 0.4
+    assert any(n["prior_score"] for n in body["neighbours"] if not n["pinned"])
     assert Embedding384.objects.for_model(MODEL_KEY).count() == 300

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from catalog.collections import CollectionsFileError, attach_collections, read_collections
 from catalog.importer import CatalogFileError, import_catalog
+from reclio_admin.commands import DatabaseCommand
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Create or update catalog items from a TMDb-style CSV or a JSON Lines file (.jsonl, .ndjson). "
         "Items are matched on kind and TMDB id, so importing the same file again changes nothing."

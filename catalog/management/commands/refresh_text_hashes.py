@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
 from catalog.models import CatalogItem
+from reclio_admin.commands import DatabaseCommand
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Hash every catalog item's text again into text_hash (what stale checks compare with). "
         "Saves, imports and bulk writes keep it current; run this after changing how item texts "

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.core.validators import URLValidator
 from tqdm import tqdm
 
@@ -15,11 +15,12 @@ from catalog.models import SyncEntry, SyncJob
 from catalog.tmdb import control
 from catalog.tmdb.sync import run_sync
 from embeddings.providers.sources import TMDbSource
+from reclio_admin.commands import DatabaseCommand
 
 REPORTED = 20  # titles listed by name at the end; the rest are counted
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Update the catalog's titles that TMDb changed since the last completed sync (or "
         "--since), and add new titles from TMDb charts. Run again after it was stopped, it "

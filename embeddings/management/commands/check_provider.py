@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from embeddings.models import EmbeddingSettings
 from embeddings.providers.probe import check
+from reclio_admin.commands import DatabaseCommand
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Probe the active model's provider (or --model KEY) and record a health check."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -3,12 +3,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
 from embeddings.switching.tokens import counting_providers, refresh_token_counts
+from reclio_admin.commands import DatabaseCommand
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Count the catalog's tokens for every tokenizer the model table uses; only items whose text changed are counted again."
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from embeddings.models import EmbeddingSettings
 from embeddings.providers import EmbeddingError, get_provider
 from embeddings.registry import UnknownModel
+from reclio_admin.commands import DatabaseCommand
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Embed one text with the active model (or --model KEY) and show the start of the vector."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from embeddings.models.curation import stored_judgments
 from embeddings.models.judgment_files import write_judgments
+from reclio_admin.commands import DatabaseCommand
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Write every stored judgment as query_tmdb_id,relevant_tmdb_id,grade,kind, the CSV "
         "import_judgments reads."

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from embeddings import jobs, tasks
 from embeddings.models import EmbeddingJob, EmbeddingSettings
+from reclio_admin.commands import DatabaseCommand
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Generate embeddings for movies or series, in the foreground."
 
     def add_arguments(self, parser: Any) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from catalog.models import CatalogItem
 from embeddings.models.curation import store_judgments
 from embeddings.models.judgment_files import Judged, JudgmentsFileError, parse_judgments
 from embeddings.switching.audit import system_user
+from reclio_admin.commands import DatabaseCommand
 
 # Bad lines listed before "and N more".
 SHOWN_BAD_LINES = 50
@@ -25,7 +26,7 @@ def not_in_catalog(judgments: list[Judged]) -> int:
     )
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Store graded pairs from a CSV with query_tmdb_id,relevant_tmdb_id,grade[,kind] (grades: "
         "2 good, 1 acceptable, 0 bad; kind movie or series, movie when absent). A pair stored "

@@ -6,13 +6,14 @@ from typing import Any
 
 from cryptography.fernet import InvalidToken
 from django.apps import apps
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import connection, transaction
 
+from reclio_admin.commands import DatabaseCommand
 from reclio_admin.encryption import EncryptedField, rewrite_stored, rotate
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Re-encrypt stored API keys with the first key of FIELD_ENCRYPTION_KEY, so that older "
         "keys can then be dropped from the list. Changes nothing if any value cannot be opened."

@@ -9,12 +9,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from catalog.models import CatalogItem
 from embeddings.models import EmbeddingSettings
 from embeddings.providers import EmbeddingError, get_provider
 from embeddings.text import item_text
+from reclio_admin.commands import DatabaseCommand
 
 
 def _items(path: Path, count: int) -> list[CatalogItem]:
@@ -41,7 +42,7 @@ def _items(path: Path, count: int) -> list[CatalogItem]:
     return items
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Measure a provider's embedding throughput on texts built from a TMDB CSV."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -5,7 +5,6 @@ import time
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -13,9 +12,10 @@ from django.urls import reverse
 
 from catalog.models import CatalogItem
 from embeddings.models import TokenCount
+from reclio_admin.commands import DatabaseCommand
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Time full renders of the embedding model page against the current database."
 
     def add_arguments(self, parser: Any) -> None:

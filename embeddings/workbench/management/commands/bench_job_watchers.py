@@ -27,7 +27,7 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -38,12 +38,13 @@ from embeddings.models import EmbeddingJob, JobFailure
 from embeddings.workbench.bench import percentile, raw_connection
 from embeddings.workbench.management.commands.bench_pipeline import scratch_database
 from embeddings.worker_locks import JOB_LOCKS
+from reclio_admin.commands import DatabaseCommand
 
 Status = EmbeddingJob.Status
 JOBS, RUNNING, FAILURES = 30, 3, 40
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "p95 of the jobs page and its polled rows under N watchers, over loopback HTTP."
 
     def add_arguments(self, parser: CommandParser) -> None:

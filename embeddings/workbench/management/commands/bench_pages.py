@@ -29,7 +29,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import connection
 from django.db.models.functions import Mod
 from django.test import Client
@@ -48,6 +48,7 @@ from embeddings.workbench.bench import (
     raw_connection,
     write_synthetic_catalog,
 )
+from reclio_admin.commands import DatabaseCommand
 
 BENCH_USER = "bench-pages"
 PAGES = (
@@ -56,7 +57,7 @@ PAGES = (
 META_TABLE = "bench_pages_build"
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "p95 of the catalog, settings, storage, jobs and similar pages on a big scratch catalog."
 
     def add_arguments(self, parser: CommandParser) -> None:

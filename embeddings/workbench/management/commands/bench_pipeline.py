@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import connection, connections
 
 from catalog.importer import CatalogFileError, import_catalog
@@ -51,6 +51,7 @@ from embeddings.text import item_text
 from embeddings.workbench.bench import write_synthetic_catalog
 from embeddings.workbench.loopback import seeded_vectors
 from embeddings.workbench.scale_out import scale_out
+from reclio_admin.commands import DatabaseCommand
 
 SCRATCH_DB = "reclio_bench"
 FREE_SPEC = ModelSpec("bench", "precomputed", 384, 0, Decimal(0), "Benchmark only: costs nothing.")
@@ -72,7 +73,7 @@ class FreeProvider(Provider):
         return vectors
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Measure the embedding pipeline's throughput in a scratch database: the lexical rows, "
         "the free provider up to its last batch and the HNSW index build after it (with a "

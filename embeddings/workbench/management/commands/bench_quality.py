@@ -14,12 +14,13 @@ import json
 import time
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 
 from catalog.collections import catalog_collections
 from embeddings import quality
 from embeddings.models import DisagreementRun
+from reclio_admin.commands import DatabaseCommand
 
 
 def bench(model_key: str) -> dict[str, Any]:
@@ -58,7 +59,7 @@ def bench_disagreements(left_key: str, right_key: str, blend: str) -> dict[str, 
             "seconds": round(seconds, 2)}  # fmt: skip
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Seconds the quality panel takes per stored model, part by part."
 
     def add_arguments(self, parser: CommandParser) -> None:

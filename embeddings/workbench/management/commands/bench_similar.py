@@ -14,6 +14,10 @@ each), of other synthetic items drawn at random: a pinned item the blend did not
 from the catalog, and the blend is asked for as many more neighbours as there are pins and
 hides, as on the page. Each page is checked to show its pins.
 
+Each synthetic item has TMDb-like votes (a log-normal count, a median of about 50 and a long
+tail into the tens of thousands, and a rating around 6.2), so the popularity prior, at its
+default weight on the page and in the timed list, reorders candidates as it does on a catalog.
+
 Each synthetic item's overview is 40 words drawn from a Zipf-distributed vocabulary, so the
 lexical rows look like text: a few words everywhere, most words rare. With `--blend lexical` or
 `hybrid` the lexical rows of the whole catalog are rebuilt first (timed as `lexical_build_s`),
@@ -34,7 +38,7 @@ from typing import Any
 import numpy as np
 import psycopg
 from django.contrib.auth.models import User
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -45,6 +49,7 @@ from embeddings.neighbours import lexical_rows
 from embeddings.neighbours.blends import BLENDS, VECTOR
 from embeddings.neighbours.curation import curated_neighbours
 from embeddings.neighbours.filters import Filters
+from embeddings.neighbours.prior import DEFAULT_PRIOR_WEIGHT
 from embeddings.neighbours.stored import StoredVector
 from embeddings.neighbours.vector import Neighbour, exact_neighbour_ids, vector_neighbours
 from embeddings.registry import storage_type, stored_set
@@ -55,6 +60,7 @@ from embeddings.workbench.bench import (
     percentile,
     raw_connection,
 )
+from reclio_admin.commands import DatabaseCommand
 
 MODEL_KEY = "bench:synthetic"
 MARKER = "bench:synthetic"  # original_title of the synthetic items, so cleanup finds only them
@@ -95,7 +101,7 @@ def _vectors(
     return unit
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Time the neighbour query and the similar page on a synthetic set; recall@10 vs exact."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -157,6 +163,7 @@ class Command(BaseCommand):
             "distribution": self.distribution,
             "blend": self.blend,
             "curated": self.curated,
+            "prior_weight": DEFAULT_PRIOR_WEIGHT,
             "query_p50_ms": round(percentile(query_ms, 0.50), 2),
             "query_p95_ms": round(percentile(query_ms, 0.95), 2),
             "page_p50_ms": round(percentile(page_ms, 0.50), 2),
@@ -197,7 +204,7 @@ class Command(BaseCommand):
         return loaded - started, time.perf_counter() - loaded
 
     def _marker(self) -> str:
-        return f"synthetic-{self.distribution}-{LATENT_DIMS}"
+        return f"synthetic-{self.distribution}-{LATENT_DIMS}-voted"
 
     def _copy_items(
         self, conn: psycopg.Connection[Any], n: int, rng: np.random.Generator
@@ -205,9 +212,11 @@ class Command(BaseCommand):
         now = datetime.now(UTC)
         columns = (
             'kind, tmdb_id, imdb_id, title, original_title, year, tagline, overview, genres, keywords, "cast", '
-            "director, collection, created_at, updated_at, text_hash"
+            "director, collection, created_at, updated_at, text_hash, vote_count, vote_average"
         )
         years = rng.integers(1950, 2025, size=n)
+        vote_counts = np.minimum(rng.lognormal(4.0, 2.0, size=n), 40_000).astype(int)
+        vote_averages = np.clip(rng.normal(6.2, 1.0, size=n), 1.0, 10.0).round(1)
         genres = rng.integers(0, len(GENRES), size=n)
         overviews = _overviews(rng, n)
         with (
@@ -228,7 +237,8 @@ class Command(BaseCommand):
                 )
                 copy.write_row(
                     ("movie", FIRST_TMDB_ID + i, "", fields.title, MARKER, fields.year, "", fields.overview,
-                     fields.genres, [], [], "", "", now, now, text_hash(fields))
+                     fields.genres, [], [], "", "", now, now, text_hash(fields),
+                     int(vote_counts[i]), float(vote_averages[i]))
                 )  # fmt: skip
         rows = conn.execute(
             f"SELECT id FROM {CatalogItem._meta.db_table} WHERE original_title = %s ORDER BY id",

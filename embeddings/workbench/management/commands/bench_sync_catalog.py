@@ -25,19 +25,20 @@ from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import connection
 
 from catalog.models import CatalogItem, SyncJob
 from embeddings.workbench.bench import synthetic_item
 from embeddings.workbench.management.commands.bench_pipeline import scratch_database
 from embeddings.workbench.tmdb_loopback import KEY, LoopbackTMDb
+from reclio_admin.commands import DatabaseCommand
 
 TIMEOUT_S = 3600
 SEED_CHUNK = 2000
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Measure the TMDb content sync against a loopback TMDb in a scratch database: titles "
         "per second at TMDb's rate, the sync's memory, and its resume after a SIGKILL."

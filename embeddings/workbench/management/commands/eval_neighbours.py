@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from catalog.collections import CollectionsFileError, catalog_collections, read_collections
 from embeddings import quality
@@ -40,6 +40,7 @@ from embeddings.models.curation import stored_judgments
 from embeddings.neighbours.blends import BLENDS
 from embeddings.neighbours.prior import DEFAULT_PRIOR_WEIGHT, MAX_PRIOR_WEIGHT
 from embeddings.quality.judged import Judged, JudgmentsFileError, parse_judgments
+from reclio_admin.commands import DatabaseCommand
 
 # Bad lines named in the error before "and N more".
 SHOWN_BAD_LINES = 20
@@ -104,7 +105,7 @@ def judgments_to_use(path: Path | None) -> tuple[list[Judged], str]:
     return stored, f"Judgments: the {len(stored):,} stored (judged on the similar page or imported)"
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "recall@10 and hit@10 of franchise siblings among each film's neighbours, and judged "
         "recall@10 and nDCG@10 of the stored judgments (or a file's), per model and blend."
