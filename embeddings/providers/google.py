@@ -5,22 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx2
 from django.conf import settings
 
-import reclio_admin.outbound.wire as wire
-from embeddings.providers.base import Provider
 from embeddings.providers.credentials import CredentialField, credential
 from embeddings.providers.errors import (
-    AuthenticationFailed,
     EmbeddingError,
     InvalidResponse,
-    MissingCredentials,
-    ModelNotAvailable,
-    ProviderUnreachable,
-    RateLimited,
-    ServerError,
 )
+from embeddings.providers.json_api import JsonApiProvider
 from embeddings.providers.pacing import quota_fields
 from embeddings.providers.retries import parse_retry_after
 
@@ -30,8 +22,9 @@ API_KEY = CredentialField("google_api_key", "Google API key", secret=True)
 QUOTA = quota_fields("google", "Google")
 
 
-class GoogleProvider(Provider):
+class GoogleProvider(JsonApiProvider):
     label = "Google"
+    api_key_setting, base_url_setting = "GOOGLE_API_KEY", "GOOGLE_BASE_URL"
     # GOOGLE_BASE_URL is the environment's alone (settings), not a field of the page.
     credentials = (API_KEY, *QUOTA)
     throughput = 50.0
@@ -66,55 +59,20 @@ class GoogleProvider(Provider):
             raise InvalidResponse("Google answered without embeddings")
         return [item.get("values") or [] for item in embeddings]
 
-    def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """The one place this provider talks HTTP; every failure leaves as a named error."""
-        if not self.api_key:
-            raise MissingCredentials(
-                "Google API key is not set: enter it on the settings page or set GOOGLE_API_KEY"
-            )
-        try:
-            with self.on_the_wire():
-                response = wire.client().post(
-                    self.base_url + path,
-                    json=payload,
-                    headers={"x-goog-api-key": self.api_key},
-                    timeout=self.request_timeout(),
-                )
-        except httpx2.TimeoutException:
-            raise self.timed_out("Google") from None
-        except httpx2.HTTPError:
-            raise ProviderUnreachable(f"cannot connect to Google at {self.base_url}") from None
-        if 300 <= response.status_code < 400:
-            location = response.headers.get("location", "")
-            raise self.redirected(response.status_code, location, "GOOGLE_BASE_URL")
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.status_code >= 400:
-            raise self._named(response.status_code, body, response.headers.get("Retry-After"))
-        if not isinstance(body, dict):
-            raise ServerError("Google sent an answer that is not valid JSON")
-        return body
+    def auth_headers(self) -> dict[str, str]:
+        return {"x-goog-api-key": self.api_key}
 
     def _named(self, status: int, body: Any, retry_after: str | None) -> EmbeddingError:
+        """Google's error answer (`{"error": {"message", "details"}}`) as a named error: a bad
+        key can come as a 400, and a 429 may say how long to wait in its details."""
         error = body.get("error", {}) if isinstance(body, dict) else {}
         error = error if isinstance(error, dict) else {}
         reasons = {d.get("reason") for d in error.get("details", []) if isinstance(d, dict)}
-        message = str(error.get("message", ""))[:300].replace(self.api_key, "***")
-        name = self.model.spec.name
-        if status == 401 or "API_KEY_INVALID" in reasons or "API key not valid" in message:
-            return AuthenticationFailed("Google rejected the API key")
-        if status == 403:
-            return AuthenticationFailed(f"Google refused this API key access to {name}")
-        if status == 404:
-            return ModelNotAvailable(f"Google has no embedding model '{name}'")
-        if status == 429:
-            wait = parse_retry_after(retry_after) or _retry_delay(error)
-            return RateLimited("Google is rate limiting requests", retry_after=wait)
-        if status >= 500:
-            return ServerError(f"Google answered HTTP {status}")
-        return EmbeddingError(f"Google refused the request: {message or status}")
+        message = self.scrubbed(error.get("message"))
+        if "API_KEY_INVALID" in reasons or "API key not valid" in message:
+            status = 401
+        wait = parse_retry_after(retry_after) or _retry_delay(error)
+        return self.named_by_status(status, message, wait)
 
 
 def _retry_delay(error: dict[str, Any]) -> float | None:

@@ -6,22 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx2
-
-import reclio_admin.outbound.wire as wire
-from embeddings.providers.base import Answer, Provider
+from embeddings.providers.base import Answer
 from embeddings.providers.credentials import CredentialField, credential
 from embeddings.providers.errors import (
-    AuthenticationFailed,
     BatchTooLarge,
     EmbeddingError,
     InvalidResponse,
-    MissingCredentials,
-    ModelNotAvailable,
-    ProviderUnreachable,
-    RateLimited,
-    ServerError,
 )
+from embeddings.providers.json_api import JsonApiProvider
 from embeddings.providers.pacing import quota_fields
 from embeddings.providers.retries import parse_retry_after
 
@@ -37,8 +29,9 @@ ESTIMATE_MARGIN = 0.75
 QUOTA = quota_fields("voyage", "Voyage AI")
 
 
-class VoyageProvider(Provider):
+class VoyageProvider(JsonApiProvider):
     label = "Voyage AI"
+    api_key_setting, base_url_setting = "VOYAGE_API_KEY", "VOYAGE_BASE_URL"
     credentials = (API_KEY, BASE_URL, *QUOTA)
     throughput = 100.0
     remote = True
@@ -75,55 +68,13 @@ class VoyageProvider(Provider):
             self._add_tokens(tokens)
         return answer
 
-    def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """The one place this provider talks HTTP; every failure leaves as a named error."""
-        if not self.api_key:
-            raise MissingCredentials(
-                "Voyage AI API key is not set: enter it on the settings page or set VOYAGE_API_KEY"
-            )
-        try:
-            with self.on_the_wire():
-                response = wire.client().post(
-                    self.base_url + path,
-                    json=payload,
-                    headers={"Authorization": f"Bearer {self.api_key}"},
-                    timeout=self.request_timeout(),
-                )
-        except httpx2.TimeoutException:
-            raise self.timed_out("Voyage AI") from None
-        except httpx2.HTTPError:
-            raise ProviderUnreachable(f"cannot connect to Voyage AI at {self.base_url}") from None
-        if 300 <= response.status_code < 400:
-            location = response.headers.get("location", "")
-            raise self.redirected(response.status_code, location, "VOYAGE_BASE_URL")
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.status_code >= 400:
-            raise self._named(response.status_code, body, response.headers.get("Retry-After"))
-        if not isinstance(body, dict):
-            raise ServerError("Voyage AI sent an answer that is not valid JSON")
-        return body
-
     def _named(self, status: int, body: Any, retry_after: str | None) -> EmbeddingError:
-        """Voyage's error answer (`{"detail": "…"}`) as a named error; its words are passed on
-        only for a refused request, scrubbed of the key."""
-        detail = body.get("detail") if isinstance(body, dict) else None
-        message = str(detail or "")[:300].replace(self.api_key, "***")
-        name = self.model.spec.name
+        """Voyage's error answer (`{"detail": "…"}`) as a named error: an unsupported model
+        and a batch over the limit come as a 400."""
+        message = self.scrubbed(body.get("detail") if isinstance(body, dict) else None)
         lowered = message.lower()
-        if status == 401:
-            return AuthenticationFailed("Voyage AI rejected the API key")
-        if status == 403:
-            return AuthenticationFailed(f"Voyage AI refused this API key access to {name}")
-        if status == 404 or (status == 400 and "model" in lowered and "not supported" in lowered):
-            return ModelNotAvailable(f"Voyage AI has no embedding model '{name}'")
+        if status == 400 and "model" in lowered and "not supported" in lowered:
+            status = 404
         if status == 400 and ("batch" in lowered or "tokens" in lowered):
             return BatchTooLarge(f"Voyage AI refused the batch as too large: {message}")
-        if status == 429:
-            wait = parse_retry_after(retry_after)
-            return RateLimited("Voyage AI is rate limiting requests", retry_after=wait)
-        if status >= 500:
-            return ServerError(f"Voyage AI answered HTTP {status}")
-        return EmbeddingError(f"Voyage AI refused the request: {message or status}")
+        return self.named_by_status(status, message, parse_retry_after(retry_after))
