@@ -6,7 +6,8 @@ module). Each takes primary keys and hands over to the package that does the wor
 
 - `run_job(job_id)`: work on a regeneration job (queued when a job starts or resumes, and again
   to spread it); when this worker completes it, `after_job_completed` follows;
-- `recover_jobs()`: every minute, the watchdog that queues jobs whose workers died again;
+- `recover_jobs()`: every minute, the watchdog that queues again the jobs (and the content
+  sync) whose workers died;
 - `measure_then_cut_over(run_id)`: a quality measurement, then the cut-over it may be holding;
 - `compute_disagreements(run_id)`: two models' top 10s compared over the whole catalog;
 - `refresh_token_counts()`: the catalog's token counts, for the cost estimates;
@@ -119,8 +120,12 @@ def after_job_completed(job_id: int) -> None:
 
 
 def recover_jobs() -> list[int]:
-    """Every minute: queue again the jobs whose workers died (`embeddings.jobs.recover_jobs`)."""
-    return jobs.recover_jobs()
+    """Every minute: queue again the jobs whose workers died (`embeddings.jobs.recover_jobs`),
+    and the content sync a dead worker left (`catalog.tmdb.control.recover_sync`); returns the
+    embedding jobs' ids."""
+    resumed = jobs.recover_jobs()
+    syncs.recover_sync()
+    return resumed
 
 
 # --- Quality and estimates ----------------------------------------------------------------------

@@ -66,6 +66,9 @@ class BackgroundJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Items processed when the watchdog last queued the job again after its worker died; a
+    # second death with no item processed since is a crash loop, left for a person to look at.
+    recovered_at = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         abstract = True

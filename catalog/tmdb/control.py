@@ -8,6 +8,7 @@ told the job's id and takes it from there.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import UTC, date, timedelta
 from typing import Any
@@ -23,6 +24,12 @@ Status = SyncJob.Status
 MAX_CHART_PAGES = 500  # TMDb serves no page of a chart past 500
 RUN_SYNC = "embeddings.tasks.run_content_sync"  # the worker's entry point for a queued sync
 WORKER_GONE = "Its worker stopped (the process ended before the sync did); resume to go on."
+CRASH_LOOP = (
+    "Its worker stopped again before finishing a single title since the last automatic resume, "
+    "so it was not started a third time. Check the worker's log, then resume it by hand."
+)
+
+logger = logging.getLogger(__name__)
 
 
 class SyncRefused(Exception):
@@ -121,6 +128,7 @@ def resume_sync(job_id: int) -> SyncJob:
         job.last_error = ""
         job.finished_at = None
         job.eta_seconds = None
+        job.recovered_at = None  # the watchdog sets it again when it is the one resuming
         try:
             with transaction.atomic():
                 job.save()
@@ -138,6 +146,35 @@ def take_over() -> SyncJob | None:
     if stopped is None or SyncJob.objects.active().exists():
         return None
     return resume_sync(stopped.pk)
+
+
+def recover_sync() -> SyncJob | None:
+    """The watchdog's part for syncs (every minute), as for embedding jobs:
+
+    1. Record the syncs whose worker died (`mark_interrupted`).
+    2. The newest sync, when a dead worker left it interrupted, is queued again; an older one
+       stays as it is (a newer sync has covered its days since).
+    3. Unless it died again without a title done since the watchdog last resumed it: that one
+       stays interrupted, with CRASH_LOOP for a person to read.
+
+    Returns the sync queued again, or None."""
+    mark_interrupted()
+    newest = SyncJob.objects.order_by("-created_at").first()
+    if newest is None or (newest.status, newest.last_error) != (Status.INTERRUPTED, WORKER_GONE):
+        return None
+    if newest.recovered_at == newest.processed:
+        SyncJob.objects.filter(pk=newest.pk, status=Status.INTERRUPTED).update(
+            last_error=CRASH_LOOP
+        )
+        logger.warning("Sync #%s stopped twice at the same point; left interrupted", newest.pk)
+        return None
+    try:
+        job = resume_sync(newest.pk)
+    except SyncRefused:
+        return None  # resumed or restarted by someone else meanwhile
+    SyncJob.objects.filter(pk=job.pk).update(recovered_at=newest.processed)
+    logger.info("Sync #%s: its worker died; queued again", job.pk)
+    return queue_sync(job)
 
 
 def mark_interrupted() -> int:

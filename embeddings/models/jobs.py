@@ -56,9 +56,6 @@ class EmbeddingJob(BackgroundJob):
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     spending_cap_usd = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     failed_batches_in_row = models.PositiveIntegerField(default=0)
-    # Items processed when the watchdog last queued the job again after its worker died; a
-    # second death with no item processed since is a crash loop, left for a person to look at.
-    recovered_at = models.PositiveIntegerField(null=True, blank=True)
     # The meter (embeddings.jobs.metering). This run's latest batches (a run lasts from a start
     # or a resume to a stop): when each was stored, in seconds since the epoch by the database's
     # clock, and how many items each processed; the recent rate is read over a window of them.

@@ -24,7 +24,7 @@ def test_a_command_on_an_unmigrated_database_names_the_migrate_command(
 
     with pytest.raises(CommandError, match=r"not set up \(1 migration\(s\) not applied\): run `"):
         call_command("eval_neighbours", "--json")
-    with pytest.raises(CommandError, match="manage.py migrate` first"):
+    with pytest.raises(CommandError, match=r"manage\.py migrate` first"):
         call_command("import_judgments", "/nonexistent.csv")
 
 
