@@ -33,7 +33,7 @@ from embeddings.neighbours.filters import NO_FILTERS, Filters
 from embeddings.neighbours.lexical import lexical_neighbour_ids, query_terms
 from embeddings.neighbours.prior import DEFAULT_PRIOR_WEIGHT, prior_of
 from embeddings.neighbours.reasons import Why, reasons
-from embeddings.neighbours.vector import MAX_K, vector_neighbour_ids, vector_neighbours
+from embeddings.neighbours.vector import MAX_ASK, vector_neighbour_ids, vector_neighbours
 from embeddings.registry import ResolvedModel
 
 VECTOR, LEXICAL, HYBRID = "vector", "lexical", "hybrid"
@@ -137,7 +137,7 @@ def ranked(
     lexical and hybrid blends compare by cosine. The prior is added under cosine only."""
     if blend not in BLENDS:
         raise ValueError(f"unknown blend {blend!r}; choose one of {', '.join(BLENDS)}")
-    k = max(1, min(k, MAX_K))
+    k = max(1, min(k, MAX_ASK))
     prior_weight = prior_weight if prior_applies(blend, metric) else 0.0
     if blend == HYBRID or prior_weight:
         return _fused(query, model, blend, k, weight, prior_weight, filters)

@@ -18,7 +18,10 @@ from catalog.models import CatalogItem
 from embeddings.models import EmbeddingBase
 from embeddings.neighbours.filters import NO_FILTERS, Filters
 
-MAX_K = 100
+MAX_K = 100  # the most neighbours a page or the JSON shows
+# The most a blend is asked for: a page of MAX_K, plus as many as its item's pins and hides take
+# out of the list (`Curated.asking`), so a full page still shows MAX_K.
+MAX_ASK = 3 * MAX_K
 METRIC_LABELS = {"cosine": "cosine similarity", "l2": "L2 distance", "ip": "inner product"}
 
 # How far an iterative scan may walk before it gives up on a very selective filter.
@@ -88,7 +91,7 @@ def _candidates(table: type[EmbeddingBase], model_key: str, filters: Filters) ->
 
 
 def _bounded(k: int) -> int:
-    return max(1, min(k, MAX_K))
+    return max(1, min(k, MAX_ASK))
 
 
 def ef_search_for(table: type[EmbeddingBase]) -> int:

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
 from catalog.models import CatalogItem
-from embeddings.models import Curation
+from embeddings.models import Curation, Embedding384
 from embeddings.models.curation import clear, hide, pin
 from embeddings.neighbours import lexical_rows
 from embeddings.neighbours.blends import BLENDS, LEXICAL, Ranked
@@ -28,6 +28,7 @@ from embeddings.neighbours.filters import Filters
 from embeddings.neighbours.stored import resolve_stored
 from tests.conftest import make_item
 from tests.curation.conftest import MODEL, OTHER
+from tests.similar.helpers import item_at
 
 pytestmark = pytest.mark.django_db
 
@@ -152,3 +153,23 @@ def test_every_catalog_title_has_the_tmdb_id_that_curation_keys_on() -> None:
     """A title without a TMDb id cannot be stored, so no item is beyond curation."""
     with pytest.raises(IntegrityError), transaction.atomic():
         make_item(title="Nameless", tmdb_id=None)
+
+
+def test_a_full_page_of_neighbours_stays_full_with_hides_and_pins_taken_out(
+    fresh_graphs: None, curator_user: User
+) -> None:
+    query = item_at(Embedding384, MODEL, 0, title="Query", tmdb_id=1)
+    others = [
+        item_at(Embedding384, MODEL, 0.5 + n * 0.4, title=f"Film {n:03d}", tmdb_id=10 + n)
+        for n in range(110)
+    ]
+    for other in others[:3]:
+        hide(query, other, curator_user)
+    pin(query, others[50], 1, curator_user)
+
+    found = curated_neighbours(query, resolve_stored(MODEL), blend="vector", k=100)
+
+    assert len(found) == 100
+    assert found[0].item == others[50] and found[0].pinned
+    assert not {o.pk for o in others[:3]} & {r.item.pk for r in found}
+    assert found[-1].item == others[102]  # the 3 hidden and the pin moved up make room
