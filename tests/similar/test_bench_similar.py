@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from catalog.models import CatalogItem
 from embeddings.models import EMBEDDING_TABLES, Curation, Embedding384, has_hnsw_index
+from embeddings.storage import estimated_rows
 from embeddings.workbench.management.commands.bench_similar import MODEL_KEY
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -40,6 +41,8 @@ def test_bench_similar_measures_a_small_set_and_leaves_the_table_indexed(dims: i
     assert has_hnsw_index(EMBEDDING_TABLES[dims])
     assert not EMBEDDING_TABLES[dims].objects.exists()  # the synthetic set is cleaned up
     assert not Curation.objects.exists()
+    # and the planner's row count, which the storage page shows for big tables, says so too
+    assert estimated_rows(EMBEDDING_TABLES[dims]._meta.db_table) == 0
 
 
 def test_bench_similar_times_the_hybrid_page_with_pins_and_hides_applied(

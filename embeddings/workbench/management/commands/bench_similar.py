@@ -390,5 +390,9 @@ class Command(DatabaseCommand):
                 f"DELETE FROM {items} WHERE original_title = %s AND tmdb_id >= %s",
                 [MARKER, FIRST_TMDB_ID],
             )
+            # The storage page reads row counts from the planner's statistics: without this
+            # they would show the synthetic rows until autovacuum next analysed the tables.
+            for table in [items, *(model._meta.db_table for model in EMBEDDING_TABLES.values())]:
+                cursor.execute(f"ANALYZE {table}")
         self._clear_curation()
         User.objects.filter(username=BENCH_USER).delete()
