@@ -88,6 +88,10 @@ class EmbeddingJob(BackgroundJob):
         """Its last batch would have passed its spending cap: it resumes only with a higher one."""
         return self.state == self.Status.CANCELLED and self.last_error.startswith(CAP_REACHED)
 
+    def get_state_display(self) -> str:
+        """A job the cap stopped is recorded cancelled, but nobody cancelled it: say why."""
+        return "Stopped at the cap" if self.stopped_at_cap else super().get_state_display()
+
     @property
     def processed(self) -> int:
         return self.done + self.skipped + self.failed

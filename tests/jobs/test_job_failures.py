@@ -121,6 +121,7 @@ def test_a_job_stopped_at_its_cap_resumes_with_a_higher_cap_given_by_staff_and_f
 
     row = row_html(staff_client, job.pk)
     assert "Stopped at the spending cap of $0.02" in row
+    assert ">Stopped at the cap</span>" in row and "Cancelled" not in row  # nobody cancelled it
     assert 'name="spending_cap_usd"' in row and "Resume</button>" in row
     assert curator_client.post(resume, {"spending_cap_usd": "1"}).status_code == 403
 
