@@ -82,3 +82,15 @@ def test_bench_similar_times_the_hybrid_page_with_pins_and_hides_applied(
     assert result["prior_weight"] == body["prior_weight"] == 0.4
     assert any(n["prior_score"] for n in body["neighbours"] if not n["pinned"])
     assert Embedding384.objects.for_model(MODEL_KEY).count() == 300
+
+    # The kept set is reused, timed without curation this time, then cleaned up.
+    out = StringIO()
+    call_command(
+        "bench_similar", items=300, blend="hybrid", curated=0, queries=20, pages=5,
+        recall_queries=5, json=True, stdout=out,
+    )  # fmt: skip
+    again = json.loads(out.getvalue())
+    assert (again["curated"], again["load_s"], again["index_build_s"]) == (0, 0.0, 0.0)
+    assert again["query_p95_ms"] >= again["query_p50_ms"] > 0
+    assert not Curation.objects.exists()
+    assert not Embedding384.objects.for_model(MODEL_KEY).exists()
