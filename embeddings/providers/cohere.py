@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from embeddings.providers.credentials import CredentialField, credential
+from embeddings.providers.credentials import CredentialField
 from embeddings.providers.errors import (
     BatchTooLarge,
     EmbeddingError,
@@ -26,17 +26,10 @@ QUOTA = quota_fields("cohere", "Cohere")
 
 class CohereProvider(JsonApiProvider):
     label = "Cohere"
-    api_key_setting, base_url_setting = "COHERE_API_KEY", "COHERE_BASE_URL"
+    api_key_field, base_url_field = API_KEY, BASE_URL
     credentials = (API_KEY, BASE_URL, *QUOTA)
     throughput = 60.0
-    remote = True
     max_batch_inputs = 96
-
-    def __init__(self, model: Any) -> None:
-        super().__init__(model)
-        self.api_key = credential(API_KEY).value
-        self.base_url = (credential(BASE_URL).value or DEFAULT_BASE_URL).rstrip("/")
-        self.address = self.base_url
 
     def _embed_batch(self, texts: list[str], *, query: bool) -> list[list[float]]:
         payload: dict[str, Any] = {

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-
-from embeddings.providers.credentials import CredentialField, credential
+from embeddings.providers.credentials import CredentialField
 from embeddings.providers.errors import (
     EmbeddingError,
     InvalidResponse,
@@ -19,23 +17,17 @@ from embeddings.providers.retries import parse_retry_after
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 
 API_KEY = CredentialField("google_api_key", "Google API key", secret=True)
+# GOOGLE_BASE_URL is the environment's alone (settings): not among the page's fields.
+BASE_URL = CredentialField("google_base_url", "Google base URL", default=DEFAULT_BASE_URL)
 QUOTA = quota_fields("google", "Google")
 
 
 class GoogleProvider(JsonApiProvider):
     label = "Google"
-    api_key_setting, base_url_setting = "GOOGLE_API_KEY", "GOOGLE_BASE_URL"
-    # GOOGLE_BASE_URL is the environment's alone (settings), not a field of the page.
+    api_key_field, base_url_field = API_KEY, BASE_URL
     credentials = (API_KEY, *QUOTA)
     throughput = 50.0
-    remote = True
     max_batch_inputs = 100
-
-    def __init__(self, model: Any) -> None:
-        super().__init__(model)
-        self.api_key = credential(API_KEY).value
-        self.base_url = (settings.GOOGLE_BASE_URL or DEFAULT_BASE_URL).rstrip("/")
-        self.address = self.base_url
 
     def _embed_batch(self, texts: list[str], *, query: bool) -> list[list[float]]:
         name = self.model.spec.name

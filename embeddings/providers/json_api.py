@@ -11,6 +11,7 @@ import httpx2
 
 import reclio_admin.outbound.wire as wire
 from embeddings.providers.base import Provider
+from embeddings.providers.credentials import CredentialField, credential
 from embeddings.providers.errors import (
     AuthenticationFailed,
     EmbeddingError,
@@ -24,14 +25,19 @@ from embeddings.providers.retries import parse_retry_after
 
 
 class JsonApiProvider(Provider):
-    """A subclass sets `api_key` and `base_url` in its `__init__`, names the environment
-    variables a person would set, and turns its service's error answers into named errors in
-    `_named` (falling back on `named_by_status`)."""
+    """A subclass names its key's and base URL's credential fields (whose environment
+    variables the messages name), builds its payload, reads its answer, and turns its service's
+    own error answers into named errors in `_named` (falling back on `named_by_status`)."""
 
-    api_key_setting: ClassVar[str] = ""  # e.g. VOYAGE_API_KEY, named when no key is set
-    base_url_setting: ClassVar[str] = ""  # e.g. VOYAGE_BASE_URL, named after a redirect
-    api_key = ""
-    base_url = ""
+    remote = True
+    api_key_field: ClassVar[CredentialField]
+    base_url_field: ClassVar[CredentialField]  # its `default` is the service's own address
+
+    def __init__(self, model: Any) -> None:
+        super().__init__(model)
+        self.api_key = credential(self.api_key_field).value
+        self.base_url = credential(self.base_url_field).value.rstrip("/")
+        self.address = self.base_url
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
@@ -41,7 +47,7 @@ class JsonApiProvider(Provider):
         if not self.api_key:
             raise MissingCredentials(
                 f"{self.label} API key is not set: enter it on the settings page or set "
-                f"{self.api_key_setting}"
+                f"{self.api_key_field.env}"
             )
         try:
             with self.on_the_wire():
@@ -59,7 +65,7 @@ class JsonApiProvider(Provider):
             ) from None
         if 300 <= response.status_code < 400:
             location = response.headers.get("location", "")
-            raise self.redirected(response.status_code, location, self.base_url_setting)
+            raise self.redirected(response.status_code, location, self.base_url_field.env)
         try:
             body = response.json()
         except ValueError:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from embeddings.providers.base import Answer
-from embeddings.providers.credentials import CredentialField, credential
+from embeddings.providers.credentials import CredentialField
 from embeddings.providers.errors import (
     BatchTooLarge,
     EmbeddingError,
@@ -31,17 +31,13 @@ QUOTA = quota_fields("voyage", "Voyage AI")
 
 class VoyageProvider(JsonApiProvider):
     label = "Voyage AI"
-    api_key_setting, base_url_setting = "VOYAGE_API_KEY", "VOYAGE_BASE_URL"
+    api_key_field, base_url_field = API_KEY, BASE_URL
     credentials = (API_KEY, BASE_URL, *QUOTA)
     throughput = 100.0
-    remote = True
     max_batch_inputs = 1000
 
     def __init__(self, model: Any) -> None:
         super().__init__(model)
-        self.api_key = credential(API_KEY).value
-        self.base_url = (credential(BASE_URL).value or DEFAULT_BASE_URL).rstrip("/")
-        self.address = self.base_url
         limit = BATCH_TOKENS.get(self.model.spec.name, min(BATCH_TOKENS.values()))
         self.max_batch_tokens = int(limit * ESTIMATE_MARGIN)
 
