@@ -13,7 +13,7 @@ from django.db.models.functions import Cast
 from catalog.models import CatalogItem
 from embeddings.models import EmbeddingJob, RowTally
 from embeddings.providers import PROVIDERS
-from embeddings.registry import MODELS, ModelSpec, resolve, vector_bytes
+from embeddings.registry import MODELS, ModelSpec, ResolvedModel, resolve, vector_bytes
 from embeddings.storage import table_usage
 from embeddings.switching.tokens import TokenTotal, catalog_tokens
 
@@ -103,18 +103,16 @@ def _base_key(key: str) -> str:
     return key.partition("@")[0]
 
 
-def duration_for(key: str, provider: str, items: int, rates: dict[str, float]) -> Duration:
+def duration_for(model: ResolvedModel, items: int, rates: dict[str, float]) -> Duration:
     """From the model's own measured rate; never from another model's, which runs elsewhere or
     at another speed (a self-hosted model behind OPENAI_BASE_URL is not OpenAI's). Before a job
     of it finishes, the model's own guess where the registry gives one (a large local model runs
     far slower than a small one), else its provider's; so labelled."""
-    rate = rates.get(_base_key(key))
+    rate = rates.get(_base_key(model.key))
     if rate:
         return Duration(items / rate, f"at {rate:.0f} items/s, measured on its jobs")
-    spec = next((spec for spec in MODELS if spec.key == _base_key(key)), None)
-    guess = spec.throughput if spec is not None and spec.throughput else None
-    if guess is None and provider in PROVIDERS:
-        guess = PROVIDERS[provider].throughput
+    provider = PROVIDERS.get(model.provider)
+    guess = model.spec.throughput or (provider.throughput if provider is not None else None)
     if guess:
         return Duration(items / guess, f"guess: {guess:.3g} items/s, until a job of it finishes")
     return Duration(None, "")
@@ -150,7 +148,7 @@ def estimate_models(keys: list[str] | None = None) -> list[Estimate]:
                 cost=cost,
                 library_costs=libraries,
                 storage=storage_for(model.dimensions, items, sizes) if spec.max_tokens else None,
-                duration=duration_for(model.key, spec.provider, items, rates),
+                duration=duration_for(model, items, rates),
             )
         )
     return estimates
