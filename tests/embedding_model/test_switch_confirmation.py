@@ -12,38 +12,23 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from catalog.models import CatalogItem
-from embeddings.models import Embedding384, EmbeddingSettings, QualityRun
+from embeddings.models import EmbeddingSettings, QualityRun
 from tests.conftest import make_item
+from tests.embedding_model.switching import NEW, OLD, add_vector, set_settings
 
 pytestmark = pytest.mark.django_db
 
-OLD = "local:all-MiniLM-L6-v2"
-NEW = "none:disabled"  # another 384-dimension model: its rows share the table with the old set
 NOW = "embeddings:embedding_switch_now"
 BACK = "embeddings:embedding_switch_back"
-
-
-def _vector(item: CatalogItem, model_key: str) -> None:
-    Embedding384.objects.create(
-        item=item, model_key=model_key, source_hash="x", embedding=[1.0] + [0.0] * 383
-    )
-
-
-def _settings(**fields: str) -> None:
-    config = EmbeddingSettings.load()
-    for name, value in fields.items():
-        setattr(config, name, value)
-    config.save()
 
 
 def _building_a_quarter() -> None:
     """OLD serves all four films; NEW, being built, has one of them, measured two days ago."""
     films = [make_item(title=f"Film {i}") for i in range(4)]
     for film in films:
-        _vector(film, OLD)
-    _vector(films[0], NEW)
-    _settings(active_model_key=OLD, building_model_key=NEW)
+        add_vector(film, OLD)
+    add_vector(films[0], NEW)
+    set_settings(active_model_key=OLD, building_model_key=NEW)
     run = QualityRun.objects.create(
         model_key=NEW, status="done", vectors=1, finished_at=timezone.now() - timedelta(days=2)
     )
@@ -126,9 +111,9 @@ def test_switch_back_shows_the_old_sets_coverage_and_needs_the_confirmation(
 ) -> None:
     films = [make_item(title=f"Film {i}") for i in range(3)]
     for film in films:
-        _vector(film, NEW)
-    _vector(films[0], OLD)  # the catalog grew since OLD served
-    _settings(active_model_key=NEW, previous_model_key=OLD)
+        add_vector(film, NEW)
+    add_vector(films[0], OLD)  # the catalog grew since OLD served
+    set_settings(active_model_key=NEW, previous_model_key=OLD)
 
     page = role_clients["admin"].get(reverse(BACK)).content.decode()
     assert f"Switch back: serve <code>{OLD}</code>?" in page
@@ -149,7 +134,7 @@ def test_the_settings_page_links_to_the_confirmations_instead_of_switching(
     role_clients: dict[str, Client],
 ) -> None:
     _building_a_quarter()
-    _settings(previous_model_key="openai:text-embedding-3-small")
+    set_settings(previous_model_key="openai:text-embedding-3-small")
 
     page = role_clients["admin"].get(reverse("embeddings:embedding_model")).content.decode()
 
@@ -170,7 +155,7 @@ def test_only_admins_see_a_switch_confirmation(
 def test_a_switch_not_on_offer_goes_back_to_the_settings_page_with_why(
     role_clients: dict[str, Client],
 ) -> None:
-    _settings(active_model_key=OLD)
+    set_settings(active_model_key=OLD)
 
     response = role_clients["admin"].get(reverse(NOW), follow=True)
 

@@ -7,7 +7,6 @@ import pytest
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.auth.models import User
 
-from catalog.models import CatalogItem
 from embeddings.models import Embedding384, EmbeddingSettings
 from embeddings.storage import ProtectedModel
 from embeddings.switching import audit
@@ -20,24 +19,9 @@ from embeddings.switching.actions import (
 )
 from embeddings.switching.cutover import maybe_cut_over
 from tests.conftest import make_item
+from tests.embedding_model.switching import NEW, OLD, add_vector, set_settings
 
 pytestmark = pytest.mark.django_db
-
-OLD = "local:all-MiniLM-L6-v2"
-NEW = "none:disabled"  # another 384-dimension model: its rows share the table with the old set
-
-
-def _vector(item: CatalogItem, model_key: str) -> None:
-    Embedding384.objects.create(
-        item=item, model_key=model_key, source_hash="x", embedding=[1.0] + [0.0] * 383
-    )
-
-
-def _settings(**fields: str) -> None:
-    config = EmbeddingSettings.load()
-    for name, value in fields.items():
-        setattr(config, name, value)
-    config.save()
 
 
 def _one_entry() -> LogEntry:
@@ -47,8 +31,8 @@ def _one_entry() -> LogEntry:
 
 def test_switching_now_logs_who_switched_from_which_model_to_which(admin_user: User) -> None:
     heat, _ = make_item(title="Heat"), make_item(title="Ronin")
-    _vector(heat, NEW)
-    _settings(active_model_key=OLD, building_model_key=NEW)
+    add_vector(heat, NEW)
+    set_settings(active_model_key=OLD, building_model_key=NEW)
 
     switch_now(admin_user, expect=NEW)
 
@@ -61,10 +45,10 @@ def test_switching_now_logs_who_switched_from_which_model_to_which(admin_user: U
 
 def test_switching_back_logs_the_old_sets_coverage(admin_user: User) -> None:
     heat, ronin = make_item(title="Heat"), make_item(title="Ronin")
-    _vector(heat, OLD)
+    add_vector(heat, OLD)
     for item in (heat, ronin):
-        _vector(item, NEW)
-    _settings(active_model_key=NEW, previous_model_key=OLD)
+        add_vector(item, NEW)
+    set_settings(active_model_key=NEW, previous_model_key=OLD)
 
     switch_back(admin_user, expect=OLD)
 
@@ -74,8 +58,8 @@ def test_switching_back_logs_the_old_sets_coverage(admin_user: User) -> None:
 
 
 def test_abandoning_a_switch_logs_what_was_built_and_what_keeps_serving(admin_user: User) -> None:
-    _vector(make_item(), NEW)
-    _settings(active_model_key=OLD, building_model_key=NEW)
+    add_vector(make_item(), NEW)
+    set_settings(active_model_key=OLD, building_model_key=NEW)
 
     abandon_switch(admin_user)
 
@@ -86,8 +70,8 @@ def test_abandoning_a_switch_logs_what_was_built_and_what_keeps_serving(admin_us
 
 def test_deleting_a_stored_set_logs_a_deletion_with_the_count(admin_user: User) -> None:
     for title in ("Heat", "Ronin"):
-        _vector(make_item(title=title), NEW)
-    _settings(active_model_key=OLD)
+        add_vector(make_item(title=title), NEW)
+    set_settings(active_model_key=OLD)
 
     assert delete_stored_set(NEW, admin_user) == 2
 
@@ -97,8 +81,8 @@ def test_deleting_a_stored_set_logs_a_deletion_with_the_count(admin_user: User) 
 
 
 def test_a_refused_deletion_or_switch_logs_nothing(admin_user: User) -> None:
-    _vector(make_item(), OLD)
-    _settings(active_model_key=OLD)
+    add_vector(make_item(), OLD)
+    set_settings(active_model_key=OLD)
 
     with pytest.raises(ProtectedModel):
         delete_stored_set(OLD, admin_user)
@@ -111,9 +95,9 @@ def test_a_refused_deletion_or_switch_logs_nothing(admin_user: User) -> None:
 
 def test_a_confirmation_of_another_model_changes_nothing(admin_user: User) -> None:
     """An admin confirmed a switch to one model; meanwhile another admin changed the switch."""
-    _vector(make_item(), NEW)
+    add_vector(make_item(), NEW)
     other = "openai:text-embedding-3-small"
-    _settings(active_model_key=OLD, building_model_key=NEW, previous_model_key=other)
+    set_settings(active_model_key=OLD, building_model_key=NEW, previous_model_key=other)
 
     with pytest.raises(SwitchRefused, match="changed since you confirmed it"):
         switch_now(admin_user, expect=other)
@@ -126,8 +110,8 @@ def test_a_confirmation_of_another_model_changes_nothing(admin_user: User) -> No
 
 
 def test_a_change_without_a_person_is_logged_as_a_system_account_that_cannot_log_in() -> None:
-    _vector(make_item(), NEW)
-    _settings(active_model_key=OLD, building_model_key=NEW)
+    add_vector(make_item(), NEW)
+    set_settings(active_model_key=OLD, building_model_key=NEW)
 
     switch_now(None, expect=NEW)
 
@@ -142,8 +126,8 @@ def test_a_change_without_a_person_is_logged_as_a_system_account_that_cannot_log
 def test_the_automatic_cut_over_is_logged_as_the_system_account_with_the_full_coverage() -> None:
     """No collections in this catalog: the gate is open, and a complete set cuts over."""
     for title in ("Heat", "Ronin"):
-        _vector(make_item(title=title), NEW)
-    _settings(active_model_key=OLD, building_model_key=NEW)
+        add_vector(make_item(title=title), NEW)
+    set_settings(active_model_key=OLD, building_model_key=NEW)
 
     assert maybe_cut_over()
 
@@ -158,9 +142,9 @@ def test_the_automatic_cut_over_is_logged_as_the_system_account_with_the_full_co
 
 
 def test_a_cut_over_that_waits_for_the_set_to_be_complete_logs_nothing() -> None:
-    _vector(make_item(title="Heat"), NEW)
+    add_vector(make_item(title="Heat"), NEW)
     make_item(title="Ronin")
-    _settings(active_model_key=OLD, building_model_key=NEW)
+    set_settings(active_model_key=OLD, building_model_key=NEW)
 
     assert not maybe_cut_over()
 
@@ -171,8 +155,8 @@ def test_a_cut_over_that_waits_for_the_set_to_be_complete_logs_nothing() -> None
 def test_the_history_lists_the_latest_ten_changes_newest_first(admin_user: User) -> None:
     item = make_item()
     for key in (OLD, NEW):
-        _vector(item, key)
-    _settings(active_model_key=NEW, previous_model_key=OLD)
+        add_vector(item, key)
+    set_settings(active_model_key=NEW, previous_model_key=OLD)
     for _ in range(6):  # back and forth: 12 changes
         switch_back(admin_user)
         switch_back(admin_user)

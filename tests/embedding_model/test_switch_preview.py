@@ -8,29 +8,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from catalog.models import CatalogItem
-from embeddings.models import Embedding384, EmbeddingSettings, LexicalVector, QualityRun
+from embeddings.models import LexicalVector, QualityRun
 from embeddings.switching.actions import SwitchRefused
 from embeddings.switching.preview import BACK, NOW, preview
 from tests.conftest import make_item
+from tests.embedding_model.switching import NEW, OLD, add_vector, set_settings
 
 pytestmark = pytest.mark.django_db
-
-OLD = "local:all-MiniLM-L6-v2"
-NEW = "none:disabled"
-
-
-def _vector(item: CatalogItem, model_key: str) -> None:
-    Embedding384.objects.create(
-        item=item, model_key=model_key, source_hash="x", embedding=[1.0] + [0.0] * 383
-    )
-
-
-def _settings(**fields: str) -> None:
-    config = EmbeddingSettings.load()
-    for name, value in fields.items():
-        setattr(config, name, value)
-    config.save()
 
 
 def _measured(model_key: str, vectors: int, **recall: float) -> QualityRun:
@@ -47,8 +31,8 @@ def _measured(model_key: str, vectors: int, **recall: float) -> QualityRun:
 
 def test_switching_onto_a_partial_set_shows_its_coverage_quality_and_its_gaps() -> None:
     items = [make_item(title=f"Film {i}") for i in range(4)]
-    _vector(items[0], NEW)
-    _settings(active_model_key=OLD, building_model_key=NEW)
+    add_vector(items[0], NEW)
+    set_settings(active_model_key=OLD, building_model_key=NEW)
     _measured(NEW, vectors=1, hybrid=0.91, vector=0.87)
 
     shown = preview(NOW)
@@ -73,7 +57,7 @@ def test_without_lexical_rows_the_missing_items_get_no_neighbours_at_all() -> No
     for title in ("Heat", "Ronin"):
         make_item(title=title)
     LexicalVector.objects.all().delete()
-    _settings(active_model_key=OLD, building_model_key=NEW)
+    set_settings(active_model_key=OLD, building_model_key=NEW)
 
     serve = preview(NOW).serve
 
@@ -84,11 +68,11 @@ def test_without_lexical_rows_the_missing_items_get_no_neighbours_at_all() -> No
 def test_switching_back_shows_the_old_sets_coverage_and_a_measurement_of_fewer_vectors() -> None:
     items = [make_item(title=f"Film {i}") for i in range(3)]
     for item in items:
-        _vector(item, NEW)
-    _vector(items[0], OLD)
-    _settings(active_model_key=NEW, previous_model_key=OLD)
+        add_vector(item, NEW)
+    add_vector(items[0], OLD)
+    set_settings(active_model_key=NEW, previous_model_key=OLD)
     _measured(OLD, vectors=0, hybrid=0.5, vector=0.4)
-    _vector(items[1], OLD)
+    add_vector(items[1], OLD)
 
     shown = preview(BACK)
 
@@ -104,7 +88,7 @@ def test_switching_back_shows_the_old_sets_coverage_and_a_measurement_of_fewer_v
     [(NOW, "No model is being built."), (BACK, "There is no previous model to switch back to.")],
 )
 def test_a_switch_not_on_offer_has_no_preview(action: str, reason: str) -> None:
-    _settings(active_model_key=OLD)
+    set_settings(active_model_key=OLD)
 
     with pytest.raises(SwitchRefused, match=reason):
         preview(action)

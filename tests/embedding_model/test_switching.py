@@ -7,29 +7,12 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from catalog.models import CatalogItem
 from embeddings.models import Embedding384, EmbeddingJob, EmbeddingSettings
 from embeddings.switching.cutover import maybe_cut_over
 from tests.conftest import make_item
+from tests.embedding_model.switching import NEW, OLD, add_vector, set_settings
 
 pytestmark = pytest.mark.django_db
-
-OLD = "local:all-MiniLM-L6-v2"
-NEW = "none:disabled"  # another 384-dimension model: its rows share the table with the old set
-
-
-def _vector(item: CatalogItem, model_key: str) -> None:
-    Embedding384.objects.create(
-        item=item, model_key=model_key, source_hash="x", embedding=[1.0] + [0.0] * 383
-    )
-
-
-def _settings(**fields: str) -> EmbeddingSettings:
-    config = EmbeddingSettings.load()
-    for name, value in fields.items():
-        setattr(config, name, value)
-    config.save()
-    return config
 
 
 def _page(client: Client) -> str:
@@ -46,9 +29,9 @@ def test_it_keeps_serving_the_old_model_until_the_new_one_is_complete(
 ) -> None:
     movie, series = make_item(title="Heat"), make_item(title="Dark", kind="series")
     for item in (movie, series):
-        _vector(item, OLD)
-    _settings(active_model_key=OLD, building_model_key=NEW)
-    _vector(movie, NEW)
+        add_vector(item, OLD)
+    set_settings(active_model_key=OLD, building_model_key=NEW)
+    add_vector(movie, NEW)
 
     assert not maybe_cut_over()
     assert EmbeddingSettings.load().active_key == OLD
@@ -56,7 +39,7 @@ def test_it_keeps_serving_the_old_model_until_the_new_one_is_complete(
     assert "1 of 2 items (50%)" in page
     assert 'hx-trigger="every 2s"' in _switch_panel(page)
 
-    _vector(series, NEW)
+    add_vector(series, NEW)
     assert maybe_cut_over()
 
     config = EmbeddingSettings.load()
@@ -72,7 +55,7 @@ def test_it_keeps_serving_the_old_model_until_the_new_one_is_complete(
 
 def test_the_coverage_partial_alone_answers_htmx_polls(role_clients: dict[str, Client]) -> None:
     make_item()
-    _settings(active_model_key=OLD, building_model_key=NEW)
+    set_settings(active_model_key=OLD, building_model_key=NEW)
 
     response = role_clients["curator"].get(
         reverse("embeddings:embedding_model"), headers={"HX-Request": "true"}
@@ -86,8 +69,8 @@ def test_the_coverage_partial_alone_answers_htmx_polls(role_clients: dict[str, C
 
 def test_switch_now_makes_the_partial_set_active(role_clients: dict[str, Client]) -> None:
     movie, _ = make_item(title="Heat"), make_item(title="Ronin")
-    _vector(movie, NEW)
-    _settings(active_model_key=OLD, building_model_key=NEW)
+    add_vector(movie, NEW)
+    set_settings(active_model_key=OLD, building_model_key=NEW)
 
     response = role_clients["admin"].post(
         reverse("embeddings:embedding_switch_now"), {"confirm": NEW}, follow=True
@@ -102,9 +85,9 @@ def test_switch_back_is_instant_while_the_previous_set_exists(
     role_clients: dict[str, Client],
 ) -> None:
     item = make_item()
-    _vector(item, OLD)
-    _vector(item, NEW)
-    _settings(active_model_key=NEW, previous_model_key=OLD)
+    add_vector(item, OLD)
+    add_vector(item, NEW)
+    set_settings(active_model_key=NEW, previous_model_key=OLD)
 
     response = role_clients["admin"].post(
         reverse("embeddings:embedding_switch_back"), {"confirm": OLD}, follow=True
@@ -118,8 +101,8 @@ def test_switch_back_is_instant_while_the_previous_set_exists(
 def test_switch_back_is_refused_once_the_previous_set_was_deleted(
     role_clients: dict[str, Client],
 ) -> None:
-    _vector(make_item(), NEW)
-    _settings(active_model_key=NEW, previous_model_key=OLD)
+    add_vector(make_item(), NEW)
+    set_settings(active_model_key=NEW, previous_model_key=OLD)
 
     assert "Switch back" not in _page(role_clients["admin"])
     response = role_clients["admin"].post(reverse("embeddings:embedding_switch_back"), follow=True)
@@ -132,8 +115,8 @@ def test_abandoning_a_switch_stops_its_jobs_and_keeps_what_was_built(
     role_clients: dict[str, Client],
 ) -> None:
     movie, _ = make_item(title="Heat"), make_item(title="Ronin")
-    _vector(movie, NEW)
-    _settings(active_model_key=OLD, building_model_key=NEW)
+    add_vector(movie, NEW)
+    set_settings(active_model_key=OLD, building_model_key=NEW)
     job = EmbeddingJob.objects.create(kind="movie", model_key=NEW, mode="all", total=2)
 
     response = role_clients["admin"].post(reverse("embeddings:embedding_abandon"), follow=True)
@@ -148,7 +131,7 @@ def test_abandoning_a_switch_stops_its_jobs_and_keeps_what_was_built(
 
 def test_the_admin_index_summarises_models_checks_and_jobs(role_clients: dict[str, Client]) -> None:
     make_item()
-    _settings(active_model_key=OLD, building_model_key=NEW)
+    set_settings(active_model_key=OLD, building_model_key=NEW)
     EmbeddingJob.objects.create(kind="movie", model_key=NEW, status="running", done=0, total=1)
 
     page = role_clients["curator"].get(reverse("admin:index")).content.decode()
@@ -163,7 +146,7 @@ def test_the_admin_index_summarises_models_checks_and_jobs(role_clients: dict[st
 def test_an_active_model_the_registry_no_longer_knows_is_named_not_a_crash(
     role_clients: dict[str, Client],
 ) -> None:
-    _settings(active_model_key="openai:a-retired-model")
+    set_settings(active_model_key="openai:a-retired-model")
 
     response = role_clients["curator"].get(reverse("embeddings:embedding_model"))
 
